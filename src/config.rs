@@ -1,0 +1,409 @@
+//! Typed configuration, read once at start-up from the environment (and an optional `.env` file,
+//! loaded by `main`). Every variable is parsed here and nowhere else; an invalid value stops start-up
+//! with a line naming the variable and what it accepts. Secrets are wrapped so they never print.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+    Test,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Production => "production",
+            Environment::Test => "test",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Clone, Debug)]
+pub enum DatabaseSettings {
+    /// The embedded store: a SQLite file (its directory is created).
+    Sqlite { path: PathBuf },
+}
+
+#[derive(Clone, Debug)]
+pub struct RateLimitSettings {
+    /// Requests per client IP per window on register, login and refresh.
+    pub auth_max_requests: u32,
+    pub auth_window: Duration,
+    /// Failed logins per e-mail per window before further attempts are refused.
+    pub login_max_failures: u32,
+    pub login_failure_window: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub environment: Environment,
+    pub host: IpAddr,
+    pub port: u16,
+    pub database: DatabaseSettings,
+    pub jwt_secret: SecretString,
+    pub allowed_origins: Vec<String>,
+    pub body_limit: usize,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub trust_proxy: bool,
+    pub rate_limit: RateLimitSettings,
+    pub refresh_token_rotation: bool,
+    /// Things worth a warning once logging is up (e.g. a generated JWT secret).
+    pub warnings: Vec<String>,
+}
+
+/// Why start-up stopped: one line per bad variable.
+#[derive(Debug)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("\n"))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+pub const DEFAULT_ALLOWED_ORIGINS: &str = "http://localhost:3000,http://localhost:3001,http://localhost:5173";
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Reads variables, collecting every problem instead of stopping at the first.
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    errors: Vec<String>,
+}
+
+impl Reader<'_> {
+    /// A variable's value; unset and blank are the same.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.lookup)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn parse<T>(&mut self, name: &str, default: T, accepts: &str, parse: impl FnOnce(&str) -> Option<T>) -> T {
+        match self.get(name) {
+            None => default,
+            Some(raw) => parse(&raw).unwrap_or_else(|| {
+                self.errors
+                    .push(format!("{name}: invalid value {raw:?}; expected {accepts}"));
+                default
+            }),
+        }
+    }
+
+    fn bool(&mut self, name: &str, default: bool) -> bool {
+        self.parse(name, default, "true or false", parse_bool)
+    }
+
+    fn positive<T: std::str::FromStr + PartialOrd + Default>(&mut self, name: &str, default: T, accepts: &str) -> T {
+        self.parse(name, default, accepts, |s| {
+            s.parse::<T>().ok().filter(|n| *n > T::default())
+        })
+    }
+}
+
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// `10mb`, `100kb`, `512b`, `1048576` (units of 1024, as the old backend's body parser read them).
+pub fn parse_byte_size(s: &str) -> Option<usize> {
+    let s = s.to_ascii_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let multiplier = match unit.trim() {
+        "" | "b" => 1.0,
+        "kb" => 1024.0,
+        "mb" => 1024.0 * 1024.0,
+        "gb" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = number * multiplier;
+    (bytes >= 1.0 && bytes <= usize::MAX as f64).then_some(bytes as usize)
+}
+
+fn parse_origin(s: &str) -> Option<String> {
+    let origin = s.trim().trim_end_matches('/');
+    let rest = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))?;
+    let valid = !rest.is_empty()
+        && !rest.contains(['/', '?', '#', ' ', '*'])
+        && axum::http::HeaderValue::from_str(origin).is_ok();
+    valid.then(|| origin.to_owned())
+}
+
+fn parse_database_url(url: &str) -> Option<DatabaseSettings> {
+    let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| DatabaseSettings::Sqlite {
+        path: PathBuf::from(path),
+    })
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut env = Reader {
+            lookup,
+            errors: Vec::new(),
+        };
+        let mut warnings = Vec::new();
+
+        let env_name = if env.get("APP_ENV").is_some() {
+            "APP_ENV"
+        } else {
+            "NODE_ENV"
+        };
+        let environment = env.parse(
+            env_name,
+            Environment::Development,
+            "development, production or test",
+            |s| match s.to_ascii_lowercase().as_str() {
+                "development" | "dev" => Some(Environment::Development),
+                "production" | "prod" => Some(Environment::Production),
+                "test" => Some(Environment::Test),
+                _ => None,
+            },
+        );
+
+        let port = env.parse("PORT", 5000, "a port number 0-65535", |s| s.parse::<u16>().ok());
+        let host = env.parse(
+            "HOST",
+            IpAddr::from([127, 0, 0, 1]),
+            "an IP address such as 127.0.0.1 or 0.0.0.0",
+            |s| s.parse().ok(),
+        );
+
+        let database_var = if env.get("DATABASE_URL").is_some() {
+            "DATABASE_URL"
+        } else {
+            "MONGO_URI"
+        };
+        let database = env.parse(
+            database_var,
+            DatabaseSettings::Sqlite {
+                path: PathBuf::from("data/healthtracker.db"),
+            },
+            "sqlite://<path to a database file>",
+            parse_database_url,
+        );
+
+        let jwt_secret = match env.get("JWT_SECRET") {
+            Some(secret) if secret.len() >= MIN_JWT_SECRET_BYTES => SecretString::from(secret),
+            Some(_) if environment == Environment::Production => {
+                env.errors.push(format!(
+                    "JWT_SECRET: too short for production; expected at least {MIN_JWT_SECRET_BYTES} bytes \
+                     (generate one with `openssl rand -hex 32`)"
+                ));
+                SecretString::from(String::new())
+            }
+            None if environment == Environment::Production => {
+                env.errors.push(format!(
+                    "JWT_SECRET: not set; production needs a secret of at least {MIN_JWT_SECRET_BYTES} bytes \
+                     (generate one with `openssl rand -hex 32`)"
+                ));
+                SecretString::from(String::new())
+            }
+            Some(secret) => {
+                warnings.push(format!(
+                    "JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes; production refuses to start with it"
+                ));
+                SecretString::from(secret)
+            }
+            None => {
+                warnings.push(
+                    "JWT_SECRET is not set: using a random secret for this run (tokens stop working on restart)"
+                        .to_owned(),
+                );
+                SecretString::from(hex::encode(rand::random::<[u8; 32]>()))
+            }
+        };
+
+        let allowed_origins = env.parse(
+            "ALLOWED_ORIGINS",
+            DEFAULT_ALLOWED_ORIGINS.split(',').map(str::to_owned).collect(),
+            "a comma-separated list of origins such as https://app.example.com (no wildcard: credentials are allowed)",
+            |s| {
+                s.split(',')
+                    .filter(|o| !o.trim().is_empty())
+                    .map(parse_origin)
+                    .collect::<Option<Vec<_>>>()
+            },
+        );
+
+        let body_limit = env.parse(
+            "BODY_LIMIT",
+            10 * 1024 * 1024,
+            "a size such as 10mb, 512kb or a byte count",
+            parse_byte_size,
+        );
+
+        let log_level = env.parse(
+            "LOG_LEVEL",
+            "info".to_owned(),
+            "error, warn, info, debug, trace or off",
+            |s| match s.to_ascii_lowercase().as_str() {
+                level @ ("error" | "warn" | "info" | "debug" | "trace" | "off") => Some(level.to_owned()),
+                "fatal" => Some("error".to_owned()),
+                "silent" => Some("off".to_owned()),
+                _ => None,
+            },
+        );
+        let default_format = if environment == Environment::Production {
+            LogFormat::Json
+        } else {
+            LogFormat::Pretty
+        };
+        let log_format = env.parse("LOG_FORMAT", default_format, "json or pretty", |s| {
+            match s.to_ascii_lowercase().as_str() {
+                "json" => Some(LogFormat::Json),
+                "pretty" => Some(LogFormat::Pretty),
+                _ => None,
+            }
+        });
+
+        let trust_proxy = env.bool("TRUST_PROXY", false);
+        let ms = |n: u64| Duration::from_millis(n);
+        let rate_limit = RateLimitSettings {
+            auth_window: ms(env.positive("RATE_LIMIT_WINDOW_MS", 900_000u64, "a positive number of milliseconds")),
+            auth_max_requests: env.positive("RATE_LIMIT_MAX_REQUESTS", 100u32, "a positive whole number"),
+            login_failure_window: ms(env.positive(
+                "LOGIN_FAILURE_WINDOW_MS",
+                900_000u64,
+                "a positive number of milliseconds",
+            )),
+            login_max_failures: env.positive("LOGIN_MAX_FAILURES", 5u32, "a positive whole number"),
+        };
+        let refresh_token_rotation = env.bool("REFRESH_TOKEN_ROTATION", true);
+
+        if !env.errors.is_empty() {
+            return Err(ConfigError(env.errors));
+        }
+        Ok(Self {
+            environment,
+            host,
+            port,
+            database,
+            jwt_secret,
+            allowed_origins,
+            body_limit,
+            log_level,
+            log_format,
+            trust_proxy,
+            rate_limit,
+            refresh_token_rotation,
+            warnings,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.environment == Environment::Production
+    }
+
+    /// The secret's length, for diagnostics that must not print it.
+    pub fn jwt_secret_len(&self) -> usize {
+        self.jwt_secret.expose_secret().len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(&move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn zero_configuration_works_in_development() -> Result<(), ConfigError> {
+        let s = settings(&[])?;
+        assert_eq!(s.port, 5000);
+        assert_eq!(s.host.to_string(), "127.0.0.1");
+        assert_eq!(s.body_limit, 10 * 1024 * 1024);
+        assert!(s.jwt_secret_len() >= MIN_JWT_SECRET_BYTES);
+        assert_eq!(s.allowed_origins.len(), 3);
+        assert!(s.refresh_token_rotation);
+        assert!(!s.warnings.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn production_requires_a_long_secret() {
+        let err = settings(&[("NODE_ENV", "production")])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.starts_with("JWT_SECRET"), "{err}");
+        let err = settings(&[("APP_ENV", "production"), ("JWT_SECRET", "short")])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("too short") && !err.contains("short\""), "{err}");
+        assert!(settings(&[("APP_ENV", "production"), ("JWT_SECRET", &"x".repeat(32))]).is_ok());
+    }
+
+    #[test]
+    fn every_bad_variable_is_named() {
+        let err = settings(&[
+            ("PORT", "eighty"),
+            ("BODY_LIMIT", "huge"),
+            ("ALLOWED_ORIGINS", "*"),
+            ("TRUST_PROXY", "maybe"),
+        ])
+        .err()
+        .map(|e| e.0)
+        .unwrap_or_default();
+        let names: Vec<_> = err.iter().map(|l| l.split(':').next().unwrap_or_default()).collect();
+        assert_eq!(names, ["PORT", "ALLOWED_ORIGINS", "BODY_LIMIT", "TRUST_PROXY"]);
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_byte_size("10mb"), Some(10 * 1024 * 1024));
+        assert_eq!(parse_byte_size("100KB"), Some(100 * 1024));
+        assert_eq!(parse_byte_size("2048"), Some(2048));
+        assert_eq!(parse_byte_size("1.5mb"), Some(1_572_864));
+        assert_eq!(parse_byte_size("lots"), None);
+        assert_eq!(parse_byte_size("0"), None);
+    }
+
+    #[test]
+    fn database_urls() {
+        assert!(
+            matches!(parse_database_url("sqlite://data/x.db"), Some(DatabaseSettings::Sqlite { path }) if path.as_path() == std::path::Path::new("data/x.db"))
+        );
+        assert!(
+            matches!(parse_database_url("sqlite:///tmp/x.db"), Some(DatabaseSettings::Sqlite { path }) if path.as_path() == std::path::Path::new("/tmp/x.db"))
+        );
+        assert!(parse_database_url("sqlite::memory:").is_none());
+        assert!(parse_database_url("postgres://x").is_none());
+    }
+}

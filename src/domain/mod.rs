@@ -1,0 +1,9 @@
+//! The domain: types that can only hold valid values, parsed once at the edge ("parse, don't
+//! validate"). Nothing here knows about HTTP or storage.
+
+pub mod day;
+pub mod entry;
+pub mod ids;
+pub mod text;
+pub mod user;
+pub mod validation;

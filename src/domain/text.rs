@@ -1,0 +1,64 @@
+//! Free text from users (names, foods, symptoms, notes, AI chat messages) is sanitized once, here:
+//! HTML tags and script/style content removed, entities decoded (so "Fish &amp; chips" is stored as
+//! "Fish & chips" rather than escaped twice, the old backend's bug), surrounding white space trimmed.
+//! Length rules are applied by the caller to the sanitized text.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+static STRIP_ALL_TAGS: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
+    let mut builder = ammonia::Builder::empty();
+    builder.clean_content_tags(HashSet::from(["script", "style", "iframe", "noscript", "template"]));
+    builder
+});
+
+/// Removes markup and trims. Repeats until stable so that entity-encoded markup (`&lt;b&gt;`) cannot
+/// survive as a tag once decoded.
+pub fn sanitize(input: &str) -> String {
+    // Fast path: nothing that could be markup or an entity.
+    if !input.contains(['<', '&']) {
+        return input.trim().to_owned();
+    }
+    let mut current = input.to_owned();
+    for _ in 0..4 {
+        let cleaned = STRIP_ALL_TAGS.clean(&current).to_string();
+        let decoded = html_escape::decode_html_entities(&cleaned).into_owned();
+        if decoded == current {
+            break;
+        }
+        current = decoded;
+    }
+    current.trim().to_owned()
+}
+
+/// Length in characters as a person counts them (Unicode scalar values).
+pub fn char_len(s: &str) -> usize {
+    s.chars().count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sanitize;
+
+    #[test]
+    fn strips_tags_and_script_content() {
+        assert_eq!(sanitize("<b>Oats</b>"), "Oats");
+        assert_eq!(sanitize("Eggs<script>alert(1)</script>"), "Eggs");
+        assert_eq!(sanitize("<img src=x onerror=alert(1)>Toast"), "Toast");
+        assert_eq!(sanitize("<style>body{}</style>  Tea  "), "Tea");
+    }
+
+    #[test]
+    fn keeps_plain_text_unescaped() {
+        assert_eq!(sanitize("Fish & chips"), "Fish & chips");
+        assert_eq!(sanitize("3 < 4 and 5 > 2"), "3 < 4 and 5 > 2");
+        assert_eq!(sanitize("  café  "), "café");
+        assert_eq!(sanitize("Fish &amp; chips"), "Fish & chips");
+    }
+
+    #[test]
+    fn encoded_markup_does_not_survive() {
+        assert_eq!(sanitize("&lt;script&gt;alert(1)&lt;/script&gt;hi"), "hi");
+        assert_eq!(sanitize("&lt;b&gt;bold&lt;/b&gt;"), "bold");
+    }
+}

@@ -1,0 +1,270 @@
+//! Accounts: the registration and login inputs, parsed once into types that can only hold valid
+//! values.
+
+use std::fmt;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use super::ids::UserId;
+use super::text::{char_len, sanitize};
+use super::validation::{FieldError, Problems, body_object, string, supplied};
+
+/// A display name: sanitized, 2–100 characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserName(String);
+
+impl UserName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = sanitize(raw);
+        match char_len(&name) {
+            2..=100 => Ok(Self(name)),
+            _ => Err("Name must be between 2 and 100 characters".into()),
+        }
+    }
+
+    /// A name read back from storage (already validated when it was written, possibly by the old
+    /// backend with other rules).
+    pub fn from_stored(name: String) -> Self {
+        Self(name)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An e-mail address, trimmed and lower-cased, so uniqueness is case-insensitive.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let email = raw.trim().to_lowercase();
+        if is_plausible_email(&email) {
+            Ok(Self(email))
+        } else {
+            Err("Please provide a valid email".into())
+        }
+    }
+
+    pub fn from_stored(email: String) -> Self {
+        Self(email)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The pragmatic subset of RFC 5321 that real sign-up forms accept: `local@domain.tld`, no spaces or
+/// control characters, at most 254 characters, labels of letters/digits/hyphens.
+fn is_plausible_email(email: &str) -> bool {
+    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return false;
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
+    local_ok && domain_ok
+}
+
+/// A new password: 6–128 characters with a lower-case letter, an upper-case letter and a digit.
+/// Never printed.
+pub struct NewPassword(SecretString);
+
+impl NewPassword {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let len = char_len(raw);
+        if !(6..=128).contains(&len) {
+            return Err("Password must be between 6 and 128 characters".into());
+        }
+        let has = |f: fn(char) -> bool| raw.chars().any(f);
+        if !(has(char::is_lowercase) && has(char::is_uppercase) && has(|c| c.is_ascii_digit())) {
+            return Err(
+                "Password must contain at least one uppercase letter, one lowercase letter, and one number".into(),
+            );
+        }
+        Ok(Self(SecretString::from(raw)))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NewPassword([REDACTED])")
+    }
+}
+
+/// `POST /auth/register`.
+#[derive(Debug)]
+pub struct Registration {
+    pub name: UserName,
+    pub email: Email,
+    pub password: NewPassword,
+}
+
+impl Registration {
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let object = body_object(body)?;
+        let mut problems = Problems::new();
+
+        let name = match supplied(object, "name") {
+            None => {
+                problems.add("name", "Name is required", object.get("name"));
+                None
+            }
+            Some(v) => problems.check("name", v, |v| string(v, "Name").and_then(UserName::parse)),
+        };
+        let email = required_email(object, &mut problems);
+        let password = match object.get("password").and_then(Value::as_str) {
+            Some(raw) if !raw.is_empty() => match NewPassword::parse(raw) {
+                Ok(p) => Some(p),
+                Err(msg) => {
+                    problems.add_secret("password", msg);
+                    None
+                }
+            },
+            _ => {
+                problems.add_secret("password", "Password is required");
+                None
+            }
+        };
+
+        match (name, email, password) {
+            (Some(name), Some(email), Some(password)) if problems.is_empty() => Ok(Self { name, email, password }),
+            _ => Err(problems.into_vec()),
+        }
+    }
+}
+
+/// `POST /auth/login`. The password is only checked for presence: the stored hash decides.
+pub struct Credentials {
+    pub email: Email,
+    pub password: SecretString,
+}
+
+impl Credentials {
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let object = body_object(body)?;
+        let mut problems = Problems::new();
+        let email = required_email(object, &mut problems);
+        let password = match object.get("password").and_then(Value::as_str) {
+            Some(raw) if !raw.is_empty() && raw.len() <= 1024 => Some(SecretString::from(raw)),
+            Some(raw) if !raw.is_empty() => {
+                problems.add_secret("password", "Password is too long");
+                None
+            }
+            _ => {
+                problems.add_secret("password", "Password is required");
+                None
+            }
+        };
+        match (email, password) {
+            (Some(email), Some(password)) => Ok(Self { email, password }),
+            _ => Err(problems.into_vec()),
+        }
+    }
+}
+
+fn required_email(object: &serde_json::Map<String, Value>, problems: &mut Problems) -> Option<Email> {
+    match supplied(object, "email") {
+        None => {
+            problems.add("email", "Email is required", object.get("email"));
+            None
+        }
+        Some(v) => problems.check("email", v, |v| string(v, "Email").and_then(Email::parse)),
+    }
+}
+
+/// A stored account.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: UserId,
+    pub name: UserName,
+    pub email: Email,
+    /// argon2id PHC string, or a bcrypt hash written by the old backend (upgraded on next login).
+    pub password_hash: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn registration_lists_every_failing_field_and_never_echoes_the_password() {
+        let errors = Registration::parse(&json!({"name": "A", "email": "nope", "password": "short"}))
+            .err()
+            .unwrap_or_default();
+        let paths: Vec<_> = errors.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["name", "email", "password"]);
+        assert!(errors[2].value.is_none());
+    }
+
+    #[test]
+    fn email_is_normalised() {
+        assert_eq!(
+            Email::parse("  Ada@Example.COM ").map(|e| e.0),
+            Ok("ada@example.com".to_string())
+        );
+        for bad in [
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "ada @example.com",
+            "a..b@example.com",
+            "ada@-x.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn password_rules() {
+        assert!(NewPassword::parse("Secret1").is_ok());
+        assert!(NewPassword::parse("secret1").is_err());
+        assert!(NewPassword::parse("SECRET1").is_err());
+        assert!(NewPassword::parse("Secret").is_err());
+        assert!(NewPassword::parse("Se1").is_err());
+        assert!(NewPassword::parse(&format!("Aa1{}", "x".repeat(126))).is_err());
+    }
+
+    #[test]
+    fn names_are_sanitized_before_the_length_check() {
+        assert_eq!(UserName::parse("  <b>Ada</b> ").map(|n| n.0), Ok("Ada".to_string()));
+        assert!(UserName::parse("<b>A</b>").is_err());
+    }
+}

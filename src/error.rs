@@ -1,0 +1,142 @@
+//! The one error type handlers return, and the one place errors become HTTP responses: every error
+//! is JSON in the envelope API.md describes (`{status:"error", message, details?, errorId?}`).
+//! Server-side failures get an `errorId` that is also in the log line, and never show internal text.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::domain::validation::FieldError;
+use crate::storage::StoreError;
+
+/// Rate-limit state reported in `RateLimit-*` headers.
+#[derive(Clone, Copy, Debug)]
+pub struct RateLimitInfo {
+    pub limit: u64,
+    pub remaining: u64,
+    pub reset_after: Duration,
+}
+
+impl RateLimitInfo {
+    /// `RateLimit-Limit/-Remaining/-Reset` (IETF draft 6, what express-rate-limit sends).
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        let reset = self.reset_after.as_secs_f64().ceil() as u64;
+        headers.insert("ratelimit-limit", HeaderValue::from(self.limit));
+        headers.insert("ratelimit-remaining", HeaderValue::from(self.remaining));
+        headers.insert("ratelimit-reset", HeaderValue::from(reset));
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    BadRequest(Cow<'static, str>),
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{0}")]
+    NotFound(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("{message}")]
+    TooManyRequests {
+        message: &'static str,
+        retry_after: Duration,
+        limit: Option<RateLimitInfo>,
+    },
+    #[error("{0}")]
+    BadGateway(&'static str),
+    #[error("{0}")]
+    ServiceUnavailable(&'static str),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            // Handlers that can conflict map this to their own message first; reaching here means an
+            // unexpected uniqueness clash.
+            StoreError::Conflict => ApiError::Conflict("Resource already exists"),
+            StoreError::Unavailable(reason) => {
+                tracing::warn!(%reason, "database unavailable");
+                ApiError::ServiceUnavailable("Database unavailable")
+            }
+            StoreError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// A short random id that ties a 5xx response to its log line.
+pub fn new_error_id() -> String {
+    hex::encode(rand::random::<[u8; 8]>())
+}
+
+/// The error envelope.
+pub fn error_body(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "status": "error", "message": message }))).into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message): (StatusCode, Cow<'static, str>) = match &self {
+            ApiError::Validation(details) => {
+                let body = json!({ "status": "error", "message": "Validation failed", "details": details });
+                return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+            }
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, Cow::Borrowed(*m)),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, Cow::Borrowed(*m)),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed".into()),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, Cow::Borrowed(*m)),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large".into()),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Content-Type must be application/json".into(),
+            ),
+            ApiError::TooManyRequests {
+                message,
+                retry_after,
+                limit,
+            } => {
+                let mut response = error_body(StatusCode::TOO_MANY_REQUESTS, message);
+                let headers = response.headers_mut();
+                let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                if let Some(limit) = limit {
+                    limit.write_headers(headers);
+                }
+                return response;
+            }
+            ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, Cow::Borrowed(*m)),
+            ApiError::ServiceUnavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, Cow::Borrowed(*m)),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error".into()),
+        };
+
+        if status.is_server_error() {
+            let error_id = new_error_id();
+            match &self {
+                ApiError::Internal(e) => {
+                    tracing::error!(error_id = %error_id, error = format!("{e:#}"), "request failed")
+                }
+                other => tracing::warn!(error_id = %error_id, error = %other, "request could not be served"),
+            }
+            let body = json!({ "status": "error", "message": message, "errorId": error_id });
+            return (status, Json(body)).into_response();
+        }
+        error_body(status, &message)
+    }
+}

@@ -1,0 +1,149 @@
+//! Extractors: the authenticated caller, JSON bodies with JSON errors, the client's IP.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde_json::Value;
+
+use super::observe::RequestContext;
+use crate::auth::tokens::{TokenKind, VerifiedToken};
+use crate::domain::ids::UserId;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The caller, proven by a valid, unrevoked access token in `Authorization: Bearer …`.
+pub struct AuthUser {
+    pub id: UserId,
+    pub token: VerifiedToken,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.get(..7)
+                    .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+                    .map(|_| &v[7..])
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Unauthorized("No token provided"))?;
+        let token = state
+            .tokens
+            .verify(token, TokenKind::Access)
+            .map_err(|_| ApiError::Unauthorized("Invalid or expired token"))?;
+        if state.store.is_access_token_revoked(&token.revocation_key).await? {
+            return Err(ApiError::Unauthorized("Token has been revoked"));
+        }
+        if let Some(context) = parts.extensions.get::<RequestContext>() {
+            context.set_user(token.user_id);
+        }
+        Ok(Self {
+            id: token.user_id,
+            token,
+        })
+    }
+}
+
+/// A JSON body as a `serde_json::Value`, for the domain parsers to read. An empty body counts as
+/// `{}` (what the old backend's body parser produced); anything else must be declared as JSON (415)
+/// and parse (400); a body over the limit is 413.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let declared_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection: BytesRejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::BadRequest("Could not read the request body".into())
+                }
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(Value::Object(Default::default())));
+        }
+        if declared_json != Some(true) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        serde_json::from_slice(&bytes)
+            .map(Self)
+            .map_err(|e| ApiError::BadRequest(format!("Malformed JSON in request body: {e}").into()))
+    }
+}
+
+/// The client's IP: the socket peer, or with `TRUST_PROXY=true` the first `X-Forwarded-For` entry.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if state.settings.trust_proxy
+            && let Some(ip) = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(',').next())
+                .and_then(|ip| ip.trim().parse().ok())
+        {
+            return Ok(Self(ip));
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        Ok(Self(peer.unwrap_or(IpAddr::from([0, 0, 0, 0]))))
+    }
+}
+
+/// Query parameters; a malformed query string is a JSON 400 like every other error.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Self(value))
+            .map_err(|rejection| {
+                ApiError::BadRequest(format!("Invalid query string: {}", rejection.body_text()).into())
+            })
+    }
+}
+
+/// One path parameter as text; a path that does not decode is a JSON 400.
+pub struct PathParam(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Self(value))
+            .map_err(|_| ApiError::BadRequest("Invalid path parameter".into()))
+    }
+}

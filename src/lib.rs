@@ -1,0 +1,15 @@
+//! HealthTracker: a health-tracking JSON API. See ARCHITECTURE.md for the map.
+
+// Nothing a request or the environment controls may panic the server.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod ratelimit;
+pub mod startup;
+pub mod state;
+pub mod storage;
+pub mod telemetry;

@@ -1,0 +1,193 @@
+//! Fixed-window counters for rate limits (auth routes per IP, failed logins per e-mail). The counters
+//! live behind a trait so several instances can share them in Redis; without Redis they live in
+//! this process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use crate::error::RateLimitInfo;
+
+/// A key's count in its current window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowCount {
+    pub count: u64,
+    pub resets_in: Duration,
+}
+
+#[async_trait]
+pub trait CounterStore: Send + Sync + 'static {
+    /// Counts one hit on `key`, starting a window of `window` if none is open.
+    async fn hit(&self, key: &str, window: Duration) -> anyhow::Result<WindowCount>;
+    /// The current window's count without counting.
+    async fn peek(&self, key: &str) -> anyhow::Result<Option<WindowCount>>;
+    async fn reset(&self, key: &str) -> anyhow::Result<()>;
+}
+
+/// Counters in this process.
+#[derive(Default)]
+pub struct MemoryCounters {
+    windows: Mutex<HashMap<String, (u64, Instant)>>,
+}
+
+/// Expired windows are swept when the map grows past this, so memory stays bounded by live keys.
+const SWEEP_THRESHOLD: usize = 10_000;
+
+impl MemoryCounters {
+    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Instant)>> {
+        // A panic while holding this lock cannot leave a counter half-written; keep serving.
+        self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait]
+impl CounterStore for MemoryCounters {
+    async fn hit(&self, key: &str, window: Duration) -> anyhow::Result<WindowCount> {
+        let now = Instant::now();
+        let mut windows = self.windows();
+        if windows.len() >= SWEEP_THRESHOLD {
+            windows.retain(|_, (_, ends)| *ends > now);
+        }
+        let slot = windows.entry(key.to_owned()).or_insert((0, now + window));
+        if slot.1 <= now {
+            *slot = (0, now + window);
+        }
+        slot.0 += 1;
+        Ok(WindowCount {
+            count: slot.0,
+            resets_in: slot.1 - now,
+        })
+    }
+
+    async fn peek(&self, key: &str) -> anyhow::Result<Option<WindowCount>> {
+        let now = Instant::now();
+        Ok(self
+            .windows()
+            .get(key)
+            .filter(|(_, ends)| *ends > now)
+            .map(|(count, ends)| WindowCount {
+                count: *count,
+                resets_in: *ends - now,
+            }))
+    }
+
+    async fn reset(&self, key: &str) -> anyhow::Result<()> {
+        self.windows().remove(key);
+        Ok(())
+    }
+}
+
+/// A limit: at most `max` hits per `window` per key.
+#[derive(Clone)]
+pub struct RateLimiter {
+    counters: Arc<dyn CounterStore>,
+    /// Namespaces this limiter's keys in a shared store.
+    prefix: &'static str,
+    pub max: u64,
+    pub window: Duration,
+}
+
+/// The outcome of counting a hit.
+#[derive(Clone, Copy, Debug)]
+pub struct Decision {
+    pub allowed: bool,
+    pub info: RateLimitInfo,
+}
+
+impl RateLimiter {
+    pub fn new(counters: Arc<dyn CounterStore>, prefix: &'static str, max: u64, window: Duration) -> Self {
+        Self {
+            counters,
+            prefix,
+            max,
+            window,
+        }
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}:{key}", self.prefix)
+    }
+
+    fn decide(&self, count: WindowCount) -> Decision {
+        Decision {
+            allowed: count.count <= self.max,
+            info: RateLimitInfo {
+                limit: self.max,
+                remaining: self.max.saturating_sub(count.count),
+                reset_after: count.resets_in,
+            },
+        }
+    }
+
+    /// Counts a hit. When the counter store fails the request is allowed (a rate limiter must not
+    /// take the API down with it) and the failure is logged.
+    pub async fn hit(&self, key: &str) -> Option<Decision> {
+        match self.counters.hit(&self.key(key), self.window).await {
+            Ok(count) => Some(self.decide(count)),
+            Err(error) => {
+                tracing::warn!(
+                    limiter = self.prefix,
+                    error = format!("{error:#}"),
+                    "rate-limit counter unavailable; allowing"
+                );
+                None
+            }
+        }
+    }
+
+    /// Whether the key is already over its limit, without counting.
+    pub async fn exceeded(&self, key: &str) -> Option<Decision> {
+        match self.counters.peek(&self.key(key)).await {
+            Ok(Some(count)) if count.count >= self.max => Some(Decision {
+                allowed: false,
+                ..self.decide(count)
+            }),
+            Ok(_) => None,
+            Err(error) => {
+                tracing::warn!(
+                    limiter = self.prefix,
+                    error = format!("{error:#}"),
+                    "rate-limit counter unavailable; allowing"
+                );
+                None
+            }
+        }
+    }
+
+    pub async fn reset(&self, key: &str) {
+        if let Err(error) = self.counters.reset(&self.key(key)).await {
+            tracing::warn!(
+                limiter = self.prefix,
+                error = format!("{error:#}"),
+                "could not reset rate-limit counter"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn counts_within_a_window_and_resets_after_it() {
+        let limiter = RateLimiter::new(Arc::new(MemoryCounters::default()), "t", 2, Duration::from_millis(50));
+        assert!(limiter.hit("a").await.is_some_and(|d| d.allowed));
+        assert!(
+            limiter
+                .hit("a")
+                .await
+                .is_some_and(|d| d.allowed && d.info.remaining == 0)
+        );
+        assert!(limiter.hit("a").await.is_some_and(|d| !d.allowed));
+        assert!(limiter.hit("b").await.is_some_and(|d| d.allowed));
+        assert!(limiter.exceeded("a").await.is_some());
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(limiter.exceeded("a").await.is_none());
+        assert!(limiter.hit("a").await.is_some_and(|d| d.allowed));
+        limiter.reset("a").await;
+        assert!(limiter.exceeded("a").await.is_none());
+    }
+}

@@ -1,0 +1,105 @@
+//! Storage: one trait, one module per backend. Handlers only ever see `dyn Storage`, so a backend is
+//! chosen once at start-up from `DATABASE_URL` and nothing above this layer knows which one it is.
+//!
+//! Backends must behave identically; the HTTP test suite runs against each of them.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::day::Day;
+use crate::domain::entry::{Entry, EntryRange};
+use crate::domain::ids::{EntryId, UserId};
+use crate::domain::user::{Email, User};
+
+pub mod sqlite;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique rule was violated (e-mail taken, a second entry for one day). Each write that can
+    /// conflict has exactly one unique rule it can break, so the caller knows which.
+    #[error("unique constraint violated")]
+    Conflict,
+    /// The database cannot be reached or cannot write (503 to the client; retrying later helps).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+/// A refresh token's server-side record. The token itself is never stored, only its SHA-256.
+#[derive(Clone, Debug)]
+pub struct RefreshSession {
+    pub token_hash: String,
+    pub user_id: UserId,
+    /// Every token obtained by rotating one login shares its family; reuse of a rotated token
+    /// revokes the whole family.
+    pub family_id: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// `sqlite` or `mongodb`, for logs and health.
+    fn backend(&self) -> &'static str;
+
+    /// Cheap round trip proving the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Users.
+    /// `Conflict` when the e-mail is taken.
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()>;
+
+    // Refresh sessions.
+    async fn insert_session(&self, session: &RefreshSession) -> StoreResult<()>;
+    async fn session_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshSession>>;
+    /// Marks an active session rotated. `false` when it was already rotated or revoked: the caller
+    /// lost a race with another use of the same token.
+    async fn mark_session_rotated(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn revoke_session(&self, user: UserId, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn revoke_session_family(&self, family_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn revoke_user_sessions(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()>;
+    /// A refresh token the old backend stored in clear on the user document: consumed (removed) and
+    /// `true` when it was there. Backends that never held such tokens keep the default.
+    async fn take_legacy_refresh_token(&self, _user: UserId, _token: &str) -> StoreResult<bool> {
+        Ok(false)
+    }
+
+    // Revoked access tokens (shared by every instance using this database).
+    async fn revoke_access_token(&self, key: &str, user: UserId, expires_at: DateTime<Utc>) -> StoreResult<()>;
+    async fn is_access_token_revoked(&self, key: &str) -> StoreResult<bool>;
+
+    /// Deletes revocations and sessions that have expired (backends with TTL indexes may do nothing).
+    async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    // Entries, always scoped to their owner: another user's entry behaves as a missing one.
+    /// `Conflict` when the user already has an entry for that day.
+    async fn insert_entry(&self, entry: &Entry) -> StoreResult<()>;
+    /// Newest day first.
+    async fn list_entries(&self, user: UserId, range: &EntryRange) -> StoreResult<Vec<Entry>>;
+    async fn entry_by_id(&self, user: UserId, id: EntryId) -> StoreResult<Option<Entry>>;
+    async fn entry_on_day(&self, user: UserId, day: Day) -> StoreResult<Option<Entry>>;
+    /// Replaces the stored entry with the same id and owner. `Ok(false)` when there is none;
+    /// `Conflict` when its new day is taken by another of the user's entries.
+    async fn update_entry(&self, entry: &Entry) -> StoreResult<bool>;
+    async fn delete_entry(&self, user: UserId, id: EntryId) -> StoreResult<bool>;
+}
+
+/// Opens the configured backend and brings its schema up to date (idempotent), so a fresh checkout
+/// serves with no set-up.
+pub async fn open(settings: &crate::config::DatabaseSettings) -> anyhow::Result<std::sync::Arc<dyn Storage>> {
+    match settings {
+        crate::config::DatabaseSettings::Sqlite { path } => {
+            let store = sqlite::SqliteStore::open(path).await?;
+            store.migrate().await?;
+            Ok(std::sync::Arc::new(store))
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! `TestApp`: the real application, spawned on a random port with its own fresh database, driven over
+//! HTTP. One typed helper per route.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use healthtracker::config::Settings;
+use healthtracker::startup::Application;
+use healthtracker::storage::Storage;
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{Value, json};
+
+/// The JWT secret every test app signs with, so tests can mint their own tokens (legacy, expired,
+/// forged) to present to it.
+pub const TEST_JWT_SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
+pub const PASSWORD: &str = "Secret123";
+
+/// The storage backend a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+}
+
+/// Where a test app keeps its data: one fresh database per app.
+pub struct Database {
+    pub url: String,
+    pub sqlite_path: Option<PathBuf>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Database {
+    pub fn fresh(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let path = dir.path().join("data").join("healthtracker.db");
+                Self {
+                    url: format!("sqlite://{}", path.display()),
+                    sqlite_path: Some(path),
+                    _dir: Some(dir),
+                }
+            }
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Storage>,
+    pub database: Arc<Database>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A registered user and their tokens.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub user_id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub struct TestAppBuilder {
+    backend: Backend,
+    vars: HashMap<String, String>,
+    database: Option<Arc<Database>>,
+}
+
+impl TestAppBuilder {
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.vars.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Shares another app's database (several instances behind one database).
+    pub fn database(mut self, database: Arc<Database>) -> Self {
+        self.database = Some(database);
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        init_test_logging();
+        let database = self.database.unwrap_or_else(|| Arc::new(Database::fresh(self.backend)));
+        let mut vars: HashMap<String, String> = [
+            ("APP_ENV", "test"),
+            ("HOST", "127.0.0.1"),
+            ("PORT", "0"),
+            ("JWT_SECRET", TEST_JWT_SECRET),
+            ("LOG_LEVEL", "info"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        vars.insert("DATABASE_URL".into(), database.url.clone());
+        vars.extend(self.vars);
+        let settings = Settings::from_lookup(&move |k| vars.get(k).cloned()).expect("valid test settings");
+
+        let app = Application::build(settings).await.expect("application builds");
+        let port = app.port();
+        let store = Arc::clone(&app.state().store);
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client");
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client,
+            store,
+            database,
+            shutdown: Some(shutdown),
+            server: Some(server),
+        }
+    }
+}
+
+/// Logs from the app under test go to the test output only with `TEST_LOG=1`.
+fn init_test_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            healthtracker::telemetry::init("debug", healthtracker::config::LogFormat::Pretty);
+        }
+    });
+}
+
+impl TestApp {
+    pub fn builder(backend: Backend) -> TestAppBuilder {
+        TestAppBuilder {
+            backend,
+            vars: HashMap::new(),
+            database: None,
+        }
+    }
+
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::builder(backend).spawn().await
+    }
+
+    /// Stops accepting, waits for in-flight requests, and reports how the server ended.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match self.server.take() {
+            Some(server) => server.await?,
+            None => Ok(()),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.request(Method::POST, path)
+    }
+
+    // --- auth -------------------------------------------------------------------------------
+
+    pub async fn register(&self, body: &Value) -> Response {
+        self.post("/api/auth/register")
+            .json(body)
+            .send()
+            .await
+            .expect("register request")
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post("/api/auth/login")
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("login request")
+    }
+
+    pub async fn refresh(&self, body: &Value) -> Response {
+        self.post("/api/auth/refresh")
+            .json(body)
+            .send()
+            .await
+            .expect("refresh request")
+    }
+
+    pub async fn logout(&self, access: &str, body: Option<&Value>) -> Response {
+        let request = self.post("/api/auth/logout").bearer_auth(access);
+        let request = match body {
+            Some(body) => request.json(body),
+            None => request,
+        };
+        request.send().await.expect("logout request")
+    }
+
+    /// Registers a new user with a unique e-mail and returns their session.
+    pub async fn signup(&self) -> Session {
+        let email = format!("user-{}@example.com", hex_id());
+        let response = self
+            .register(&json!({ "name": "Test User", "email": email, "password": PASSWORD }))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.expect("register body");
+        Session {
+            user_id: body["userId"].as_str().expect("userId").to_owned(),
+            email,
+            access: body["accessToken"].as_str().expect("accessToken").to_owned(),
+            refresh: body["refreshToken"].as_str().expect("refreshToken").to_owned(),
+        }
+    }
+
+    // --- entries ----------------------------------------------------------------------------
+
+    pub async fn list_entries(&self, access: &str, query: &str) -> Response {
+        self.get(&format!("/api/entries{query}"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("list request")
+    }
+
+    pub async fn dashboard(&self, access: &str, query: &str) -> Response {
+        self.get(&format!("/api/entries/dashboard/summary{query}"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("dashboard request")
+    }
+
+    pub async fn create_entry(&self, access: &str, body: &Value) -> Response {
+        self.post("/api/entries")
+            .bearer_auth(access)
+            .json(body)
+            .send()
+            .await
+            .expect("create request")
+    }
+
+    /// Creates an entry that must succeed and returns its `data`.
+    pub async fn created_entry(&self, access: &str, body: &Value) -> Value {
+        let response = self.create_entry(access, body).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "creating {body}");
+        let mut body: Value = response.json().await.expect("create body");
+        body["data"].take()
+    }
+
+    pub async fn get_entry(&self, access: &str, id: &str) -> Response {
+        self.get(&format!("/api/entries/{id}"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("get request")
+    }
+
+    pub async fn update_entry(&self, access: &str, id: &str, body: &Value) -> Response {
+        self.request(Method::PUT, &format!("/api/entries/{id}"))
+            .bearer_auth(access)
+            .json(body)
+            .send()
+            .await
+            .expect("update request")
+    }
+
+    pub async fn delete_entry(&self, access: &str, id: &str) -> Response {
+        self.request(Method::DELETE, &format!("/api/entries/{id}"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("delete request")
+    }
+
+    // --- health -----------------------------------------------------------------------------
+
+    pub async fn health(&self) -> Response {
+        self.get("/api/health").send().await.expect("health request")
+    }
+
+    pub async fn health_live(&self) -> Response {
+        self.get("/api/health/live").send().await.expect("live request")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// A unique hex string for e-mails and names.
+pub fn hex_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{nanos:x}{:x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Reads a response as JSON, asserting the status and the JSON content type every answer must have.
+pub async fn json_body(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = response.text().await.expect("response body");
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "content type {content_type:?} for {text}"
+    );
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"))
+}
+
+/// Asserts an error answer: status, envelope and message.
+pub async fn assert_error(response: Response, status: StatusCode, message: &str) -> Value {
+    let body = json_body(response, status).await;
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["message"], message, "{body}");
+    body
+}
+
+/// The `path`s of a validation error's `details`.
+pub fn detail_paths(body: &Value) -> Vec<String> {
+    body["details"]
+        .as_array()
+        .map(|details| {
+            details
+                .iter()
+                .filter_map(|d| d["path"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Decodes a JWT's claims without checking the signature (to inspect what the server minted).
+pub fn claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("JWT payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// Signs arbitrary claims with HS256 and `secret`.
+pub fn sign(claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("signing")
+}
+
+pub fn now_secs() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Declares an HTTP test that runs once per storage backend.
+#[macro_export]
+macro_rules! api_test {
+    ($(#[$attr:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($backend: $crate::helpers::Backend) $body
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::helpers::Backend::Sqlite).await
+            }
+        }
+    };
+}

@@ -1,0 +1,185 @@
+//! Logging: one structured line per request, 5xx ids that match the log, no secrets in any line.
+
+use std::sync::{Arc, Mutex};
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tracing::field::{Field, Visit};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+
+use crate::helpers::*;
+
+/// Collects every event as `target message key=value…`.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<String>>>);
+
+impl Captured {
+    fn lines(&self) -> Vec<String> {
+        self.0.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+struct Line(String);
+
+impl Visit for Line {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!(" {}={:?}", field.name(), value));
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Captured {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let mut line = Line(format!("{} {}", event.metadata().level(), event.metadata().target()));
+        event.record(&mut line);
+        if let Ok(mut lines) = self.0.lock() {
+            lines.push(line.0);
+        }
+    }
+}
+
+fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::registry().with(captured.clone());
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+// Current-thread runtime: the app's tasks run on this thread, under the capturing subscriber.
+#[tokio::test]
+async fn no_password_or_token_ever_reaches_the_log() {
+    let (captured, _guard) = capture();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let session = app.signup().await;
+    let login = json_body(app.login(&session.email, PASSWORD).await, StatusCode::OK).await;
+    app.login(&session.email, "Wrong9876").await;
+    let refreshed = json_body(
+        app.refresh(&json!({"refreshToken": login["refreshToken"]})).await,
+        StatusCode::OK,
+    )
+    .await;
+    app.created_entry(&session.access, &json!({"date": "2026-11-01"})).await;
+    app.list_entries("garbage.token.value", "").await;
+    app.logout(&session.access, Some(&json!({"refreshToken": session.refresh})))
+        .await;
+
+    let lines = captured.lines();
+    assert!(!lines.is_empty());
+    let secrets = [
+        PASSWORD,
+        "Wrong9876",
+        &session.access,
+        &session.refresh,
+        login["accessToken"].as_str().unwrap_or("-"),
+        login["refreshToken"].as_str().unwrap_or("-"),
+        refreshed["accessToken"].as_str().unwrap_or("-"),
+        refreshed["refreshToken"].as_str().unwrap_or("-"),
+        "garbage.token.value",
+        TEST_JWT_SECRET,
+    ];
+    for line in &lines {
+        for secret in secrets {
+            assert!(!line.contains(secret), "secret in log line: {line}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_structured_line_per_request() {
+    let (captured, _guard) = capture();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let session = app.signup().await;
+    app.get("/api/entries")
+        .bearer_auth(&session.access)
+        .header("x-request-id", "req-42")
+        .send()
+        .await
+        .expect("request");
+    app.get("/api/nope").send().await.expect("request");
+
+    let request_lines: Vec<String> = captured
+        .lines()
+        .into_iter()
+        .filter(|l| l.starts_with("INFO http "))
+        .collect();
+    assert_eq!(request_lines.len(), 3, "{request_lines:#?}");
+    let list = &request_lines[1];
+    for field in [
+        "request_id=req-42",
+        "method=GET",
+        "path=/api/entries",
+        "status=200",
+        "latency_ms=",
+        &format!("user_id=\"{}\"", session.user_id),
+    ] {
+        assert!(list.contains(field), "{field} missing from {list}");
+    }
+    assert!(request_lines[2].contains("status=404") && !request_lines[2].contains("user_id"));
+}
+
+#[tokio::test]
+async fn panics_become_json_500s_with_an_error_id_that_is_in_the_log() {
+    let (captured, _guard) = capture();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // The real routes and layer stack, plus one route that panics.
+    let state = app_state(&app).await;
+    let routes = healthtracker::http::routes(&state).route(
+        "/boom",
+        axum::routing::get(|| async {
+            panic!("internal detail that must not leak");
+            #[allow(unreachable_code)]
+            ""
+        }),
+    );
+    let router = healthtracker::http::with_layers(routes, state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let response = app
+        .client
+        .get(format!("http://{address}/api/boom"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        response
+            .headers()
+            .get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff")
+    );
+    let body = json_body(response, StatusCode::INTERNAL_SERVER_ERROR).await;
+    assert_eq!(body["status"], "error");
+    assert_eq!(body["message"], "Internal server error");
+    assert!(!body.to_string().contains("internal detail"));
+    let error_id = body["errorId"].as_str().unwrap_or_default().to_owned();
+    assert!(!error_id.is_empty());
+    let lines = captured.lines();
+    assert!(
+        lines.iter().any(|l| l.starts_with("ERROR") && l.contains(&error_id)),
+        "errorId {error_id} not logged: {lines:#?}"
+    );
+    // The server keeps serving after a panic.
+    let again = app
+        .client
+        .get(format!("http://{address}/api/health/live"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(again.status(), StatusCode::OK);
+}
+
+/// The state of a real app configured like `TestApp`'s, over its database.
+async fn app_state(app: &TestApp) -> healthtracker::state::AppState {
+    let url = app.database.url.clone();
+    let vars = [("APP_ENV", "test"), ("JWT_SECRET", TEST_JWT_SECRET)];
+    let settings = healthtracker::config::Settings::from_lookup(&move |k| {
+        if k == "DATABASE_URL" {
+            return Some(url.clone());
+        }
+        vars.iter().find(|(name, _)| *name == k).map(|(_, v)| (*v).to_owned())
+    })
+    .expect("settings");
+    let counters: Arc<dyn healthtracker::ratelimit::CounterStore> =
+        Arc::new(healthtracker::ratelimit::MemoryCounters::default());
+    healthtracker::state::AppState::new(settings, app.store.clone(), counters).expect("state")
+}

@@ -1,0 +1,9 @@
+//! HTTP tests: the real server on a random port with a fresh database per test.
+
+mod helpers;
+
+mod auth;
+mod cross_cutting;
+mod entries;
+mod health;
+mod logging;
