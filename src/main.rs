@@ -1,7 +1,7 @@
 //! The `healthtracker` binary: `serve` (default) runs the API; `migrate` brings the database schema
+//! up to date and exits.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
-//! up to date and exits.
 
 use std::process::ExitCode;
 use std::time::Duration;
