@@ -48,6 +48,44 @@ pub struct RateLimitSettings {
     pub login_failure_window: Duration,
 }
 
+/// The AI provider: any OpenAI-compatible chat-completions API (Groq by default).
+#[derive(Clone, Debug)]
+pub struct AiSettings {
+    /// `GROQ_API_KEY`; without it the AI routes answer 503.
+    pub api_key: Option<SecretString>,
+    pub base_url: String,
+    pub model: String,
+    /// Overall time for one AI answer, retries included.
+    pub timeout: Duration,
+    /// Retries of 429/5xx/timeouts within `timeout` (synchronous requests; queued jobs retry as jobs).
+    pub max_retries: u32,
+    /// AI POST routes per user per window.
+    pub rate_limit_max: u32,
+    pub rate_limit_window: Duration,
+}
+
+/// Redis: queue for AI jobs, shared rate-limit counters.
+#[derive(Clone, Debug)]
+pub struct RedisSettings {
+    /// `None` when Redis is not configured (everything then runs in process).
+    pub url: Option<SecretString>,
+    /// Prefix of every key this server writes, so several deployments (or tests) can share a Redis.
+    pub key_prefix: String,
+}
+
+/// Asynchronous AI jobs.
+#[derive(Clone, Debug)]
+pub struct JobSettings {
+    /// `ENABLE_ASYNC_JOBS`: queue AI requests in Redis instead of answering them inline.
+    pub enabled: bool,
+    /// `RUN_WORKER`: whether `serve` also runs a worker in process.
+    pub run_worker: bool,
+    pub max_attempts: u32,
+    pub concurrency: usize,
+    /// Jobs one user may have queued or running at once.
+    pub max_per_user: u32,
+}
+
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub environment: Environment,
@@ -62,6 +100,9 @@ pub struct Settings {
     pub trust_proxy: bool,
     pub rate_limit: RateLimitSettings,
     pub refresh_token_rotation: bool,
+    pub ai: AiSettings,
+    pub redis: RedisSettings,
+    pub jobs: JobSettings,
     /// Things worth a warning once logging is up (e.g. a generated JWT secret).
     pub warnings: Vec<String>,
 }
@@ -159,6 +200,40 @@ fn parse_database_url(url: &str) -> Option<DatabaseSettings> {
     (!path.is_empty() && !path.starts_with(":memory:")).then(|| DatabaseSettings::Sqlite {
         path: PathBuf::from(path),
     })
+}
+
+/// `REDIS_URL`, or the old backend's `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`. With async
+/// jobs on and neither set, the old backend's default (localhost:6379).
+fn redis_url(env: &mut Reader<'_>, jobs_enabled: bool) -> Option<String> {
+    if let Some(url) = env.get("REDIS_URL") {
+        if url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://") {
+            return Some(url);
+        }
+        env.errors
+            .push("REDIS_URL: invalid value; expected redis://[:password@]host:port[/db] or rediss://…".to_owned());
+        return None;
+    }
+    let host = env.get("REDIS_HOST");
+    if host.is_none() && !jobs_enabled {
+        return None;
+    }
+    let host = host.unwrap_or_else(|| "127.0.0.1".to_owned());
+    let port = env.parse("REDIS_PORT", 6379u16, "a port number", |s| s.parse().ok());
+    let db = env.parse("REDIS_DB", 0u32, "a database number", |s| s.parse().ok());
+    let auth = env
+        .get("REDIS_PASSWORD")
+        .map(|p| format!(":{}@", percent_encode(&p)))
+        .unwrap_or_default();
+    Some(format!("redis://{auth}{host}:{port}/{db}"))
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 impl Settings {
@@ -302,6 +377,51 @@ impl Settings {
         };
         let refresh_token_rotation = env.bool("REFRESH_TOKEN_ROTATION", true);
 
+        let ai = AiSettings {
+            api_key: env.get("GROQ_API_KEY").map(SecretString::from),
+            base_url: env.parse(
+                "AI_BASE_URL",
+                "https://api.groq.com/openai/v1".to_owned(),
+                "an http(s) URL such as https://api.groq.com/openai/v1",
+                |s| (s.starts_with("http://") || s.starts_with("https://")).then(|| s.trim_end_matches('/').to_owned()),
+            ),
+            model: env.get("AI_MODEL").unwrap_or_else(|| "llama-3.1-8b-instant".to_owned()),
+            timeout: Duration::from_secs(env.positive("AI_TIMEOUT_SECS", 30u64, "a positive number of seconds")),
+            max_retries: env.parse("AI_MAX_RETRIES", 2, "a whole number 0-10", |s| {
+                s.parse::<u32>().ok().filter(|n| *n <= 10)
+            }),
+            rate_limit_max: env.positive("AI_RATE_LIMIT_MAX", 10u32, "a positive whole number"),
+            rate_limit_window: ms(env.positive(
+                "AI_RATE_LIMIT_WINDOW_MS",
+                900_000u64,
+                "a positive number of milliseconds",
+            )),
+        };
+
+        let jobs_enabled = env.bool("ENABLE_ASYNC_JOBS", false);
+        let redis = RedisSettings {
+            url: redis_url(&mut env, jobs_enabled).map(SecretString::from),
+            key_prefix: env.parse(
+                "REDIS_KEY_PREFIX",
+                "healthtracker".to_owned(),
+                "letters, digits, '-', '_' or ':'",
+                |s| {
+                    s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_:".contains(c))
+                        .then(|| s.to_owned())
+                },
+            ),
+        };
+        let jobs = JobSettings {
+            enabled: jobs_enabled,
+            run_worker: env.bool("RUN_WORKER", true),
+            max_attempts: env.parse("AI_JOB_MAX_ATTEMPTS", 3, "a whole number 1-25", |s| {
+                s.parse::<u32>().ok().filter(|n| (1..=25).contains(n))
+            }),
+            concurrency: env.positive("WORKER_CONCURRENCY", 5usize, "a positive whole number"),
+            max_per_user: env.positive("AI_MAX_JOBS_PER_USER", 5u32, "a positive whole number"),
+        };
+
         if !env.errors.is_empty() {
             return Err(ConfigError(env.errors));
         }
@@ -318,6 +438,9 @@ impl Settings {
             trust_proxy,
             rate_limit,
             refresh_token_rotation,
+            ai,
+            redis,
+            jobs,
             warnings,
         })
     }
@@ -383,6 +506,36 @@ mod tests {
         .unwrap_or_default();
         let names: Vec<_> = err.iter().map(|l| l.split(':').next().unwrap_or_default()).collect();
         assert_eq!(names, ["PORT", "ALLOWED_ORIGINS", "BODY_LIMIT", "TRUST_PROXY"]);
+    }
+
+    #[test]
+    fn redis_from_the_old_variables() {
+        use secrecy::ExposeSecret;
+        let url = |vars: &[(&str, &str)]| {
+            settings(vars)
+                .ok()
+                .and_then(|s| s.redis.url.map(|u| u.expose_secret().to_owned()))
+        };
+        assert_eq!(url(&[]), None);
+        assert_eq!(
+            url(&[("ENABLE_ASYNC_JOBS", "true")]).as_deref(),
+            Some("redis://127.0.0.1:6379/0")
+        );
+        assert_eq!(
+            url(&[
+                ("REDIS_HOST", "cache"),
+                ("REDIS_PORT", "6380"),
+                ("REDIS_PASSWORD", "p@ss"),
+                ("REDIS_DB", "2")
+            ])
+            .as_deref(),
+            Some("redis://:p%40ss@cache:6380/2")
+        );
+        assert_eq!(
+            url(&[("REDIS_URL", "redis://r:1/3"), ("REDIS_HOST", "ignored")]).as_deref(),
+            Some("redis://r:1/3")
+        );
+        assert!(settings(&[("REDIS_URL", "http://nope")]).is_err());
     }
 
     #[test]

@@ -3,12 +3,15 @@
 // Nothing a request or the environment controls may panic the server.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod ai;
 pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod ratelimit;
+pub mod redis_conn;
 pub mod startup;
 pub mod state;
 pub mod storage;

@@ -1,28 +1,34 @@
-//! The `healthtracker` binary: `serve` (default) runs the API; `migrate` brings the database schema
-//! up to date and exits.
+//! The `healthtracker` binary: `serve` (default) runs the API (and, with async jobs on, an AI job
+//! worker beside it); `worker` runs AI job workers alone; `migrate` brings the database schema up to
+//! date and exits.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use healthtracker::config::Settings;
-use healthtracker::startup::Application;
+use healthtracker::startup::{Application, WorkerSetup};
 use healthtracker::{storage, telemetry};
 
-/// After a shutdown signal, in-flight requests get this long to finish.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// After a shutdown signal, in-flight requests and running jobs get this long to finish (an AI
+/// call is bounded by AI_TIMEOUT_SECS, 30 s by default).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(45);
 
 const USAGE: &str = "\
-usage: healthtracker [serve | migrate | help | version]
+usage: healthtracker [serve | worker | migrate | help | version]
 
-  serve     run the HTTP API (the default)
+  serve     run the HTTP API (the default); with ENABLE_ASYNC_JOBS=true also an AI job
+            worker, unless RUN_WORKER=false
+  worker    run AI job workers only (scale them out beside stateless API instances)
   migrate   create or upgrade the database schema and indexes, then exit
 
 Configuration comes from the environment and an optional .env file; see README.md.";
 
 enum Command {
     Serve,
+    Worker,
     Migrate,
 }
 
@@ -30,6 +36,7 @@ enum Command {
 async fn main() -> ExitCode {
     let command = match std::env::args().nth(1).as_deref() {
         None | Some("serve") => Command::Serve,
+        Some("worker") => Command::Worker,
         Some("migrate") => Command::Migrate,
         Some("help" | "--help" | "-h") => {
             println!("{USAGE}");
@@ -69,6 +76,7 @@ async fn main() -> ExitCode {
 
     let outcome = match command {
         Command::Serve => serve(settings).await,
+        Command::Worker => worker(settings).await,
         Command::Migrate => storage::open(&settings.database).await.map(|store| {
             tracing::info!(backend = store.backend(), "database schema is up to date");
         }),
@@ -90,22 +98,39 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         port = app.port(),
         backend = app.state().store.backend(),
         environment = environment.as_str(),
+        async_jobs = app.state().jobs.is_some(),
+        in_process_worker = app.runs_worker(),
         "HealthTracker API listening"
     );
+    run_until_signalled(|stopped| app.run_until_stopped(stopped)).await
+}
 
+async fn worker(settings: Settings) -> anyhow::Result<()> {
+    if settings.redis.url.is_none() {
+        anyhow::bail!("the worker needs Redis: set REDIS_URL (or REDIS_HOST) and ENABLE_ASYNC_JOBS=true");
+    }
+    let setup = WorkerSetup::from_settings(&settings)?.context("the worker needs an AI provider: set GROQ_API_KEY")?;
+    run_until_signalled(|stopped| setup.run(stopped)).await
+}
+
+/// Runs `task` until SIGTERM/SIGINT, then gives it `SHUTDOWN_GRACE` to finish.
+async fn run_until_signalled<F, Fut>(task: F) -> anyhow::Result<()>
+where
+    F: FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
-        tracing::info!("shutdown signal received; finishing in-flight requests");
+        tracing::info!("shutdown signal received; finishing in-flight work");
         let _ = stop.send(true);
     });
-    let mut grace = stopped.clone();
-    let server = app.run_until_stopped(wait_until_true(stopped));
+    let grace = stopped.clone();
+    let running = task(Box::pin(wait_until_true(stopped)));
     tokio::select! {
-        result = server => result,
-        () = async { wait_until_true(grace.clone()).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
-            let _ = grace.borrow_and_update();
-            tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "in-flight requests did not finish in time; exiting");
+        result = running => result,
+        () = async { wait_until_true(grace).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+            tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "in-flight work did not finish in time; exiting");
             Ok(())
         }
     }

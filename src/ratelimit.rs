@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use crate::error::RateLimitInfo;
+use crate::redis_conn::RedisConn;
 
 /// A key's count in its current window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +77,92 @@ impl CounterStore for MemoryCounters {
     async fn reset(&self, key: &str) -> anyhow::Result<()> {
         self.windows().remove(key);
         Ok(())
+    }
+}
+
+/// Counters in Redis, shared by every instance. When Redis cannot answer, counting continues in
+/// process rather than letting every request through: a brute-force attempt does not get a free pass
+/// because Redis went down.
+pub struct RedisCounters {
+    redis: RedisConn,
+    fallback: MemoryCounters,
+}
+
+/// Counts a hit and starts the window on the first one, atomically. Returns `{count, ms left}`.
+const HIT_SCRIPT: &str = r"
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+";
+
+impl RedisCounters {
+    pub fn new(redis: RedisConn) -> Self {
+        Self {
+            redis,
+            fallback: MemoryCounters::default(),
+        }
+    }
+
+    fn note_fallback(error: &redis::RedisError) {
+        tracing::warn!(error = %error, "Redis unavailable for rate limiting; counting in process");
+    }
+}
+
+#[async_trait]
+impl CounterStore for RedisCounters {
+    async fn hit(&self, key: &str, window: Duration) -> anyhow::Result<WindowCount> {
+        let mut connection = self.redis.manager();
+        let result: redis::RedisResult<(u64, i64)> = redis::Script::new(HIT_SCRIPT)
+            .key(self.redis.key(key))
+            .arg(window.as_millis() as u64)
+            .invoke_async(&mut connection)
+            .await;
+        match result {
+            Ok((count, ttl_ms)) => Ok(WindowCount {
+                count,
+                resets_in: Duration::from_millis(ttl_ms.max(0) as u64),
+            }),
+            Err(error) => {
+                Self::note_fallback(&error);
+                self.fallback.hit(key, window).await
+            }
+        }
+    }
+
+    async fn peek(&self, key: &str) -> anyhow::Result<Option<WindowCount>> {
+        let mut connection = self.redis.manager();
+        let result: redis::RedisResult<(Option<u64>, i64)> = redis::pipe()
+            .get(self.redis.key(key))
+            .pttl(self.redis.key(key))
+            .query_async(&mut connection)
+            .await;
+        match result {
+            Ok((Some(count), ttl_ms)) if ttl_ms > 0 => Ok(Some(WindowCount {
+                count,
+                resets_in: Duration::from_millis(ttl_ms as u64),
+            })),
+            Ok(_) => Ok(None),
+            Err(error) => {
+                Self::note_fallback(&error);
+                self.fallback.peek(key).await
+            }
+        }
+    }
+
+    async fn reset(&self, key: &str) -> anyhow::Result<()> {
+        let mut connection = self.redis.manager();
+        let result: redis::RedisResult<()> = redis::cmd("DEL")
+            .arg(self.redis.key(key))
+            .query_async(&mut connection)
+            .await;
+        if let Err(error) = result {
+            Self::note_fallback(&error);
+        }
+        self.fallback.reset(key).await
     }
 }
 

@@ -1,20 +1,24 @@
 //! Building and running the application: `Application::build(settings)` binds the listener (port 0
-//! picks a free port, which is how tests spawn the real app) and `run_until_stopped` serves until
-//! the shutdown future resolves, letting in-flight requests finish.
+//! picks a free port, which is how tests spawn the real app) and `run_until_stopped` serves the API
+//! — and, with async jobs on, an in-process AI job worker beside it — until the shutdown future
+//! resolves. In-flight requests and running jobs finish first. If either part exits on its own, the
+//! other is stopped too and the log says which one it was.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::Request;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
+use crate::ai::AiClient;
 use crate::config::Settings;
-use crate::ratelimit::{CounterStore, MemoryCounters};
+use crate::jobs::worker::{self, WorkerOptions};
+use crate::redis_conn::RedisConn;
 use crate::state::AppState;
 use crate::storage;
 
@@ -24,18 +28,64 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    worker: Option<WorkerSetup>,
+}
+
+/// What an AI job worker needs: its own Redis connection and an AI client that makes one provider
+/// call per attempt (the job system does the retrying).
+pub struct WorkerSetup {
+    redis: RedisConn,
+    ai: AiClient,
+    options: WorkerOptions,
+}
+
+impl WorkerSetup {
+    /// `None` (with the reason logged) when the settings do not allow a worker.
+    pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Self>> {
+        let Some(url) = &settings.redis.url else {
+            return Ok(None);
+        };
+        let Some(ai) = AiClient::new(&settings.ai, Some(0))? else {
+            tracing::warn!("async jobs are enabled but GROQ_API_KEY is not set: no AI job worker runs");
+            return Ok(None);
+        };
+        Ok(Some(Self {
+            redis: RedisConn::lazy(url, &settings.redis.key_prefix)?,
+            ai,
+            options: WorkerOptions {
+                concurrency: settings.jobs.concurrency,
+                max_attempts: settings.jobs.max_attempts,
+            },
+        }))
+    }
+
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        worker::run(self.redis, self.ai, self.options, shutdown).await
+    }
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = storage::open(&settings.database).await?;
-        let counters: Arc<dyn CounterStore> = Arc::new(MemoryCounters::default());
+        let redis = match &settings.redis.url {
+            Some(url) => Some(RedisConn::lazy(url, &settings.redis.key_prefix)?),
+            None => None,
+        };
+        let worker = if settings.jobs.enabled && settings.jobs.run_worker {
+            WorkerSetup::from_settings(&settings)?
+        } else {
+            None
+        };
         let address = SocketAddr::new(settings.host, settings.port);
-        let state = AppState::new(settings, store, counters)?;
+        let state = AppState::new(settings, store, redis)?;
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("binding {address}"))?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            worker,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -46,16 +96,85 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` resolves, then stops accepting and waits for in-flight requests.
+    pub fn runs_worker(&self) -> bool {
+        self.worker.is_some()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, waits for in-flight requests and
+    /// running jobs, and returns.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, state } = self;
+        let Self {
+            listener,
+            state,
+            worker,
+        } = self;
+        let (stop, stopped) = watch::channel(false);
+        let stop_on_signal = stop.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_on_signal.send(true);
+        });
+
         let purge = tokio::spawn(purge_expired_periodically(state.clone()));
         // Trailing slashes are ignored, as Express did (`/api/entries/` is `/api/entries`).
         let app = NormalizePathLayer::trim_trailing_slash().layer(crate::http::router(state));
         let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
-        let served = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+        let api_stopped = stopped.clone();
+        let mut api = tokio::spawn(async move {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(wait_for(api_stopped))
+                .await
+                .context("HTTP server failed")
+        });
+        let worker_stopped = stopped.clone();
+        let mut worker = tokio::spawn(async move {
+            match worker {
+                Some(worker) => worker.run(wait_for(worker_stopped)).await,
+                None => {
+                    wait_for(worker_stopped).await;
+                    Ok(())
+                }
+            }
+        });
+
+        let outcome = tokio::select! {
+            api_outcome = &mut api => {
+                report_exit("API", &api_outcome, &stopped);
+                let _ = stop.send(true);
+                let _ = worker.await;
+                api_outcome
+            }
+            worker_outcome = &mut worker => {
+                report_exit("AI job worker", &worker_outcome, &stopped);
+                let _ = stop.send(true);
+                let api_outcome = api.await;
+                // The worker's failure is the reason the process stops; report it first.
+                match worker_outcome {
+                    Ok(Ok(())) => api_outcome,
+                    failed => failed,
+                }
+            }
+        };
         purge.abort();
-        served.context("HTTP server failed")
+        outcome.context("task panicked")?
+    }
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+fn report_exit(
+    part: &str,
+    outcome: &Result<anyhow::Result<()>, tokio::task::JoinError>,
+    stopped: &watch::Receiver<bool>,
+) {
+    let requested = *stopped.borrow();
+    match outcome {
+        Ok(Ok(())) if requested => tracing::info!("{part} stopped"),
+        Ok(Ok(())) => tracing::error!("{part} exited unexpectedly; stopping"),
+        Ok(Err(error)) => tracing::error!(error = format!("{error:#}"), "{part} failed; stopping"),
+        Err(error) => tracing::error!(error = %error, "{part} panicked; stopping"),
     }
 }
 

@@ -4,10 +4,13 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::ai::AiClient;
 use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
-use crate::ratelimit::{CounterStore, RateLimiter};
+use crate::jobs::JobQueue;
+use crate::ratelimit::{CounterStore, MemoryCounters, RateLimiter, RedisCounters};
+use crate::redis_conn::RedisConn;
 use crate::storage::Storage;
 
 #[derive(Clone)]
@@ -22,12 +25,25 @@ pub struct AppContext {
     pub auth_limiter: RateLimiter,
     /// Failed logins: per e-mail.
     pub login_failures: RateLimiter,
+    /// AI requests: per user.
+    pub ai_limiter: RateLimiter,
+    /// `None` without an API key: the AI routes answer 503.
+    pub ai: Option<AiClient>,
+    /// `Some` when async jobs are enabled (Redis configured); requests fall back to inline answers
+    /// whenever it cannot take a job.
+    pub jobs: Option<JobQueue>,
+    pub redis: Option<RedisConn>,
     pub started_at: Instant,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, store: Arc<dyn Storage>, counters: Arc<dyn CounterStore>) -> anyhow::Result<Self> {
+    pub fn new(settings: Settings, store: Arc<dyn Storage>, redis: Option<RedisConn>) -> anyhow::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        // Shared counters when Redis is configured, so limits hold across instances.
+        let counters: Arc<dyn CounterStore> = match &redis {
+            Some(redis) => Arc::new(RedisCounters::new(redis.clone())),
+            None => Arc::new(MemoryCounters::default()),
+        };
         let limits = &settings.rate_limit;
         let auth_limiter = RateLimiter::new(
             counters.clone(),
@@ -36,17 +52,31 @@ impl AppState {
             limits.auth_window,
         );
         let login_failures = RateLimiter::new(
-            counters,
+            counters.clone(),
             "rl:login-fail",
             u64::from(limits.login_max_failures),
             limits.login_failure_window,
         );
+        let ai_limiter = RateLimiter::new(
+            counters,
+            "rl:ai",
+            u64::from(settings.ai.rate_limit_max),
+            settings.ai.rate_limit_window,
+        );
+        let jobs = match (&redis, settings.jobs.enabled) {
+            (Some(redis), true) => Some(JobQueue::new(redis, settings.jobs.max_per_user)),
+            _ => None,
+        };
         Ok(Self(Arc::new(AppContext {
             tokens: TokenKeys::new(&settings.jwt_secret),
             passwords: PasswordHasher::new(cores)?,
+            ai: AiClient::new(&settings.ai, None)?,
             store,
             auth_limiter,
             login_failures,
+            ai_limiter,
+            jobs,
+            redis,
             settings,
             started_at: Instant::now(),
         })))

@@ -1,6 +1,7 @@
 //! The domain: types that can only hold valid values, parsed once at the edge ("parse, don't
 //! validate"). Nothing here knows about HTTP or storage.
 
+pub mod coach;
 pub mod day;
 pub mod entry;
 pub mod ids;

@@ -10,6 +10,7 @@ use axum::{Json, Router};
 use chrono::Utc;
 use serde_json::{Value, json};
 
+use crate::ai::client::ProviderHealth;
 use crate::domain::day::format_timestamp;
 use crate::state::AppState;
 
@@ -22,10 +23,25 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let database_up = matches!(
-        tokio::time::timeout(DATABASE_CHECK_TIMEOUT, state.store.ping()).await,
-        Ok(Ok(()))
-    );
+    let database = async {
+        matches!(
+            tokio::time::timeout(DATABASE_CHECK_TIMEOUT, state.store.ping()).await,
+            Ok(Ok(()))
+        )
+    };
+    let redis = async {
+        match &state.redis {
+            None => "not-configured",
+            Some(redis) if redis.ping().await => "connected",
+            Some(_) => "disconnected",
+        }
+    };
+    let (database_up, redis_status) = tokio::join!(database, redis);
+    let ai_status = match &state.ai {
+        None => "not-configured",
+        Some(client) if client.health() == ProviderHealth::Failing => "disconnected",
+        Some(_) => "connected",
+    };
     let (status, outcome, message) = if database_up {
         (StatusCode::OK, "success", "Server is running")
     } else {
@@ -38,8 +54,8 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         "uptime": state.started_at.elapsed().as_secs_f64(),
         "services": {
             "database": if database_up { "connected" } else { "disconnected" },
-            "redis": "not-configured",
-            "ai": "not-configured",
+            "redis": redis_status,
+            "ai": ai_status,
         },
         "environment": state.settings.environment.as_str(),
         "version": env!("CARGO_PKG_VERSION"),

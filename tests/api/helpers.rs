@@ -76,6 +76,20 @@ impl TestAppBuilder {
         self
     }
 
+    /// Points the AI routes at a fake provider.
+    pub fn ai(self, provider: &crate::fake_ai::FakeProvider) -> Self {
+        self.env("GROQ_API_KEY", crate::fake_ai::FAKE_API_KEY)
+            .env("AI_BASE_URL", &provider.base_url)
+            .env("AI_TIMEOUT_SECS", "5")
+    }
+
+    /// Turns on async jobs against `redis` (with the in-process worker).
+    pub fn async_jobs(self, redis: &TestRedis) -> Self {
+        self.env("ENABLE_ASYNC_JOBS", "true")
+            .env("REDIS_URL", &redis.url)
+            .env("REDIS_KEY_PREFIX", &redis.prefix)
+    }
+
     /// Shares another app's database (several instances behind one database).
     pub fn database(mut self, database: Arc<Database>) -> Self {
         self.database = Some(database);
@@ -284,6 +298,47 @@ impl TestApp {
             .expect("delete request")
     }
 
+    // --- ai ---------------------------------------------------------------------------------
+
+    pub async fn chat(&self, access: &str, message: &str) -> Response {
+        self.post("/api/ai/chat")
+            .bearer_auth(access)
+            .json(&json!({ "message": message }))
+            .send()
+            .await
+            .expect("chat request")
+    }
+
+    pub async fn weekly_report(&self, access: &str) -> Response {
+        self.post("/api/ai/weekly-report")
+            .bearer_auth(access)
+            .json(&json!({}))
+            .send()
+            .await
+            .expect("report request")
+    }
+
+    pub async fn job_status(&self, access: &str, job_id: &str) -> Response {
+        self.get(&format!("/api/ai/job-status/{job_id}"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("job status request")
+    }
+
+    /// Polls a job until it is completed or failed (or `timeout` passes) and returns its `job`.
+    pub async fn wait_for_job(&self, access: &str, job_id: &str, timeout: std::time::Duration) -> Value {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let body = json_body(self.job_status(access, job_id).await, StatusCode::OK).await;
+            let state = body["job"]["state"].as_str().unwrap_or_default().to_owned();
+            if state == "completed" || state == "failed" || std::time::Instant::now() > deadline {
+                return body["job"].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     // --- health -----------------------------------------------------------------------------
 
     pub async fn health(&self) -> Response {
@@ -300,6 +355,164 @@ impl Drop for TestApp {
         if let Some(server) = self.server.take() {
             server.abort();
         }
+    }
+}
+
+/// True when running under CI, where a missing service is a failure, not a skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Skips a test whose service is missing: a clear SKIP line by hand, a failure under `CI=true`.
+pub fn skip_or_fail(test: &str, reason: &str) {
+    if in_ci() {
+        panic!("{test}: {reason} (CI=true: a missing service is a failure, not a skip)");
+    }
+    eprintln!("SKIP ({test}): {reason}");
+}
+
+/// A Redis for one test: a unique key prefix (so tests run in parallel) on the shared server.
+pub struct TestRedis {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl TestRedis {
+    /// The Redis at `TEST_REDIS_URL` (default 127.0.0.1:6379), or `None` after [`skip_or_fail`].
+    pub async fn shared(test: &str) -> Option<Self> {
+        let url = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        if !redis_answers(&url).await {
+            skip_or_fail(test, &format!("Redis is not reachable at {url}"));
+            return None;
+        }
+        Some(Self {
+            url,
+            prefix: format!("httest-{}", hex_id()),
+        })
+    }
+
+    pub fn on(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            prefix: format!("httest-{}", hex_id()),
+        }
+    }
+
+    pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
+        let client = redis::Client::open(self.url.as_str()).expect("redis url");
+        client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis connection")
+    }
+
+    /// Deletes every key of this test.
+    pub async fn cleanup(&self) {
+        let Ok(client) = redis::Client::open(self.url.as_str()) else {
+            return;
+        };
+        let Ok(mut connection) = client.get_multiplexed_async_connection().await else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.prefix))
+            .query_async(&mut connection)
+            .await
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query_async(&mut connection).await;
+        }
+    }
+}
+
+pub async fn redis_answers(url: &str) -> bool {
+    let Ok(client) = redis::Client::open(url) else {
+        return false;
+    };
+    let attempt = async {
+        let mut connection = client.get_multiplexed_async_connection().await.ok()?;
+        redis::cmd("PING").query_async::<String>(&mut connection).await.ok()
+    };
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(2), attempt).await,
+        Ok(Some(_))
+    )
+}
+
+/// A redis-server of the test's own on a free port, which the test can stop and start again.
+pub struct OwnRedis {
+    pub port: u16,
+    child: Option<std::process::Child>,
+    dir: tempfile::TempDir,
+}
+
+impl OwnRedis {
+    /// `None` (after [`skip_or_fail`]) when `redis-server` is not installed.
+    pub async fn start(test: &str) -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .ok()?;
+        let mut redis = Self {
+            port,
+            child: None,
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        if let Err(reason) = redis.launch().await {
+            skip_or_fail(test, &reason);
+            return None;
+        }
+        Some(redis)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn launch(&mut self) -> Result<(), String> {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .current_dir(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot run redis-server: {e}"))?;
+        self.child = Some(child);
+        for _ in 0..100 {
+            if redis_answers(&self.url()).await {
+                return Ok(());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        Err("redis-server did not start".to_owned())
+    }
+
+    /// Kills the server (no goodbye, as a crash would).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.launch().await.expect("redis-server restarts");
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

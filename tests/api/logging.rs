@@ -179,7 +179,5 @@ async fn app_state(app: &TestApp) -> healthtracker::state::AppState {
         vars.iter().find(|(name, _)| *name == k).map(|(_, v)| (*v).to_owned())
     })
     .expect("settings");
-    let counters: Arc<dyn healthtracker::ratelimit::CounterStore> =
-        Arc::new(healthtracker::ratelimit::MemoryCounters::default());
-    healthtracker::state::AppState::new(settings, app.store.clone(), counters).expect("state")
+    healthtracker::state::AppState::new(settings, app.store.clone(), None).expect("state")
 }

@@ -1,7 +1,9 @@
 //! HTTP tests: the real server on a random port with a fresh database per test.
 
+mod fake_ai;
 mod helpers;
 
+mod ai;
 mod auth;
 mod cross_cutting;
 mod entries;

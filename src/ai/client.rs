@@ -1,0 +1,261 @@
+//! A client for any OpenAI-compatible chat-completions API (Groq by default; a self-hosted server
+//! works too). Retries 429, 5xx, timeouts and connection failures with exponential backoff, honouring
+//! `Retry-After`, all within one overall deadline. The API key lives only in the request header; the
+//! provider's error bodies are never read into logs or responses.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::RETRY_AFTER;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::config::AiSettings;
+
+/// First retry delay; doubles per retry unless the provider says otherwise.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_ANSWER_TOKENS: u32 = 700;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AiError {
+    #[error("the AI provider did not answer within {0:?}")]
+    Timeout(Duration),
+    /// A failure described without the provider's own text (status code or transport error kind).
+    #[error("the AI provider failed: {0}")]
+    Provider(String),
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct Message {
+    pub role: &'static str,
+    pub content: String,
+}
+
+impl Message {
+    pub fn system(content: impl Into<String>) -> Self {
+        Self {
+            role: "system",
+            content: content.into(),
+        }
+    }
+
+    pub fn user(content: impl Into<String>) -> Self {
+        Self {
+            role: "user",
+            content: content.into(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CompletionRequest<'a> {
+    model: &'a str,
+    messages: &'a [Message],
+    temperature: f32,
+    max_tokens: u32,
+}
+
+#[derive(Deserialize)]
+struct CompletionResponse {
+    choices: Vec<Choice>,
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    message: ChoiceMessage,
+}
+
+#[derive(Deserialize)]
+struct ChoiceMessage {
+    content: Option<String>,
+}
+
+/// The provider's last observed state, for `/api/health`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderHealth {
+    Unknown = 0,
+    Answering = 1,
+    Failing = 2,
+}
+
+#[derive(Clone)]
+pub struct AiClient {
+    http: reqwest::Client,
+    endpoint: Arc<str>,
+    model: Arc<str>,
+    api_key: SecretString,
+    timeout: Duration,
+    max_retries: u32,
+    last_outcome: Arc<AtomicU8>,
+}
+
+enum Failure {
+    Retryable {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    Final(String),
+}
+
+impl AiClient {
+    /// `None` without an API key. `max_retries` overrides the configured retries (queued jobs retry
+    /// as jobs instead, so their client makes one call per attempt).
+    pub fn new(settings: &AiSettings, max_retries: Option<u32>) -> anyhow::Result<Option<Self>> {
+        let Some(api_key) = settings.api_key.clone() else {
+            return Ok(None);
+        };
+        // rustls with the ring provider; installing it twice (tests, worker + server) is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5).min(settings.timeout))
+            .user_agent(concat!("healthtracker/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Some(Self {
+            http,
+            endpoint: format!("{}/chat/completions", settings.base_url).into(),
+            model: settings.model.clone().into(),
+            api_key,
+            timeout: settings.timeout,
+            max_retries: max_retries.unwrap_or(settings.max_retries),
+            last_outcome: Arc::new(AtomicU8::new(ProviderHealth::Unknown as u8)),
+        }))
+    }
+
+    pub fn health(&self) -> ProviderHealth {
+        match self.last_outcome.load(Ordering::Relaxed) {
+            1 => ProviderHealth::Answering,
+            2 => ProviderHealth::Failing,
+            _ => ProviderHealth::Unknown,
+        }
+    }
+
+    /// The assistant's answer to `messages`.
+    pub async fn complete(&self, messages: &[Message]) -> Result<String, AiError> {
+        let outcome = self.complete_within_deadline(messages).await;
+        let health = if outcome.is_ok() {
+            ProviderHealth::Answering
+        } else {
+            ProviderHealth::Failing
+        };
+        self.last_outcome.store(health as u8, Ordering::Relaxed);
+        outcome
+    }
+
+    async fn complete_within_deadline(&self, messages: &[Message]) -> Result<String, AiError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut retries = 0;
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(AiError::Timeout(self.timeout));
+            }
+            let failure = match tokio::time::timeout(remaining, self.call(messages)).await {
+                Err(_) => return Err(AiError::Timeout(self.timeout)),
+                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Err(failure)) => failure,
+            };
+            let (reason, retry_after) = match failure {
+                Failure::Final(reason) => return Err(AiError::Provider(reason)),
+                Failure::Retryable { reason, retry_after } => (reason, retry_after),
+            };
+            if retries >= self.max_retries {
+                return Err(AiError::Provider(reason));
+            }
+            let wait = retry_after.unwrap_or(FIRST_BACKOFF * 2u32.saturating_pow(retries));
+            if Instant::now() + wait >= deadline {
+                // Waiting would overrun the deadline: fail now rather than late.
+                return Err(AiError::Provider(reason));
+            }
+            retries += 1;
+            tracing::warn!(%reason, retry = retries, wait_ms = wait.as_millis() as u64, "AI provider call failed; retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn call(&self, messages: &[Message]) -> Result<String, Failure> {
+        let request = CompletionRequest {
+            model: &self.model,
+            messages,
+            temperature: 0.7,
+            max_tokens: MAX_ANSWER_TOKENS,
+        };
+        let response = self
+            .http
+            .post(&*self.endpoint)
+            .bearer_auth(self.api_key.expose_secret())
+            .json(&request)
+            .send()
+            .await
+            .map_err(|e| Failure::Retryable {
+                reason: transport_reason(&e),
+                retry_after: None,
+            })?;
+        let status = response.status();
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_retry_after);
+            return Err(Failure::Retryable {
+                reason: format!("HTTP {}", status.as_u16()),
+                retry_after,
+            });
+        }
+        if !status.is_success() {
+            return Err(Failure::Final(format!("HTTP {}", status.as_u16())));
+        }
+        let body: CompletionResponse = response.json().await.map_err(|e| Failure::Retryable {
+            reason: transport_reason(&e),
+            retry_after: None,
+        })?;
+        body.choices
+            .into_iter()
+            .next()
+            .and_then(|c| c.message.content)
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty())
+            .ok_or_else(|| Failure::Final("empty answer".to_owned()))
+    }
+}
+
+/// A transport failure by kind only (reqwest's Display can include the URL).
+fn transport_reason(error: &reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timeout"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_decode() {
+        "unreadable answer"
+    } else {
+        "request failed"
+    };
+    kind.to_owned()
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    if let Ok(secs) = value.trim().parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value.trim()).ok()?;
+    let wait = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_retry_after;
+    use std::time::Duration;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after("0.5"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+        assert_eq!(parse_retry_after("-1"), None);
+    }
+}

@@ -1,0 +1,339 @@
+//! Queued AI jobs in Redis, run by workers (`apalis` + `apalis-redis`).
+//!
+//! apalis owns delivery (queue, fetch, retries); the job's public record — owner, state, progress,
+//! attempts, result, failure reason — lives in a hash of our own, `<prefix>:job:<id>`, because apalis
+//! cannot show a job being retried, has no progress, and keeps finished jobs forever. The record
+//! expires a day after the job finishes. A per-user sorted set `<prefix>:jobs:inflight:<user>` caps
+//! how many jobs one user has queued or running.
+
+pub mod worker;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
+use apalis_redis::{Config as QueueConfig, RedisStorage};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use ulid::Ulid;
+
+use crate::ai::AiTask;
+use crate::domain::day::format_timestamp;
+use crate::domain::ids::UserId;
+use crate::redis_conn::RedisConn;
+
+/// How long an enqueue may take before the request is served inline instead.
+pub const ENQUEUE_BUDGET: Duration = Duration::from_millis(500);
+/// Finished jobs' records are kept this long.
+pub const RECORD_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// A reservation older than this no longer counts against the user (its job was lost with Redis).
+const STALE_RESERVATION: Duration = Duration::from_secs(60 * 60);
+
+/// What a worker receives.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AiJob {
+    pub user_id: String,
+    pub task: AiTask,
+}
+
+pub type QueueStorage = RedisStorage<AiJob>;
+
+/// The queue's Redis key prefix (apalis names every key `<queue>:…`).
+pub fn queue_name(redis: &RedisConn) -> String {
+    redis.key("ai-jobs")
+}
+
+pub fn queue_config(redis: &RedisConn) -> QueueConfig {
+    QueueConfig::default()
+        .queue(queue_name(redis))
+        .heartbeat_interval(Duration::from_secs(5))
+        // A crashed worker's jobs return to the queue after 30 s (apalis' default is 300 s).
+        .missed_heartbeats(6)
+        .batch_size(5)
+}
+
+pub fn queue_storage(redis: &RedisConn) -> QueueStorage {
+    RedisStorage::new(redis.manager()).with_config(queue_config(redis))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnqueueError {
+    #[error("too many jobs in flight for this user")]
+    UserLimit,
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("queue unavailable: {0}")]
+pub struct QueueUnavailable(pub String);
+
+/// A job's public state (BullMQ's names, which the old backend exposed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobState {
+    Waiting,
+    Active,
+    /// Failed an attempt; waiting for its backoff before the next.
+    Delayed,
+    Completed,
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Waiting => "waiting",
+            JobState::Active => "active",
+            JobState::Delayed => "delayed",
+            JobState::Completed => "completed",
+            JobState::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "active" => JobState::Active,
+            "delayed" => JobState::Delayed,
+            "completed" => JobState::Completed,
+            "failed" => JobState::Failed,
+            _ => JobState::Waiting,
+        }
+    }
+}
+
+/// A job as `GET /ai/job-status/{id}` shows it.
+#[derive(Clone, Debug)]
+pub struct JobRecord {
+    pub id: String,
+    pub owner: String,
+    pub name: String,
+    pub state: JobState,
+    pub progress: u8,
+    pub attempts: u32,
+    pub result: Option<Value>,
+    pub failed_reason: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl JobRecord {
+    fn from_hash(id: &str, fields: HashMap<String, String>) -> Option<Self> {
+        let owner = fields.get("owner")?.clone();
+        let millis = |name: &str| {
+            fields
+                .get(name)
+                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(DateTime::<Utc>::from_timestamp_millis)
+        };
+        Some(Self {
+            id: id.to_owned(),
+            owner,
+            name: fields.get("name").cloned().unwrap_or_default(),
+            state: JobState::parse(fields.get("state").map_or("", String::as_str)),
+            progress: fields.get("progress").and_then(|v| v.parse().ok()).unwrap_or(0),
+            attempts: fields.get("attempts").and_then(|v| v.parse().ok()).unwrap_or(0),
+            result: fields.get("result").and_then(|v| serde_json::from_str(v).ok()),
+            failed_reason: fields.get("failedReason").cloned(),
+            created_at: millis("createdAt"),
+            finished_at: millis("finishedAt"),
+        })
+    }
+
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "id": self.id,
+            "name": self.name,
+            "state": self.state.as_str(),
+            "progress": self.progress,
+            "attempts": self.attempts,
+            "result": self.result,
+            "failedReason": self.failed_reason,
+            "createdAt": self.created_at.map(format_timestamp),
+            "finishedAt": self.finished_at.map(format_timestamp),
+        })
+    }
+}
+
+/// Writes and reads job records and per-user reservations.
+#[derive(Clone)]
+pub struct JobRecords {
+    redis: RedisConn,
+}
+
+const RESERVE_SCRIPT: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+";
+
+pub fn now_millis() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+impl JobRecords {
+    pub fn new(redis: RedisConn) -> Self {
+        Self { redis }
+    }
+
+    fn record_key(&self, id: &str) -> String {
+        self.redis.key(&format!("job:{id}"))
+    }
+
+    fn inflight_key(&self, user: &str) -> String {
+        self.redis.key(&format!("jobs:inflight:{user}"))
+    }
+
+    /// Holds one of the user's `max` slots for job `id`; `false` when all are taken.
+    async fn reserve(&self, user: &str, id: &str, max: u32) -> redis::RedisResult<bool> {
+        let now = now_millis();
+        let reserved: i64 = redis::Script::new(RESERVE_SCRIPT)
+            .key(self.inflight_key(user))
+            .arg(now - STALE_RESERVATION.as_millis() as i64)
+            .arg(max)
+            .arg(now)
+            .arg(id)
+            .arg(STALE_RESERVATION.as_millis() as i64)
+            .invoke_async(&mut self.redis.manager())
+            .await?;
+        Ok(reserved == 1)
+    }
+
+    /// Frees the job's slot (it finished, or never made it into the queue).
+    pub async fn release(&self, user: &str, id: &str) -> redis::RedisResult<()> {
+        redis::cmd("ZREM")
+            .arg(self.inflight_key(user))
+            .arg(id)
+            .query_async(&mut self.redis.manager())
+            .await
+    }
+
+    /// Sets fields of a record and (re)starts its expiry, in one round trip.
+    pub async fn update(&self, id: &str, fields: &[(&str, String)]) -> redis::RedisResult<()> {
+        let key = self.record_key(id);
+        redis::pipe()
+            .atomic()
+            .hset_multiple(&key, fields)
+            .ignore()
+            .expire(&key, RECORD_TTL.as_secs() as i64)
+            .ignore()
+            .query_async(&mut self.redis.manager())
+            .await
+    }
+
+    async fn delete(&self, id: &str) -> redis::RedisResult<()> {
+        redis::cmd("DEL")
+            .arg(self.record_key(id))
+            .query_async(&mut self.redis.manager())
+            .await
+    }
+
+    pub async fn get(&self, id: &str) -> redis::RedisResult<Option<JobRecord>> {
+        let fields: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(self.record_key(id))
+            .query_async(&mut self.redis.manager())
+            .await?;
+        Ok(JobRecord::from_hash(id, fields))
+    }
+}
+
+/// The API side of the queue: enqueue and look up jobs.
+#[derive(Clone)]
+pub struct JobQueue {
+    storage: QueueStorage,
+    records: JobRecords,
+    redis: RedisConn,
+    max_per_user: u32,
+}
+
+impl JobQueue {
+    pub fn new(redis: &RedisConn, max_per_user: u32) -> Self {
+        Self {
+            storage: queue_storage(redis),
+            records: JobRecords::new(redis.clone()),
+            redis: redis.clone(),
+            max_per_user,
+        }
+    }
+
+    /// Queues `task` for `user` and returns the job id. Gives up after [`ENQUEUE_BUDGET`] so the
+    /// caller can still answer inline within the normal AI timeout.
+    pub async fn enqueue(&self, user: UserId, task: AiTask) -> Result<String, EnqueueError> {
+        match tokio::time::timeout(ENQUEUE_BUDGET, self.try_enqueue(user, task)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(EnqueueError::Unavailable(format!(
+                "no answer within {ENQUEUE_BUDGET:?}"
+            ))),
+        }
+    }
+
+    async fn try_enqueue(&self, user: UserId, task: AiTask) -> Result<String, EnqueueError> {
+        let unavailable = |e: redis::RedisError| EnqueueError::Unavailable(e.to_string());
+        let id = Ulid::generate().to_string();
+        let owner = user.to_string();
+        if !self
+            .records
+            .reserve(&owner, &id, self.max_per_user)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(EnqueueError::UserLimit);
+        }
+        let record = [
+            ("owner", owner.clone()),
+            ("name", task.name().to_owned()),
+            ("state", JobState::Waiting.as_str().to_owned()),
+            ("progress", "0".to_owned()),
+            ("attempts", "0".to_owned()),
+            ("createdAt", now_millis().to_string()),
+        ];
+        let pushed = async {
+            // The record first, so a worker never picks up a job without one.
+            self.records.update(&id, &record).await.map_err(unavailable)?;
+            let task_id = id
+                .parse::<Ulid>()
+                .map(TaskId::from_ulid)
+                .map_err(|e| EnqueueError::Unavailable(e.to_string()))?;
+            let job = TaskBuilder::new(AiJob {
+                user_id: owner.clone(),
+                task,
+            })
+            .task_id(task_id)
+            .build();
+            // A fresh clone per push: a push cancelled half-way leaves state in the sink that would turn
+            // the next push on the same value into a silent no-op.
+            let mut storage = self.storage.clone();
+            storage
+                .push_task(job)
+                .await
+                .map_err(|e| EnqueueError::Unavailable(e.to_string()))
+        }
+        .await;
+        if let Err(error) = pushed {
+            // Best effort: Redis is probably down, and the reservation expires by itself anyway.
+            let _ = self.records.release(&owner, &id).await;
+            let _ = self.records.delete(&id).await;
+            return Err(error);
+        }
+        Ok(id)
+    }
+
+    /// The caller's job, or `None` when it does not exist or belongs to someone else.
+    pub async fn status(&self, user: UserId, id: &str) -> Result<Option<JobRecord>, QueueUnavailable> {
+        if id.parse::<Ulid>().is_err() {
+            return Ok(None);
+        }
+        let lookup = tokio::time::timeout(ENQUEUE_BUDGET, self.records.get(id)).await;
+        match lookup {
+            Ok(Ok(record)) => Ok(record.filter(|r| r.owner == user.to_string())),
+            Ok(Err(e)) => Err(QueueUnavailable(e.to_string())),
+            Err(_) => Err(QueueUnavailable("Redis did not answer".to_owned())),
+        }
+    }
+
+    pub fn redis(&self) -> &RedisConn {
+        &self.redis
+    }
+}
