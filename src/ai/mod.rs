@@ -5,7 +5,7 @@ pub mod client;
 pub mod prompts;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 pub use self::client::{AiClient, AiError};
 use crate::domain::coach::{ChatMessage, WeeklySummary};
@@ -26,19 +26,47 @@ impl AiTask {
         }
     }
 
-    /// Asks the model; the result holds the response fields of this task (`reply`/`message`, or
-    /// `report`/`summary`).
-    pub async fn run(&self, client: &AiClient) -> Result<Value, AiError> {
+    /// Asks the model.
+    pub async fn run(&self, client: &AiClient) -> Result<AiAnswer, AiError> {
         match self {
             AiTask::Chat { message } => {
                 let reply = client.complete(&prompts::chat(message)).await?;
-                // `message` repeats the reply: the existing frontend reads `message`.
-                Ok(json!({ "reply": reply, "message": reply }))
+                Ok(AiAnswer::Chat(ChatAnswer {
+                    message: reply.clone(),
+                    reply,
+                }))
             }
             AiTask::WeeklyReport { summary } => {
                 let report = client.complete(&prompts::weekly_report(summary)).await?;
-                Ok(json!({ "report": report, "summary": summary }))
+                Ok(AiAnswer::Report(ReportAnswer {
+                    report,
+                    summary: summary.clone(),
+                }))
             }
         }
     }
+}
+
+/// An answer: what a synchronous response carries, and a finished job's `result`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum AiAnswer {
+    Chat(ChatAnswer),
+    Report(ReportAnswer),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ChatAnswer {
+    /// The coach's answer.
+    pub reply: String,
+    /// The same as `reply` (the existing frontend reads `message`).
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReportAnswer {
+    /// The coach's weekly report.
+    pub report: String,
+    /// The week's figures, computed by the server.
+    pub summary: WeeklySummary,
 }

@@ -5,10 +5,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::entry::{Entry, Mood};
-use super::text::{char_len, sanitize};
-use super::validation::{FieldError, Problems, body_object, string, supplied};
+use super::validation::{FieldError, Problems, TextRule, body_object, supplied};
 
-pub const CHAT_MESSAGE_CHARS: (usize, usize) = (1, 2000);
+pub const CHAT_MESSAGE: TextRule = TextRule {
+    label: "Message",
+    min: 1,
+    max: 2000,
+};
 /// Food items quoted in the weekly report's prompt.
 pub const REPORT_FOOD_ITEMS_MAX: usize = 20;
 pub const REPORT_DAYS: u64 = 7;
@@ -27,14 +30,7 @@ impl ChatMessage {
                 problems.add("message", "Message is required", object.get("message"));
                 None
             }
-            Some(v) => problems.check("message", v, |v| {
-                let message = sanitize(string(v, "Message")?);
-                let (min, max) = CHAT_MESSAGE_CHARS;
-                if !(min..=max).contains(&char_len(&message)) {
-                    return Err(format!("Message must be between {min} and {max} characters"));
-                }
-                Ok(message)
-            }),
+            Some(v) => problems.check("message", v, |v| CHAT_MESSAGE.read(v)),
         };
         match message {
             Some(message) => Ok(Self(message)),
@@ -48,7 +44,7 @@ impl ChatMessage {
 }
 
 /// Mood counts over the week.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MoodCounts {
     pub poor: u32,
     pub fair: u32,
@@ -58,7 +54,7 @@ pub struct MoodCounts {
 }
 
 /// The week's figures, averaged over the days that have an entry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WeeklySummary {
     /// Days with an entry, out of 7.

@@ -33,9 +33,16 @@ impl Day {
             .map(|t| Self(t.with_timezone(&Utc).date_naive()))
     }
 
-    /// Exactly `YYYY-MM-DD` (query parameters).
+    /// Exactly `YYYY-MM-DD` (query parameters): four, two and two ASCII digits.
     pub fn parse_ymd(input: &str) -> Option<Self> {
-        if input.len() != 10 {
+        let b = input.as_bytes();
+        let shape_ok = b.len() == 10
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+        if !shape_ok {
             return None;
         }
         NaiveDate::parse_from_str(input, "%Y-%m-%d").ok().map(Self)
@@ -94,7 +101,16 @@ mod tests {
 
     #[test]
     fn refuses_impossible_dates() {
-        for bad in ["2026-02-30", "2026-13-01", "28/11/2026", "tomorrow", "", "2026-1-1"] {
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "28/11/2026",
+            "tomorrow",
+            "",
+            "2026-1-1",
+            "+2026-1-01",
+            "2026-1-011",
+        ] {
             assert!(Day::parse(bad).is_none(), "{bad}");
         }
     }

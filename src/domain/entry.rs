@@ -7,25 +7,57 @@ use serde_json::{Map, Value};
 
 use super::day::Day;
 use super::ids::{EntryId, UserId};
-use super::text::{char_len, sanitize};
-use super::validation::{FieldError, Problems, body_object, boolean, integer_in, number_in, string, supplied};
+use super::validation::{FieldError, Problems, body_object, boolean, string, supplied};
 
-/// The entries table of API.md, as numbers the parsers (and the API documentation) share.
-pub mod limits {
-    pub const CALORIES: (i64, i64) = (0, 10_000);
-    pub const SLEEP_HOURS: (f64, f64) = (0.0, 24.0);
+/// The entries table of API.md: each field's rule, shared by the parsers below and the API
+/// documentation.
+pub mod rules {
+    use crate::domain::validation::{DecimalRule, IntegerRule, TextRule};
+
+    pub const CALORIES: IntegerRule = IntegerRule {
+        label: "Calories",
+        max: 10_000,
+    };
+    pub const SLEEP_HOURS: DecimalRule = DecimalRule {
+        label: "Sleep",
+        max: 24,
+    };
     pub const FOOD_ITEMS_MAX: usize = 50;
-    pub const FOOD_NAME_CHARS: (usize, usize) = (1, 200);
-    pub const FOOD_CALORIES: (i64, i64) = (0, 5_000);
-    pub const HEART_RATE: (i64, i64) = (0, 220);
-    pub const STEPS: (i64, i64) = (0, 200_000);
+    pub const FOOD: TextRule = TextRule {
+        label: "Food",
+        min: 1,
+        max: 200,
+    };
+    pub const FOOD_CALORIES: IntegerRule = IntegerRule {
+        label: "Food calories",
+        max: 5_000,
+    };
+    pub const HEART_RATE: IntegerRule = IntegerRule {
+        label: "Heart rate",
+        max: 220,
+    };
+    pub const STEPS: IntegerRule = IntegerRule {
+        label: "Steps",
+        max: 200_000,
+    };
     pub const SYMPTOMS_MAX: usize = 10;
-    pub const SYMPTOM_CHARS: (usize, usize) = (1, 100);
-    pub const WATER_LITRES: (f64, f64) = (0.0, 100.0);
-    pub const NOTES_MAX_CHARS: usize = 1_000;
+    pub const SYMPTOM: TextRule = TextRule {
+        label: "Each symptom",
+        min: 1,
+        max: 100,
+    };
+    pub const WATER_LITRES: DecimalRule = DecimalRule {
+        label: "Water intake",
+        max: 100,
+    };
+    pub const NOTES: TextRule = TextRule {
+        label: "Notes",
+        min: 0,
+        max: 1_000,
+    };
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Mood {
     Poor,
@@ -50,12 +82,11 @@ impl Mood {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim();
-        Self::ALL.into_iter().find(|m| m.as_str().eq_ignore_ascii_case(s))
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Meal {
     Breakfast,
@@ -77,12 +108,11 @@ impl Meal {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        let s = s.trim();
-        Self::ALL.into_iter().find(|m| m.as_str().eq_ignore_ascii_case(s))
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FoodItem {
     pub meal: Meal,
     pub food: String,
@@ -202,7 +232,7 @@ impl EntryChanges {
     }
 
     fn read(object: &Map<String, Value>, problems: &mut Problems) -> Self {
-        use limits::*;
+        use rules::*;
         let mut changes = Self::default();
 
         if let Some(v) = supplied(object, "date") {
@@ -214,17 +244,14 @@ impl EntryChanges {
             });
         }
         if let Some(v) = supplied(object, "calories") {
-            changes.calories = problems.check("calories", v, |v| integer_in(v, CALORIES.0, CALORIES.1, "Calories"));
+            changes.calories = problems.check("calories", v, |v| CALORIES.read(v));
         }
-        // `sleepHours` is what the existing frontend's form sends.
-        let sleep_key = if supplied(object, "sleep").is_some() {
-            "sleep"
-        } else {
-            "sleepHours"
-        };
-        if let Some(v) = supplied(object, sleep_key) {
-            changes.sleep = problems.check(sleep_key, v, |v| number_in(v, SLEEP_HOURS.0, SLEEP_HOURS.1, "Sleep"));
-        }
+        // `sleepHours` is what the existing frontend's form sends; `sleep` wins when both are sent,
+        // but both must be valid.
+        let sleep = supplied(object, "sleep").and_then(|v| problems.check("sleep", v, |v| SLEEP_HOURS.read(v)));
+        let sleep_hours =
+            supplied(object, "sleepHours").and_then(|v| problems.check("sleepHours", v, |v| SLEEP_HOURS.read(v)));
+        changes.sleep = sleep.or(sleep_hours);
         if let Some(v) = supplied(object, "workouts") {
             changes.workouts = problems.check("workouts", v, |v| boolean(v, "Workouts"));
         }
@@ -232,12 +259,10 @@ impl EntryChanges {
             changes.food_intake = read_food_intake(v, problems);
         }
         if let Some(v) = supplied(object, "heartRate") {
-            changes.heart_rate = problems.check("heartRate", v, |v| {
-                integer_in(v, HEART_RATE.0, HEART_RATE.1, "Heart rate")
-            });
+            changes.heart_rate = problems.check("heartRate", v, |v| HEART_RATE.read(v));
         }
         if let Some(v) = supplied(object, "steps") {
-            changes.steps = problems.check("steps", v, |v| integer_in(v, STEPS.0, STEPS.1, "Steps"));
+            changes.steps = problems.check("steps", v, |v| STEPS.read(v));
         }
         if let Some(v) = supplied(object, "symptoms") {
             changes.symptoms = read_symptoms(v, problems);
@@ -250,25 +275,17 @@ impl EntryChanges {
             });
         }
         if let Some(v) = supplied(object, "waterIntake") {
-            changes.water_intake = problems.check("waterIntake", v, |v| {
-                number_in(v, WATER_LITRES.0, WATER_LITRES.1, "Water intake")
-            });
+            changes.water_intake = problems.check("waterIntake", v, |v| WATER_LITRES.read(v));
         }
         if let Some(v) = supplied(object, "notes") {
-            changes.notes = problems.check("notes", v, |v| {
-                let notes = sanitize(string(v, "Notes")?);
-                if char_len(&notes) > NOTES_MAX_CHARS {
-                    return Err(format!("Notes must be at most {NOTES_MAX_CHARS} characters"));
-                }
-                Ok(notes)
-            });
+            changes.notes = problems.check("notes", v, |v| NOTES.read(v));
         }
         changes
     }
 }
 
 fn read_food_intake(value: &Value, problems: &mut Problems) -> Option<Vec<FoodItem>> {
-    use limits::*;
+    use rules::*;
     let Some(items) = value.as_array() else {
         problems.add("foodIntake", "Food intake must be an array", Some(value));
         return None;
@@ -308,23 +325,11 @@ fn read_food_intake(value: &Value, problems: &mut Problems) -> Option<Vec<FoodIt
                 problems.add(path("food"), "Food is required", None);
                 None
             }
-            Some(v) => problems.check(&path("food"), v, |v| {
-                let food = sanitize(string(v, "Food")?);
-                let len = char_len(&food);
-                if len < FOOD_NAME_CHARS.0 || len > FOOD_NAME_CHARS.1 {
-                    return Err(format!(
-                        "Food must be between {} and {} characters",
-                        FOOD_NAME_CHARS.0, FOOD_NAME_CHARS.1
-                    ));
-                }
-                Ok(food)
-            }),
+            Some(v) => problems.check(&path("food"), v, |v| FOOD.read(v)),
         };
         let calories = match supplied(object, "calories") {
             None => Some(0),
-            Some(v) => problems.check(&path("calories"), v, |v| {
-                integer_in(v, FOOD_CALORIES.0, FOOD_CALORIES.1, "Food calories")
-            }),
+            Some(v) => problems.check(&path("calories"), v, |v| FOOD_CALORIES.read(v)),
         };
         if let (Some(meal), Some(food), Some(calories)) = (meal, food, calories) {
             parsed.push(FoodItem { meal, food, calories });
@@ -335,7 +340,7 @@ fn read_food_intake(value: &Value, problems: &mut Problems) -> Option<Vec<FoodIt
 }
 
 fn read_symptoms(value: &Value, problems: &mut Problems) -> Option<Vec<String>> {
-    use limits::*;
+    use rules::*;
     let Some(items) = value.as_array() else {
         problems.add("symptoms", "Symptoms must be an array of strings", Some(value));
         return None;
@@ -350,18 +355,7 @@ fn read_symptoms(value: &Value, problems: &mut Problems) -> Option<Vec<String>> 
     }
     let mut parsed = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let symptom = problems.check(&format!("symptoms[{i}]"), item, |v| {
-            let symptom = sanitize(string(v, "Each symptom")?);
-            let len = char_len(&symptom);
-            if len < SYMPTOM_CHARS.0 || len > SYMPTOM_CHARS.1 {
-                return Err(format!(
-                    "Each symptom must be between {} and {} characters",
-                    SYMPTOM_CHARS.0, SYMPTOM_CHARS.1
-                ));
-            }
-            Ok(symptom)
-        });
-        parsed.extend(symptom);
+        parsed.extend(problems.check(&format!("symptoms[{i}]"), item, |v| SYMPTOM.read(v)));
     }
     (parsed.len() == items.len()).then_some(parsed)
 }
@@ -381,7 +375,7 @@ impl EntryRange {
     pub fn parse(from: Option<&str>, to: Option<&str>, limit: Option<&str>) -> Result<Self, Vec<FieldError>> {
         let mut problems = Problems::new();
         let mut day = |name: &str, raw: Option<&str>| {
-            let raw = raw.filter(|s| !s.is_empty())?;
+            let raw = raw?;
             let day = Day::parse_ymd(raw);
             if day.is_none() {
                 problems.add(
@@ -394,7 +388,7 @@ impl EntryRange {
         };
         let from_day = day("from", from);
         let to_day = day("to", to);
-        let limit = match limit.filter(|s| !s.is_empty()) {
+        let limit = match limit {
             None => Self::DEFAULT_LIMIT,
             Some(raw) => match raw.parse::<u32>() {
                 Ok(n) if (1..=Self::MAX_LIMIT).contains(&n) => n,
@@ -408,11 +402,6 @@ impl EntryRange {
                 }
             },
         };
-        if let (Some(f), Some(t)) = (from_day, to_day)
-            && f > t
-        {
-            problems.add("from", "from must not be after to", Some(&Value::from(f.to_ymd())));
-        }
         problems.finish(|| Self {
             from: from_day,
             to: to_day,
@@ -504,7 +493,8 @@ mod tests {
     #[test]
     fn range_query_rules() {
         assert_eq!(EntryRange::parse(None, None, None).map(|r| r.limit), Ok(30));
-        assert!(EntryRange::parse(Some("2026-11-30"), Some("2026-11-01"), None).is_err());
+        // An empty range is not an error: it just has no entries.
+        assert!(EntryRange::parse(Some("2026-11-30"), Some("2026-11-01"), None).is_ok());
         assert!(EntryRange::parse(None, None, Some("0")).is_err());
         assert!(EntryRange::parse(None, None, Some("367")).is_err());
         assert!(EntryRange::parse(Some("yesterday"), None, None).is_err());

@@ -1,6 +1,7 @@
 //! Free text from users (names, foods, symptoms, notes, AI chat messages) is sanitized once, here:
 //! HTML tags and script/style content removed, entities decoded (so "Fish &amp; chips" is stored as
-//! "Fish & chips" rather than escaped twice, the old backend's bug), surrounding white space trimmed.
+//! "Fish & chips" rather than escaped twice, the old backend's bug), control characters other than
+//! tab and line breaks dropped, surrounding white space trimmed.
 //! Length rules are applied by the caller to the sanitized text.
 
 use std::collections::HashSet;
@@ -15,11 +16,12 @@ static STRIP_ALL_TAGS: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 /// Removes markup and trims. Repeats until stable so that entity-encoded markup (`&lt;b&gt;`) cannot
 /// survive as a tag once decoded.
 pub fn sanitize(input: &str) -> String {
+    let input = without_control_characters(input);
     // Fast path: nothing that could be markup or an entity.
     if !input.contains(['<', '&']) {
         return input.trim().to_owned();
     }
-    let mut current = input.to_owned();
+    let mut current = input.into_owned();
     for _ in 0..4 {
         let cleaned = STRIP_ALL_TAGS.clean(&current).to_string();
         let decoded = html_escape::decode_html_entities(&cleaned).into_owned();
@@ -29,6 +31,16 @@ pub fn sanitize(input: &str) -> String {
         current = decoded;
     }
     current.trim().to_owned()
+}
+
+/// Control characters carry no meaning in names, foods or notes and confuse terminals and logs.
+fn without_control_characters(input: &str) -> std::borrow::Cow<'_, str> {
+    let unwanted = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+    if input.contains(unwanted) {
+        input.chars().filter(|c| !unwanted(*c)).collect()
+    } else {
+        input.into()
+    }
 }
 
 /// Length in characters as a person counts them (Unicode scalar values).
@@ -54,6 +66,7 @@ mod tests {
         assert_eq!(sanitize("3 < 4 and 5 > 2"), "3 < 4 and 5 > 2");
         assert_eq!(sanitize("  café  "), "café");
         assert_eq!(sanitize("Fish &amp; chips"), "Fish & chips");
+        assert_eq!(sanitize("\u{0}a\u{1c}b\u{7f}\tc\n"), "ab\tc");
     }
 
     #[test]

@@ -7,8 +7,25 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::ids::UserId;
-use super::text::{char_len, sanitize};
-use super::validation::{FieldError, Problems, body_object, string, supplied};
+use super::text::char_len;
+use super::validation::{FieldError, Problems, TextRule, body_object, string, supplied};
+
+/// The registration rules, shared with the API documentation.
+pub mod rules {
+    use crate::domain::validation::TextRule;
+
+    pub const NAME: TextRule = TextRule {
+        label: "Name",
+        min: 2,
+        max: 100,
+    };
+    pub const EMAIL_MAX_CHARS: usize = 254;
+    pub const PASSWORD_CHARS: (usize, usize) = (6, 128);
+    /// The composition rule as a pattern (ASCII classes, as the check below).
+    pub const PASSWORD_PATTERN: &str = "^(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])";
+    /// Longer login passwords are refused before hashing (a hashing cost bound, not a rule).
+    pub const LOGIN_PASSWORD_MAX_BYTES: usize = 1024;
+}
 
 /// A display name: sanitized, 2–100 characters.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,11 +33,8 @@ pub struct UserName(String);
 
 impl UserName {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let name = sanitize(raw);
-        match char_len(&name) {
-            2..=100 => Ok(Self(name)),
-            _ => Err("Name must be between 2 and 100 characters".into()),
-        }
+        const RULE: TextRule = rules::NAME;
+        RULE.read(&Value::from(raw)).map(Self)
     }
 
     /// A name read back from storage (already validated when it was written, possibly by the old
@@ -41,7 +55,7 @@ pub struct Email(String);
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let email = raw.trim().to_lowercase();
-        if is_plausible_email(&email) {
+        if char_len(raw) <= rules::EMAIL_MAX_CHARS && is_plausible_email(&email) {
             Ok(Self(email))
         } else {
             Err("Please provide a valid email".into())
@@ -101,12 +115,12 @@ pub struct NewPassword(SecretString);
 
 impl NewPassword {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let len = char_len(raw);
-        if !(6..=128).contains(&len) {
-            return Err("Password must be between 6 and 128 characters".into());
+        let (min, max) = rules::PASSWORD_CHARS;
+        if !(min..=max).contains(&char_len(raw)) {
+            return Err(format!("Password must be between {min} and {max} characters"));
         }
-        let has = |f: fn(char) -> bool| raw.chars().any(f);
-        if !(has(char::is_lowercase) && has(char::is_uppercase) && has(|c| c.is_ascii_digit())) {
+        let has = |f: fn(&u8) -> bool| raw.as_bytes().iter().any(f);
+        if !(has(u8::is_ascii_lowercase) && has(u8::is_ascii_uppercase) && has(u8::is_ascii_digit)) {
             return Err(
                 "Password must contain at least one uppercase letter, one lowercase letter, and one number".into(),
             );
@@ -179,7 +193,9 @@ impl Credentials {
         let mut problems = Problems::new();
         let email = required_email(object, &mut problems);
         let password = match object.get("password").and_then(Value::as_str) {
-            Some(raw) if !raw.is_empty() && raw.len() <= 1024 => Some(SecretString::from(raw)),
+            Some(raw) if !raw.is_empty() && raw.len() <= rules::LOGIN_PASSWORD_MAX_BYTES => {
+                Some(SecretString::from(raw))
+            }
             Some(raw) if !raw.is_empty() => {
                 problems.add_secret("password", "Password is too long");
                 None

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// One failing field.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub path: String,
     pub msg: String,
@@ -74,59 +74,199 @@ pub fn body_object(body: &Value) -> Result<&serde_json::Map<String, Value>, Vec<
     })
 }
 
-/// A field that was supplied: present, not `null`, and not a blank string (what an HTML form sends
-/// for an empty input counts as absent).
+/// A field that was supplied: present and neither `null` nor `""` (what an HTML form sends for an
+/// empty input counts as absent).
 pub fn supplied<'a>(object: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
     match object.get(key)? {
         Value::Null => None,
-        Value::String(s) if s.trim().is_empty() => None,
+        Value::String(s) if s.is_empty() => None,
         v => Some(v),
     }
 }
 
-/// Reads an integer sent as a JSON number or a numeric string; fractions are refused.
-pub fn integer_in(value: &Value, min: i64, max: i64, what: &str) -> Result<i64, String> {
-    let msg = || format!("{what} must be an integer between {min} and {max}");
-    let n = match value {
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => i as f64,
-            None => n.as_f64().ok_or_else(msg)?,
-        },
-        Value::String(s) => s.trim().parse::<f64>().map_err(|_| msg())?,
-        _ => return Err(msg()),
-    };
-    if !n.is_finite() || n.fract() != 0.0 || n < min as f64 || n > max as f64 {
-        return Err(msg());
-    }
-    Ok(n as i64)
+/// An integer field: a JSON integer (a number with no fraction) or a string of ASCII digits, within
+/// `0..=max`. The API documentation derives its schema (including the digit-string pattern) from this
+/// rule, so the two cannot disagree.
+#[derive(Clone, Copy, Debug)]
+pub struct IntegerRule {
+    pub label: &'static str,
+    pub max: u64,
 }
 
-/// Reads a finite number sent as a JSON number or a numeric string.
-pub fn number_in(value: &Value, min: f64, max: f64, what: &str) -> Result<f64, String> {
-    let msg = || format!("{what} must be a number between {min} and {max}");
-    let n = match value {
-        Value::Number(n) => n.as_f64().ok_or_else(msg)?,
-        Value::String(s) => s.trim().parse::<f64>().map_err(|_| msg())?,
-        _ => return Err(msg()),
-    };
-    if !n.is_finite() || n < min || n > max {
-        return Err(msg());
+impl IntegerRule {
+    pub fn message(&self) -> String {
+        format!("{} must be an integer between 0 and {}", self.label, self.max)
     }
-    Ok(n)
+
+    pub fn read(&self, value: &Value) -> Result<i64, String> {
+        let n = match value {
+            Value::Number(n) => match (n.as_u64(), n.as_f64()) {
+                (Some(u), _) => Some(u),
+                (None, Some(f)) if f.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&f) => Some(f as u64),
+                _ => None,
+            },
+            Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                let digits = s.trim_start_matches('0');
+                if digits.len() > 19 {
+                    Some(u64::MAX)
+                } else {
+                    Some(digits.parse::<u64>().unwrap_or(0))
+                }
+            }
+            _ => None,
+        };
+        match n {
+            Some(n) if n <= self.max => Ok(n as i64),
+            _ => Err(self.message()),
+        }
+    }
+
+    /// The digit strings `read` accepts, as a regular expression.
+    pub fn string_pattern(&self) -> String {
+        format!("^0*(?:{})$", range_alternatives(self.max))
+    }
 }
 
-/// Reads a boolean: JSON booleans, `"true"`/`"false"`, and 0/1 as number or string (what
+/// A decimal field: a JSON number or a string like `7` or `7.5`, within `0..=max` (`max` whole).
+#[derive(Clone, Copy, Debug)]
+pub struct DecimalRule {
+    pub label: &'static str,
+    pub max: u64,
+}
+
+impl DecimalRule {
+    pub fn message(&self) -> String {
+        format!("{} must be a number between 0 and {}", self.label, self.max)
+    }
+
+    pub fn read(&self, value: &Value) -> Result<f64, String> {
+        let n = match value {
+            Value::Number(n) => n
+                .as_f64()
+                .filter(|f| f.is_finite() && *f >= 0.0 && *f <= self.max as f64),
+            Value::String(s) => self.read_str(s),
+            _ => None,
+        };
+        n.ok_or_else(|| self.message())
+    }
+
+    /// Exact decimal comparison on the text, so `24.0000000000000001` is refused like the pattern does.
+    fn read_str(&self, s: &str) -> Option<f64> {
+        let (whole, fraction) = match s.split_once('.') {
+            Some((whole, fraction)) => (whole, Some(fraction)),
+            None => (s, None),
+        };
+        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole) || fraction.is_some_and(|f| !digits(f)) {
+            return None;
+        }
+        let whole_value = IntegerRule {
+            label: "",
+            max: self.max,
+        }
+        .read(&Value::from(whole))
+        .ok()? as u64;
+        if whole_value == self.max && fraction.is_some_and(|f| f.bytes().any(|b| b != b'0')) {
+            return None;
+        }
+        s.parse::<f64>().ok()
+    }
+
+    pub fn string_pattern(&self) -> String {
+        let exact = format!("{}(?:\\.0+)?", self.max);
+        match self.max {
+            0 => format!("^0*(?:{exact})$"),
+            max => format!("^0*(?:(?:{})(?:\\.[0-9]+)?|{exact})$", range_alternatives(max - 1)),
+        }
+    }
+}
+
+/// Alternatives matching the decimal numbers `0..=max` written without leading zeros.
+fn range_alternatives(max: u64) -> String {
+    let digits: Vec<u32> = max.to_string().chars().filter_map(|c| c.to_digit(10)).collect();
+    let k = digits.len();
+    let mut alternatives = vec!["0".to_owned()];
+    if k >= 2 {
+        alternatives.push(format!("[1-9][0-9]{{0,{}}}", k - 2));
+    }
+    // k-digit numbers below `max`: agree on a prefix, then a smaller digit, then anything.
+    for i in 0..k {
+        let low = if i == 0 { 1 } else { 0 };
+        if digits[i] > low {
+            let prefix: String = digits[..i].iter().map(|d| d.to_string()).collect();
+            let rest = k - i - 1;
+            let tail = if rest > 0 {
+                format!("[0-9]{{{rest}}}")
+            } else {
+                String::new()
+            };
+            alternatives.push(format!("{prefix}[{low}-{}]{tail}", digits[i] - 1));
+        }
+    }
+    if max > 0 {
+        alternatives.push(max.to_string());
+    }
+    alternatives.join("|")
+}
+
+/// Free text: sanitized, then `min..=max` characters; the raw input may not exceed `max` either.
+#[derive(Clone, Copy, Debug)]
+pub struct TextRule {
+    pub label: &'static str,
+    pub min: usize,
+    pub max: usize,
+}
+
+impl TextRule {
+    pub fn message(&self) -> String {
+        if self.min == 0 {
+            format!("{} must be at most {} characters", self.label, self.max)
+        } else {
+            format!(
+                "{} must be between {} and {} characters",
+                self.label, self.min, self.max
+            )
+        }
+    }
+
+    pub fn read(&self, value: &Value) -> Result<String, String> {
+        let raw = value
+            .as_str()
+            .ok_or_else(|| format!("{} must be a string", self.label))?;
+        if super::text::char_len(raw) > self.max {
+            return Err(self.message());
+        }
+        let text = super::text::sanitize(raw);
+        if super::text::char_len(&text) < self.min {
+            return Err(self.message());
+        }
+        Ok(text)
+    }
+
+    /// A pattern requiring `min` visible characters (documentation: a whitespace-only or control-only
+    /// string is refused).
+    pub fn pattern(&self) -> Option<String> {
+        // Not white space, not a control character (sanitizing drops those).
+        const VISIBLE: &str = "[^\\s\\x00-\\x1f\\x7f-\\x9f]";
+        match self.min {
+            0 => None,
+            n => Some(vec![VISIBLE; n].join("[\\s\\S]*")),
+        }
+    }
+}
+
+/// Reads a boolean: JSON booleans, 0/1, and the strings `true`, `false`, `1`, `0` (what
 /// express-validator's `isBoolean` accepted).
 pub fn boolean(value: &Value, what: &str) -> Result<bool, String> {
     let msg = || format!("{what} must be a boolean");
     match value {
         Value::Bool(b) => Ok(*b),
-        Value::Number(n) => match n.as_i64() {
-            Some(0) => Ok(false),
-            Some(1) => Ok(true),
+        Value::Number(n) => match n.as_f64() {
+            Some(0.0) => Ok(false),
+            Some(1.0) => Ok(true),
             _ => Err(msg()),
         },
-        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+        Value::String(s) => match s.as_str() {
             "true" | "1" => Ok(true),
             "false" | "0" => Ok(false),
             _ => Err(msg()),
@@ -134,6 +274,9 @@ pub fn boolean(value: &Value, what: &str) -> Result<bool, String> {
         _ => Err(msg()),
     }
 }
+
+/// The string forms [`boolean`] accepts.
+pub const BOOLEAN_STRINGS: [&str; 4] = ["true", "false", "1", "0"];
 
 /// Reads a string; other JSON types are refused rather than stringified.
 pub fn string<'a>(value: &'a Value, what: &str) -> Result<&'a str, String> {
@@ -145,36 +288,99 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const CALORIES: IntegerRule = IntegerRule {
+        label: "Calories",
+        max: 10_000,
+    };
+    const SLEEP: DecimalRule = DecimalRule {
+        label: "Sleep",
+        max: 24,
+    };
+
     #[test]
-    fn integers_accept_numeric_strings_and_refuse_fractions() {
-        assert_eq!(integer_in(&json!("2000"), 0, 10000, "calories"), Ok(2000));
-        assert_eq!(integer_in(&json!(2000), 0, 10000, "calories"), Ok(2000));
-        assert_eq!(integer_in(&json!(2000.0), 0, 10000, "calories"), Ok(2000));
-        assert!(integer_in(&json!(20.5), 0, 10000, "calories").is_err());
-        assert!(integer_in(&json!("20.5"), 0, 10000, "calories").is_err());
-        assert!(integer_in(&json!(-1), 0, 10000, "calories").is_err());
-        assert!(integer_in(&json!(10001), 0, 10000, "calories").is_err());
-        assert!(integer_in(&json!("abc"), 0, 10000, "calories").is_err());
-        assert!(integer_in(&json!(true), 0, 10000, "calories").is_err());
-        assert!(integer_in(&json!("NaN"), 0, 10000, "calories").is_err());
-        assert!(integer_in(&json!("1e400"), 0, 10000, "calories").is_err());
+    fn integers_accept_digit_strings_and_refuse_fractions() {
+        assert_eq!(CALORIES.read(&json!("2000")), Ok(2000));
+        assert_eq!(CALORIES.read(&json!(2000)), Ok(2000));
+        assert_eq!(CALORIES.read(&json!(2000.0)), Ok(2000));
+        assert_eq!(CALORIES.read(&json!("0002000")), Ok(2000));
+        for bad in [
+            json!(20.5),
+            json!("20.5"),
+            json!(-1),
+            json!(10001),
+            json!("abc"),
+            json!(true),
+            json!(" 5"),
+            json!("+5"),
+            json!("1e3"),
+            json!(""),
+        ] {
+            assert!(CALORIES.read(&bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
-    fn numbers_accept_fractions_within_range() {
-        assert_eq!(number_in(&json!("7.5"), 0.0, 24.0, "sleep"), Ok(7.5));
-        assert!(number_in(&json!(24.01), 0.0, 24.0, "sleep").is_err());
-        assert!(number_in(&json!("inf"), 0.0, 24.0, "sleep").is_err());
+    fn decimals_accept_fractions_within_range() {
+        assert_eq!(SLEEP.read(&json!("7.5")), Ok(7.5));
+        assert_eq!(SLEEP.read(&json!("24.000")), Ok(24.0));
+        for bad in [
+            json!(24.01),
+            json!("24.01"),
+            json!("24.0000000000000001"),
+            json!("inf"),
+            json!("7."),
+            json!(".5"),
+            json!(-0.5),
+        ] {
+            assert!(SLEEP.read(&bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The documented patterns accept exactly the strings the readers accept.
+    #[test]
+    fn string_patterns_match_the_readers() {
+        for max in [0u64, 1, 9, 10, 24, 99, 100, 220, 5_000, 10_000, 200_000] {
+            let rule = IntegerRule { label: "n", max };
+            let pattern = regex::Regex::new(&rule.string_pattern()).expect("valid pattern");
+            for n in 0..=(max + 1_100).min(250_000) {
+                for text in [n.to_string(), format!("0{n}"), format!("00{n}")] {
+                    assert_eq!(
+                        pattern.is_match(&text),
+                        rule.read(&json!(text)).is_ok(),
+                        "max {max}: {text}"
+                    );
+                }
+            }
+            let decimal = DecimalRule { label: "x", max };
+            let pattern = regex::Regex::new(&decimal.string_pattern()).expect("valid pattern");
+            for n in 0..=(max + 3) {
+                for text in [
+                    n.to_string(),
+                    format!("{n}.0"),
+                    format!("{n}.5"),
+                    format!("0{n}.25"),
+                    format!("{n}.000"),
+                    format!("{n}."),
+                    format!(".{n}"),
+                ] {
+                    assert_eq!(
+                        pattern.is_match(&text),
+                        decimal.read(&json!(text)).is_ok(),
+                        "max {max}: {text}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
-    fn blanks_count_as_absent() {
+    fn only_empty_strings_and_null_count_as_absent() {
         let object = json!({"a": "", "b": "  ", "c": null, "d": 0})
             .as_object()
             .cloned()
             .unwrap_or_default();
         assert!(supplied(&object, "a").is_none());
-        assert!(supplied(&object, "b").is_none());
+        assert!(supplied(&object, "b").is_some());
         assert!(supplied(&object, "c").is_none());
         assert!(supplied(&object, "d").is_some());
         assert!(supplied(&object, "missing").is_none());
@@ -185,6 +391,23 @@ mod tests {
         assert_eq!(boolean(&json!("true"), "workouts"), Ok(true));
         assert_eq!(boolean(&json!("0"), "workouts"), Ok(false));
         assert_eq!(boolean(&json!(1), "workouts"), Ok(true));
+        assert_eq!(boolean(&json!(1.0), "workouts"), Ok(true));
+        assert!(boolean(&json!("TRUE"), "workouts").is_err());
         assert!(boolean(&json!("yes please"), "workouts").is_err());
+    }
+
+    #[test]
+    fn text_rules_count_sanitized_characters_and_cap_the_raw_input() {
+        let food = TextRule {
+            label: "Food",
+            min: 1,
+            max: 5,
+        };
+        assert_eq!(food.read(&json!(" <b>Tea</b> ")).ok(), None, "raw input over the limit");
+        assert_eq!(food.read(&json!(" Tea ")), Ok("Tea".to_owned()));
+        assert!(food.read(&json!("   ")).is_err());
+        assert!(food.read(&json!(5)).is_err());
+        let visible = regex::Regex::new(&food.pattern().unwrap_or_default()).expect("valid pattern");
+        assert!(visible.is_match(" a ") && !visible.is_match("  \t") && !visible.is_match("\u{1c}"));
     }
 }

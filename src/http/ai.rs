@@ -1,32 +1,152 @@
 //! `/ai`: the AI coach. Queued in Redis when async jobs are on and the queue takes the job (202 with
 //! a job id), answered inline otherwise (200) — the caller never sees a queue error.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{AuthUser, JsonBody, PathParam};
-use crate::ai::{AiClient, AiTask};
+use super::openapi::{ChatRequest, ErrorBody, Success, WeeklyReportRequest};
+use crate::ai::{AiAnswer, AiClient, AiTask};
 use crate::domain::coach::{ChatMessage, REPORT_DAYS, WeeklySummary};
-use crate::domain::day::Day;
+use crate::domain::day::{Day, format_timestamp};
 use crate::domain::entry::EntryRange;
 use crate::domain::ids::UserId;
 use crate::error::{ApiError, ApiResult, RateLimitInfo};
-use crate::jobs::EnqueueError;
+use crate::jobs::{EnqueueError, JobRecord};
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/ai/chat", post(chat))
-        .route("/ai/weekly-report", post(weekly_report))
-        .route("/ai/job-status/{job_id}", get(job_status))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(chat))
+        .routes(routes!(weekly_report))
+        .routes(routes!(job_status))
 }
 
 const NOT_CONFIGURED: ApiError = ApiError::ServiceUnavailable("AI service is not configured");
 const QUEUE_UNAVAILABLE: ApiError = ApiError::ServiceUnavailable("Queue not available");
+
+#[derive(Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum Sync {
+    Sync,
+}
+
+#[derive(Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum Async {
+    Async,
+}
+
+/// A chat answered inline.
+#[derive(Serialize, ToSchema)]
+pub struct ChatReply {
+    status: Success,
+    mode: Sync,
+    /// The coach's answer.
+    reply: String,
+    /// The same as `reply` (the existing frontend reads `message`).
+    message: String,
+}
+
+/// A weekly report answered inline.
+#[derive(Serialize, ToSchema)]
+pub struct ReportReply {
+    status: Success,
+    mode: Sync,
+    report: String,
+    summary: WeeklySummary,
+}
+
+/// A request queued as a job.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Queued {
+    status: Success,
+    mode: Async,
+    #[schema(pattern = "^[0-9A-HJKMNP-TV-Z]{26}$")]
+    job_id: String,
+    message: &'static str,
+    /// Where to poll for the result.
+    check_status_url: String,
+}
+
+#[derive(Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+pub enum JobName {
+    Chat,
+    WeeklyReport,
+}
+
+#[derive(Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStateView {
+    Waiting,
+    Active,
+    Delayed,
+    Completed,
+    Failed,
+}
+
+/// A queued job as its owner sees it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobView {
+    id: String,
+    name: JobName,
+    /// `delayed`: an attempt failed and the next waits out its backoff.
+    state: JobStateView,
+    #[schema(minimum = 0, maximum = 100)]
+    progress: u8,
+    /// Attempts made so far.
+    attempts: u32,
+    /// The answer, once completed.
+    result: Option<AiAnswer>,
+    /// Why the last attempt failed.
+    failed_reason: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: Option<String>,
+    #[schema(format = DateTime)]
+    finished_at: Option<String>,
+}
+
+impl From<JobRecord> for JobView {
+    fn from(record: JobRecord) -> Self {
+        use crate::jobs::JobState;
+        Self {
+            id: record.id,
+            name: if record.name == "weekly-report" {
+                JobName::WeeklyReport
+            } else {
+                JobName::Chat
+            },
+            state: match record.state {
+                JobState::Waiting => JobStateView::Waiting,
+                JobState::Active => JobStateView::Active,
+                JobState::Delayed => JobStateView::Delayed,
+                JobState::Completed => JobStateView::Completed,
+                JobState::Failed => JobStateView::Failed,
+            },
+            progress: record.progress.min(100),
+            attempts: record.attempts,
+            result: record.result,
+            failed_reason: record.failed_reason,
+            created_at: record.created_at.map(format_timestamp),
+            finished_at: record.finished_at.map(format_timestamp),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JobStatusResponse {
+    status: Success,
+    job: JobView,
+}
 
 fn client(state: &AppState) -> ApiResult<&AiClient> {
     state.ai.as_ref().ok_or(NOT_CONFIGURED)
@@ -44,6 +164,24 @@ async fn count_request(state: &AppState, user: UserId) -> ApiResult<Option<RateL
     }
 }
 
+/// Ask the coach a question.
+#[utoipa::path(
+    post, path = "/ai/chat", tag = "ai",
+    request_body = ChatRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Answered inline (no queue, or the queue could not take it)", body = ChatReply),
+        (status = 202, description = "Queued; poll `checkStatusUrl`", body = Queued,
+            links(("JobStatus" = (operation_id = "job_status", parameters(("job_id" = "$response.body#/jobId")))))),
+        (status = 400, description = "Validation failed or malformed JSON", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 429, description = "Too many AI requests, or too many of the caller's jobs in flight", body = ErrorBody),
+        (status = 502, description = "The AI provider failed", body = ErrorBody),
+        (status = 503, description = "No AI provider is configured", body = ErrorBody),
+    )
+)]
 async fn chat(State(state): State<AppState>, caller: AuthUser, JsonBody(body): JsonBody) -> ApiResult<Response> {
     let client = client(&state)?;
     let limit = count_request(&state, caller.id).await?;
@@ -60,7 +198,33 @@ async fn chat(State(state): State<AppState>, caller: AuthUser, JsonBody(body): J
     .await
 }
 
-async fn weekly_report(State(state): State<AppState>, caller: AuthUser, JsonBody(_): JsonBody) -> ApiResult<Response> {
+/// A report on the caller's last 7 days (today and the 6 before).
+#[utoipa::path(
+    post, path = "/ai/weekly-report", tag = "ai",
+    request_body(content = Option<WeeklyReportRequest>, description = "Optional; no fields"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Answered inline", body = ReportReply),
+        (status = 202, description = "Queued; poll `checkStatusUrl`", body = Queued,
+            links(("JobStatus" = (operation_id = "job_status", parameters(("job_id" = "$response.body#/jobId")))))),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
+        (status = 404, description = "No entries in the last 7 days", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 429, description = "Too many AI requests, or too many of the caller's jobs in flight", body = ErrorBody),
+        (status = 502, description = "The AI provider failed", body = ErrorBody),
+        (status = 503, description = "No AI provider is configured", body = ErrorBody),
+    )
+)]
+async fn weekly_report(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    if !body.is_object() {
+        return Err(ApiError::BadRequest("Request body must be a JSON object".into()));
+    }
     let client = client(&state)?;
     let limit = count_request(&state, caller.id).await?;
     let week = EntryRange::last_days(Day::today(), REPORT_DAYS);
@@ -85,30 +249,41 @@ async fn respond(
     client: &AiClient,
     user: UserId,
     task: AiTask,
-    queued_message: &str,
+    queued_message: &'static str,
     limit: Option<RateLimitInfo>,
 ) -> ApiResult<Response> {
     let mut response = match enqueue(state, user, &task).await? {
         Some(job_id) => {
-            let body = json!({
-                "status": "success",
-                "mode": "async",
-                "jobId": job_id,
-                "message": queued_message,
-                "checkStatusUrl": format!("/api/ai/job-status/{job_id}"),
-            });
+            let body = Queued {
+                status: Success::Success,
+                mode: Async::Async,
+                check_status_url: format!("/api/ai/job-status/{job_id}"),
+                job_id,
+                message: queued_message,
+            };
             (StatusCode::ACCEPTED, Json(body)).into_response()
         }
         None => {
-            let result = task.run(client).await.map_err(|error| {
+            let answer = task.run(client).await.map_err(|error| {
                 tracing::warn!(job = task.name(), error = %error, "AI request failed");
                 ApiError::BadGateway("AI service unavailable")
             })?;
-            let mut body = json!({ "status": "success", "mode": "sync" });
-            if let (Some(body), Value::Object(fields)) = (body.as_object_mut(), result) {
-                body.extend(fields);
+            match answer {
+                AiAnswer::Chat(chat) => Json(ChatReply {
+                    status: Success::Success,
+                    mode: Sync::Sync,
+                    reply: chat.reply,
+                    message: chat.message,
+                })
+                .into_response(),
+                AiAnswer::Report(report) => Json(ReportReply {
+                    status: Success::Success,
+                    mode: Sync::Sync,
+                    report: report.report,
+                    summary: report.summary,
+                })
+                .into_response(),
             }
-            Json(body).into_response()
         }
     };
     if let Some(limit) = limit {
@@ -134,11 +309,23 @@ async fn enqueue(state: &AppState, user: UserId, task: &AiTask) -> ApiResult<Opt
     }
 }
 
+/// A queued job's state and, once finished, its result. Only the job's owner sees it.
+#[utoipa::path(
+    get, path = "/ai/job-status/{job_id}", tag = "ai",
+    params(("job_id" = String, Path, description = "The `jobId` of a 202 answer", pattern = "^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The job", body = JobStatusResponse),
+        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
+        (status = 404, description = "No such job, or not the caller's", body = ErrorBody),
+        (status = 503, description = "No AI provider is configured, or the queue is unavailable", body = ErrorBody),
+    )
+)]
 async fn job_status(
     State(state): State<AppState>,
     caller: AuthUser,
     PathParam(job_id): PathParam,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<JobStatusResponse>> {
     client(&state)?;
     let queue = state.jobs.as_ref().ok_or(QUEUE_UNAVAILABLE)?;
     let record = queue.status(caller.id, &job_id).await.map_err(|error| {
@@ -147,5 +334,8 @@ async fn job_status(
     })?;
     // Another user's job is indistinguishable from a missing one.
     let record = record.ok_or(ApiError::NotFound("Job not found"))?;
-    Ok(Json(json!({ "status": "success", "job": record.to_json() })))
+    Ok(Json(JobStatusResponse {
+        status: Success::Success,
+        job: JobView::from(record),
+    }))
 }

@@ -1,15 +1,21 @@
 //! `/auth`: register, login, refresh, logout.
 
+use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use chrono::Utc;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{AuthUser, ClientIp, JsonBody};
+use super::openapi::{
+    ErrorBody, LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest, Success,
+};
 use crate::auth::password::Verdict;
 use crate::auth::{self, TokenPair};
 use crate::domain::ids::UserId;
@@ -18,13 +24,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::StoreError;
 
-pub fn routes(state: &AppState) -> Router<AppState> {
-    let limited = Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/auth/refresh", post(refresh))
+pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let limited = OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_by_ip));
-    Router::new().merge(limited).route("/auth/logout", post(logout))
+    OpenApiRouter::new().merge(limited).routes(routes!(logout))
 }
 
 /// Register, login and refresh are limited per client IP (`RATE_LIMIT_MAX_REQUESTS` per
@@ -46,21 +52,78 @@ async fn limit_by_ip(State(state): State<AppState>, ClientIp(ip): ClientIp, requ
     }
 }
 
-/// The body of a successful register or login. `token` repeats `accessToken` for the existing
-/// frontend, which reads `token` and `user`.
-fn session_body(message: &str, tokens: &TokenPair, user: &User) -> Value {
-    json!({
-        "status": "success",
-        "message": message,
-        "accessToken": tokens.access.token,
-        "refreshToken": tokens.refresh,
-        "token": tokens.access.token,
-        "userId": user.id,
-        "user": { "id": user.id, "name": user.name.as_str(), "email": user.email.as_str() },
-    })
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$", example = "6745c0ffee0ddba11deadbee")]
+    pub id: UserId,
+    pub name: String,
+    pub email: String,
 }
 
-async fn register(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<(StatusCode, Json<Value>)> {
+/// A successful register or login. `token` repeats `accessToken` for the existing frontend, which
+/// reads `token` and `user`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionResponse {
+    pub status: Success,
+    pub message: String,
+    /// HS256 JWT, valid 15 minutes.
+    pub access_token: String,
+    /// HS256 JWT, valid 7 days; exchange it at /auth/refresh.
+    pub refresh_token: String,
+    /// The same as `accessToken` (legacy field).
+    pub token: String,
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
+    pub user_id: UserId,
+    pub user: UserView,
+}
+
+impl SessionResponse {
+    fn new(message: &str, tokens: TokenPair, user: &User) -> Self {
+        Self {
+            status: Success::Success,
+            message: message.to_owned(),
+            token: tokens.access.token.clone(),
+            access_token: tokens.access.token,
+            refresh_token: tokens.refresh,
+            user_id: user.id,
+            user: UserView {
+                id: user.id,
+                name: user.name.as_str().to_owned(),
+                email: user.email.as_str().to_owned(),
+            },
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshResponse {
+    pub status: Success,
+    pub access_token: String,
+    /// The same as `accessToken` (legacy field).
+    pub token: String,
+    /// A new refresh token (the presented one stops working), or the same one when rotation is off.
+    pub refresh_token: String,
+}
+
+/// Register a new account and log it in.
+#[utoipa::path(
+    post, path = "/auth/register", tag = "auth",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Registered and logged in", body = SessionResponse),
+        (status = 400, description = "Validation failed (every failing field in `details`) or malformed JSON", body = ErrorBody),
+        (status = 409, description = "The e-mail is taken", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 429, description = "Too many requests from this IP", body = ErrorBody),
+    )
+)]
+async fn register(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<(StatusCode, Json<SessionResponse>)> {
     let registration = Registration::parse(&body).map_err(ApiError::Validation)?;
     const TAKEN: ApiError = ApiError::Conflict("User already exists");
     // Checked before hashing so a taken e-mail costs no hash; the insert still catches races.
@@ -84,11 +147,26 @@ async fn register(State(state): State<AppState>, JsonBody(body): JsonBody) -> Ap
     tracing::info!(user_id = %user.id, "user registered");
     Ok((
         StatusCode::CREATED,
-        Json(session_body("User registered successfully", &tokens, &user)),
+        Json(SessionResponse::new("User registered successfully", tokens, &user)),
     ))
 }
 
-async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+/// Log in.
+///
+/// A wrong password and an unknown e-mail get the same 400 (not 401: the existing frontend treats
+/// any 401 as "session over"). Failed logins are throttled per e-mail.
+#[utoipa::path(
+    post, path = "/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = SessionResponse),
+        (status = 400, description = "Validation failed, or `Invalid credentials`", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 429, description = "Too many requests from this IP, or too many failed logins for this e-mail", body = ErrorBody),
+    )
+)]
+async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Json<SessionResponse>> {
     let credentials = Credentials::parse(&body).map_err(ApiError::Validation)?;
     let throttle_key = credentials.email.as_str();
     if let Some(decision) = state.login_failures.exceeded(throttle_key).await {
@@ -126,34 +204,69 @@ async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiRe
         }
     }
     let tokens = auth::issue_tokens(&state, user.id, None).await?;
-    Ok(Json(session_body("Login successful", &tokens, &user)))
+    Ok(Json(SessionResponse::new("Login successful", tokens, &user)))
 }
 
-/// Reads an optional `refreshToken` string from a body.
+/// Reads an optional `refreshToken` string from a body that must be a JSON object.
 fn refresh_token_field(body: &Value) -> ApiResult<Option<&str>> {
-    match body.get("refreshToken") {
+    let object = body
+        .as_object()
+        .ok_or(ApiError::BadRequest("Request body must be a JSON object".into()))?;
+    match object.get("refreshToken") {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.trim())),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(_) => Err(ApiError::BadRequest("refreshToken must be a string".into())),
     }
 }
 
-async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+/// Exchange a refresh token for a new access token (and, with rotation, a new refresh token).
+///
+/// Presenting a refresh token that was already exchanged revokes every token descended from the
+/// same login (theft detection).
+#[utoipa::path(
+    post, path = "/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens", body = RefreshResponse),
+        (status = 400, description = "No refresh token in the body", body = ErrorBody),
+        (status = 401, description = "Invalid, expired, revoked or not a refresh token", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 429, description = "Too many requests from this IP", body = ErrorBody),
+    )
+)]
+async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Json<RefreshResponse>> {
     let token = refresh_token_field(&body)?.ok_or(ApiError::BadRequest("Refresh token is required".into()))?;
     let tokens = auth::refresh(&state, token).await?;
-    Ok(Json(json!({
-        "status": "success",
-        "accessToken": tokens.access.token,
-        "token": tokens.access.token,
-        "refreshToken": tokens.refresh,
-    })))
+    Ok(Json(RefreshResponse {
+        status: Success::Success,
+        token: tokens.access.token.clone(),
+        access_token: tokens.access.token,
+        refresh_token: tokens.refresh,
+    }))
 }
 
-async fn logout(State(state): State<AppState>, caller: AuthUser, JsonBody(body): JsonBody) -> ApiResult<Json<Value>> {
+/// Log out: the access token used for this call stops working at once, on every instance; so does
+/// the given refresh token (or all of the caller's refresh tokens when none is given).
+#[utoipa::path(
+    post, path = "/auth/logout", tag = "auth",
+    request_body(content = Option<LogoutRequest>, description = "Optional"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Logged out", body = MessageResponse),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+    )
+)]
+async fn logout(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<MessageResponse>> {
     let refresh_token = refresh_token_field(&body)?;
     auth::logout(&state, &caller.token, refresh_token).await?;
-    Ok(Json(
-        json!({ "status": "success", "message": "Logged out successfully" }),
-    ))
+    Ok(Json(MessageResponse::new("Logged out successfully")))
 }

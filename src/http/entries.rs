@@ -1,15 +1,18 @@
 //! `/entries`: one entry per user per UTC day, always scoped to the caller.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{ApiQuery, AuthUser, JsonBody, PathParam};
-use super::numbers::{js_number, serialize_js_number};
+use super::numbers::serialize_js_number;
+use super::openapi::{EntryInput, EntryUpdate, ErrorBody, MessageResponse, Success};
 use crate::domain::day::{Day, format_timestamp};
 use crate::domain::entry::{Entry, EntryChanges, EntryRange, FoodItem, Mood, NewEntry};
 use crate::domain::ids::{EntryId, UserId};
@@ -18,39 +21,50 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::StoreError;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/entries", get(list).post(create))
-        .route("/entries/dashboard/summary", get(summary))
-        .route("/entries/{id}", get(fetch).put(update).delete(remove))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(summary))
+        .routes(routes!(fetch, update, remove))
 }
 
 const DAY_TAKEN: ApiError = ApiError::Conflict("Entry already exists for this date");
 const NOT_FOUND: ApiError = ApiError::NotFound("Entry not found");
 
-/// An entry as the API returns it: Mongoose's document shape (`_id`, `user`, `date` as UTC
-/// midnight) plus `id`.
-#[derive(Serialize)]
+/// An entry: Mongoose's document shape (`_id`, `user`, `date` as UTC midnight) plus `id`.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Entry)]
 pub struct EntryView<'a> {
     #[serde(rename = "_id")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
     mongo_id: EntryId,
+    /// The same as `_id`.
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
     id: EntryId,
+    /// The owner's id.
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
     user: UserId,
+    /// The entry's day as UTC midnight.
+    #[schema(format = DateTime, example = "2026-11-28T00:00:00.000Z")]
     date: String,
     calories: i64,
     #[serde(serialize_with = "serialize_js_number")]
     sleep: f64,
     workouts: bool,
+    #[schema(value_type = Vec<FoodItem>)]
     food_intake: &'a [FoodItem],
     heart_rate: i64,
     steps: i64,
+    #[schema(value_type = Vec<String>)]
     symptoms: &'a [String],
     mood: Mood,
     #[serde(serialize_with = "serialize_js_number")]
     water_intake: f64,
     notes: &'a str,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
@@ -77,54 +91,145 @@ impl<'a> From<&'a Entry> for EntryView<'a> {
     }
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct EntryListResponse<'a> {
+    status: Success,
+    count: usize,
+    /// Newest day first.
+    data: Vec<EntryView<'a>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EntryResponse<'a> {
+    status: Success,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'static str>,
+    data: EntryView<'a>,
+}
+
+impl<'a> EntryResponse<'a> {
+    fn new(message: Option<&'static str>, entry: &'a Entry) -> Self {
+        Self {
+            status: Success::Success,
+            message,
+            data: EntryView::from(entry),
+        }
+    }
+}
+
+/// One day's figures (zeros, `neutral` and empty lists when nothing was recorded).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DaySummary {
+    /// The day as UTC midnight.
+    #[schema(format = DateTime)]
+    date: String,
+    calories: i64,
+    #[serde(serialize_with = "serialize_js_number")]
+    sleep: f64,
+    /// 1 when there was a workout, else 0.
+    #[schema(minimum = 0, maximum = 1)]
+    workouts: u8,
+    heart_rate: i64,
+    steps: i64,
+    symptoms: Vec<String>,
+    mood: Mood,
+    #[serde(serialize_with = "serialize_js_number")]
+    water_intake: f64,
+    food_intake: Vec<FoodItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SummaryResponse {
+    status: Success,
+    data: DaySummary,
+}
+
 /// A path id: malformed ids are a 400, not a 404 (they cannot name any entry).
 fn entry_id(raw: &str) -> ApiResult<EntryId> {
     EntryId::parse(raw).ok_or_else(|| {
         ApiError::Validation(vec![FieldError {
             path: "id".into(),
             msg: "Invalid entry id".into(),
-            value: Some(Value::from(raw)),
+            value: Some(serde_json::Value::from(raw)),
         }])
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// First day (inclusive), YYYY-MM-DD.
+    #[param(value_type = Option<String>, format = Date)]
     from: Option<String>,
+    /// Last day (inclusive), YYYY-MM-DD.
+    #[param(value_type = Option<String>, format = Date)]
     to: Option<String>,
+    /// How many entries, newest first (default 30).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 366)]
     limit: Option<String>,
 }
 
+/// The caller's entries, newest day first: the last 30, or a range.
+#[utoipa::path(
+    get, path = "/entries", tag = "entries",
+    params(ListQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Entries, newest day first", body = EntryListResponse),
+        (status = 400, description = "Bad query (every failing parameter in `details`)", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     caller: AuthUser,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let range = EntryRange::parse(query.from.as_deref(), query.to.as_deref(), query.limit.as_deref())
         .map_err(ApiError::Validation)?;
     let entries = state.store.list_entries(caller.id, &range).await?;
     let data: Vec<EntryView> = entries.iter().map(EntryView::from).collect();
-    Ok(Json(json!({ "status": "success", "count": data.len(), "data": data })))
+    let body = EntryListResponse {
+        status: Success::Success,
+        count: data.len(),
+        data,
+    };
+    // Serialized here, while the entries it borrows from are alive.
+    Ok(Json(body).into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SummaryQuery {
+    /// The day, YYYY-MM-DD (default: today, UTC).
+    #[param(value_type = Option<String>, format = Date)]
     date: Option<String>,
 }
 
-/// Today's figures (or `?date=`), zeros when nothing was recorded.
+/// One day's figures for the dashboard: today (UTC) unless `date` is given.
+#[utoipa::path(
+    get, path = "/entries/dashboard/summary", tag = "entries",
+    params(SummaryQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The day's figures", body = SummaryResponse),
+        (status = 400, description = "Bad `date`", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
+    )
+)]
 async fn summary(
     State(state): State<AppState>,
     caller: AuthUser,
     ApiQuery(query): ApiQuery<SummaryQuery>,
-) -> ApiResult<Json<Value>> {
-    let day = match query.date.as_deref().filter(|d| !d.is_empty()) {
+) -> ApiResult<Json<SummaryResponse>> {
+    let day = match query.date.as_deref() {
         None => Day::today(),
         Some(raw) => Day::parse_ymd(raw).ok_or_else(|| {
             ApiError::Validation(vec![FieldError {
                 path: "date".into(),
                 msg: "date must be a date in YYYY-MM-DD format".into(),
-                value: Some(Value::from(raw)),
+                value: Some(serde_json::Value::from(raw)),
             }])
         })?,
     };
@@ -134,34 +239,60 @@ async fn summary(
         .await?
         .map(|e| e.log)
         .unwrap_or_default();
-    Ok(Json(json!({
-        "status": "success",
-        "data": {
-            "date": day.to_iso_midnight(),
-            "calories": log.calories,
-            "sleep": js_number(log.sleep),
-            "workouts": u8::from(log.workouts),
-            "heartRate": log.heart_rate,
-            "steps": log.steps,
-            "symptoms": log.symptoms,
-            "mood": log.mood,
-            "waterIntake": js_number(log.water_intake),
-            "foodIntake": log.food_intake,
-        }
-    })))
+    Ok(Json(SummaryResponse {
+        status: Success::Success,
+        data: DaySummary {
+            date: day.to_iso_midnight(),
+            calories: log.calories,
+            sleep: log.sleep,
+            workouts: u8::from(log.workouts),
+            heart_rate: log.heart_rate,
+            steps: log.steps,
+            symptoms: log.symptoms,
+            mood: log.mood,
+            water_intake: log.water_intake,
+            food_intake: log.food_intake,
+        },
+    }))
 }
 
-async fn fetch(State(state): State<AppState>, caller: AuthUser, PathParam(id): PathParam) -> ApiResult<Json<Value>> {
+/// One of the caller's entries.
+#[utoipa::path(
+    get, path = "/entries/{id}", tag = "entries",
+    params(("id" = String, Path, description = "The entry's id", pattern = "^[0-9a-fA-F]{24}$")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The entry", body = EntryResponse),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
+        (status = 404, description = "No such entry, or not the caller's", body = ErrorBody),
+    )
+)]
+async fn fetch(State(state): State<AppState>, caller: AuthUser, PathParam(id): PathParam) -> ApiResult<Response> {
     let id = entry_id(&id)?;
     let entry = state.store.entry_by_id(caller.id, id).await?.ok_or(NOT_FOUND)?;
-    Ok(Json(json!({ "status": "success", "data": EntryView::from(&entry) })))
+    Ok(Json(EntryResponse::new(None, &entry)).into_response())
 }
 
-async fn create(
-    State(state): State<AppState>,
-    caller: AuthUser,
-    JsonBody(body): JsonBody,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+/// Record a day. One entry per user per UTC day.
+#[utoipa::path(
+    post, path = "/entries", tag = "entries",
+    request_body = EntryInput,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 201, description = "Created", body = EntryResponse, links(
+            ("GetEntry" = (operation_id = "fetch", parameters(("id" = "$response.body#/data/id")))),
+            ("UpdateEntry" = (operation_id = "update", parameters(("id" = "$response.body#/data/id")))),
+            ("DeleteEntry" = (operation_id = "remove", parameters(("id" = "$response.body#/data/id")))),
+        )),
+        (status = 400, description = "Validation failed (every failing field in `details`) or malformed JSON", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
+        (status = 409, description = "The day already has an entry", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+    )
+)]
+async fn create(State(state): State<AppState>, caller: AuthUser, JsonBody(body): JsonBody) -> ApiResult<Response> {
     let new = NewEntry::parse(&body).map_err(ApiError::Validation)?;
     let now = Utc::now();
     let entry = Entry {
@@ -176,20 +307,32 @@ async fn create(
         Err(StoreError::Conflict) => return Err(DAY_TAKEN),
         other => other?,
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "status": "success", "message": "Entry created successfully", "data": EntryView::from(&entry) })),
-    ))
+    let body = EntryResponse::new(Some("Entry created successfully"), &entry);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// Partial update: only the fields sent change; `date` moves the entry to another day (409 when
-/// that day already has one).
+/// Change some of an entry's fields; `date` moves it to another day.
+#[utoipa::path(
+    put, path = "/entries/{id}", tag = "entries",
+    params(("id" = String, Path, description = "The entry's id", pattern = "^[0-9a-fA-F]{24}$")),
+    request_body(content = Option<EntryUpdate>, description = "The fields to change (an empty body changes nothing)"),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Updated", body = EntryResponse),
+        (status = 400, description = "Malformed id, validation failed or malformed JSON", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
+        (status = 404, description = "No such entry, or not the caller's", body = ErrorBody),
+        (status = 409, description = "The new day already has an entry", body = ErrorBody),
+        (status = 413, description = "Body over the limit", body = ErrorBody),
+        (status = 415, description = "Body is not JSON", body = ErrorBody),
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     caller: AuthUser,
     PathParam(id): PathParam,
     JsonBody(body): JsonBody,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let id = entry_id(&id)?;
     let changes = EntryChanges::parse(&body).map_err(ApiError::Validation)?;
     let mut entry = state.store.entry_by_id(caller.id, id).await?.ok_or(NOT_FOUND)?;
@@ -203,17 +346,29 @@ async fn update(
         Ok(false) => return Err(NOT_FOUND),
         other => other?,
     };
-    Ok(Json(
-        json!({ "status": "success", "message": "Entry updated successfully", "data": EntryView::from(&entry) }),
-    ))
+    Ok(Json(EntryResponse::new(Some("Entry updated successfully"), &entry)).into_response())
 }
 
-async fn remove(State(state): State<AppState>, caller: AuthUser, PathParam(id): PathParam) -> ApiResult<Json<Value>> {
+/// Delete one of the caller's entries.
+#[utoipa::path(
+    delete, path = "/entries/{id}", tag = "entries",
+    params(("id" = String, Path, description = "The entry's id", pattern = "^[0-9a-fA-F]{24}$")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = MessageResponse),
+        (status = 400, description = "Malformed id", body = ErrorBody),
+        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
+        (status = 404, description = "No such entry, or not the caller's", body = ErrorBody),
+    )
+)]
+async fn remove(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    PathParam(id): PathParam,
+) -> ApiResult<Json<MessageResponse>> {
     let id = entry_id(&id)?;
     if !state.store.delete_entry(caller.id, id).await? {
         return Err(NOT_FOUND);
     }
-    Ok(Json(
-        json!({ "status": "success", "message": "Entry deleted successfully" }),
-    ))
+    Ok(Json(MessageResponse::new("Entry deleted successfully")))
 }

@@ -54,9 +54,9 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-/// A JSON body as a `serde_json::Value`, for the domain parsers to read. An empty body counts as
-/// `{}` (what the old backend's body parser produced); anything else must be declared as JSON (415)
-/// and parse (400); a body over the limit is 413.
+/// A JSON body as a `serde_json::Value`, for the domain parsers to read. An empty body, or `null`,
+/// counts as `{}` (what the old backend's body parser produced); anything else must be declared as
+/// JSON (415) and parse (400); a body over the limit is 413.
 pub struct JsonBody(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
@@ -87,9 +87,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
         if declared_json != Some(true) {
             return Err(ApiError::UnsupportedMediaType);
         }
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|e| ApiError::BadRequest(format!("Malformed JSON in request body: {e}").into()))
+        match serde_json::from_slice(&bytes) {
+            Ok(Value::Null) => Ok(Self(Value::Object(Default::default()))),
+            Ok(value) => Ok(Self(value)),
+            Err(e) => Err(ApiError::BadRequest(
+                format!("Malformed JSON in request body: {e}").into(),
+            )),
+        }
     }
 }
 

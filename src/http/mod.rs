@@ -3,12 +3,13 @@
 //! server mounted).
 
 use std::any::Any;
+use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
@@ -17,24 +18,37 @@ use crate::state::AppState;
 
 pub mod ai;
 pub mod auth;
+pub mod docs;
 pub mod entries;
 pub mod extract;
 pub mod health;
 pub mod numbers;
 pub mod observe;
+pub mod openapi;
 
 /// The whole application as one router (state applied).
 pub fn router(state: AppState) -> Router {
     with_layers(routes(&state), state)
 }
 
-/// Every route, mounted once (`with_layers` mounts them twice).
+/// Every route, mounted once (`with_layers` mounts them twice), with the OpenAPI document they
+/// describe available to the `/openapi.json` handler.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    Router::new()
+    let (routes, operations) = documented_routes(state);
+    let document = openapi::document(operations).to_string();
+    routes.layer(Extension(docs::OpenApiJson(Arc::new(document))))
+}
+
+/// The routes and the operations their annotations describe: registering a route through
+/// `utoipa_axum::routes!` is what documents it.
+pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    utoipa_axum::router::OpenApiRouter::new()
         .merge(auth::routes(state))
         .merge(entries::routes())
         .merge(ai::routes())
         .merge(health::routes())
+        .merge(docs::routes())
+        .split_for_parts()
 }
 
 /// Mounts `routes` under `/api` and at the root and wraps them in the cross-cutting layers: request

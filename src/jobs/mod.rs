@@ -15,11 +15,9 @@ use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
 use apalis_redis::{Config as QueueConfig, RedisStorage};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use ulid::Ulid;
 
-use crate::ai::AiTask;
-use crate::domain::day::format_timestamp;
+use crate::ai::{AiAnswer, AiTask};
 use crate::domain::ids::UserId;
 use crate::redis_conn::RedisConn;
 
@@ -111,7 +109,7 @@ pub struct JobRecord {
     pub state: JobState,
     pub progress: u8,
     pub attempts: u32,
-    pub result: Option<Value>,
+    pub result: Option<AiAnswer>,
     pub failed_reason: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -137,20 +135,6 @@ impl JobRecord {
             failed_reason: fields.get("failedReason").cloned(),
             created_at: millis("createdAt"),
             finished_at: millis("finishedAt"),
-        })
-    }
-
-    pub fn to_json(&self) -> Value {
-        serde_json::json!({
-            "id": self.id,
-            "name": self.name,
-            "state": self.state.as_str(),
-            "progress": self.progress,
-            "attempts": self.attempts,
-            "result": self.result,
-            "failedReason": self.failed_reason,
-            "createdAt": self.created_at.map(format_timestamp),
-            "finishedAt": self.finished_at.map(format_timestamp),
         })
     }
 }

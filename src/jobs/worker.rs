@@ -19,11 +19,10 @@ use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker
 use apalis::layers::retry::{BackoffRetryPolicy, HasherRng, RetryPolicy};
 use apalis::prelude::{AbortError, Attempt, BackendExt, BoxDynError, Data, Monitor, TaskId, WorkerBuilder};
 use apalis_core::backend::Vacuum;
-use serde_json::Value;
 use ulid::Ulid;
 
 use super::{AiJob, JobRecords, JobState, QueueStorage, RECORD_TTL, now_millis, queue_storage};
-use crate::ai::{AiClient, AiError};
+use crate::ai::{AiAnswer, AiClient, AiError};
 use crate::redis_conn::RedisConn;
 
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -182,11 +181,11 @@ async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>
         )
         .await;
 
-    let outcome: Result<Value, AiError> = job.task.run(&deps.ai).await;
+    let outcome: Result<AiAnswer, AiError> = job.task.run(&deps.ai).await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match outcome {
-        Ok(result) => {
-            let result = result.to_string();
+        Ok(answer) => {
+            let result = serde_json::to_string(&answer)?;
             let _ = deps
                 .records
                 .update(

@@ -141,6 +141,8 @@ impl TestAppBuilder {
 fn init_test_logging() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
+        // The HTTP clients use rustls; the server installs the same provider when it builds its AI client.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         if std::env::var_os("TEST_LOG").is_some() {
             healthtracker::telemetry::init("debug", healthtracker::config::LogFormat::Pretty);
         }

@@ -169,7 +169,7 @@ async fn panics_become_json_500s_with_an_error_id_that_is_in_the_log() {
 }
 
 /// The state of a real app configured like `TestApp`'s, over its database.
-async fn app_state(app: &TestApp) -> healthtracker::state::AppState {
+pub async fn app_state(app: &TestApp) -> healthtracker::state::AppState {
     let url = app.database.url.clone();
     let vars = [("APP_ENV", "test"), ("JWT_SECRET", TEST_JWT_SECRET)];
     let settings = healthtracker::config::Settings::from_lookup(&move |k| {

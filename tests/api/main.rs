@@ -6,6 +6,7 @@ mod helpers;
 mod ai;
 mod auth;
 mod cross_cutting;
+mod docs;
 mod entries;
 mod health;
 mod logging;

@@ -1,0 +1,121 @@
+//! This API's own description: the OpenAPI document and Swagger UI, served from the binary (no CDN,
+//! so the page works offline).
+
+use std::sync::Arc;
+
+use axum::Extension;
+use axum::extract::OriginalUri;
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::extract::PathParam;
+use super::openapi::ErrorBody;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The rendered document, built once when the router is.
+#[derive(Clone)]
+pub struct OpenApiJson(pub Arc<String>);
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(openapi_json))
+        .routes(routes!(docs_page))
+        .routes(routes!(docs_asset))
+}
+
+/// This document.
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object))
+)]
+async fn openapi_json(Extension(OpenApiJson(document)): Extension<OpenApiJson>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document.as_str().to_owned(),
+    )
+        .into_response()
+}
+
+/// Interactive documentation (Swagger UI): authorize with an access token and try every route.
+#[utoipa::path(
+    get, path = "/docs", tag = "meta",
+    responses((status = 200, description = "The documentation page", content_type = "text/html", body = String))
+)]
+async fn docs_page(OriginalUri(uri): OriginalUri) -> Html<String> {
+    // The page is served under both mounts; its links must stay under the one it was loaded from.
+    let mount = if uri.path().starts_with("/api/") || uri.path() == "/api" {
+        "/api"
+    } else {
+        ""
+    };
+    Html(PAGE.replace("{mount}", mount))
+}
+
+const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>HealthTracker API</title>
+  <link rel="stylesheet" href="{mount}/docs/assets/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="{mount}/docs/assets/swagger-ui-bundle.js"></script>
+  <script src="{mount}/docs/assets/init.js" data-spec="{mount}/openapi.json"></script>
+</body>
+</html>
+"#;
+
+const INIT_JS: &str = r##"window.addEventListener("load", function () {
+  var spec = document.currentScript ? document.currentScript.dataset.spec : null;
+  spec = spec || document.querySelector("script[data-spec]").dataset.spec;
+  window.ui = SwaggerUIBundle({
+    url: spec,
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    persistAuthorization: true,
+    tryItOutEnabled: true,
+    displayRequestDuration: true
+  });
+});
+"##;
+
+/// Swagger UI's own files.
+#[utoipa::path(
+    get, path = "/docs/assets/{file}", tag = "meta",
+    params(("file" = String, Path, description = "An asset of the documentation page",
+            pattern = "^(swagger-ui-bundle\\.js|swagger-ui\\.css|init\\.js)$")),
+    responses(
+        (status = 200, description = "The file", content(
+            (String = "text/javascript"),
+            (String = "text/css"),
+        )),
+        (status = 404, description = "No such file", body = ErrorBody),
+    )
+)]
+async fn docs_asset(PathParam(file): PathParam) -> Result<Response, ApiError> {
+    let (content_type, body): (&str, &'static [u8]) = match file.as_str() {
+        "swagger-ui-bundle.js" => (
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../assets/swagger-ui/swagger-ui-bundle.js"),
+        ),
+        "swagger-ui.css" => (
+            "text/css; charset=utf-8",
+            include_bytes!("../../assets/swagger-ui/swagger-ui.css"),
+        ),
+        "init.js" => ("text/javascript; charset=utf-8", INIT_JS.as_bytes()),
+        _ => return Err(ApiError::NotFound("Route not found")),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+        .into_response())
+}

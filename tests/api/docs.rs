@@ -1,0 +1,144 @@
+//! The API describes itself: the OpenAPI document, the offline documentation page.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route_of_the_contract() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for path in ["/api/openapi.json", "/openapi.json"] {
+        let doc = json_body(app.get(path).send().await.expect("request"), StatusCode::OK).await;
+        assert!(
+            doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")),
+            "{}",
+            doc["openapi"]
+        );
+        for (route, method) in [
+            ("/auth/register", "post"),
+            ("/auth/login", "post"),
+            ("/auth/refresh", "post"),
+            ("/auth/logout", "post"),
+            ("/entries", "get"),
+            ("/entries", "post"),
+            ("/entries/dashboard/summary", "get"),
+            ("/entries/{id}", "get"),
+            ("/entries/{id}", "put"),
+            ("/entries/{id}", "delete"),
+            ("/ai/chat", "post"),
+            ("/ai/weekly-report", "post"),
+            ("/ai/job-status/{job_id}", "get"),
+            ("/health", "get"),
+            ("/health/live", "get"),
+        ] {
+            let operation = &doc["paths"][route][method];
+            assert!(operation.is_object(), "{method} {route} is not documented");
+            assert!(
+                operation["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                "{method} {route}"
+            );
+        }
+        // Both mount points, the bearer scheme, constraints from the domain rules.
+        let servers: Vec<&str> = doc["servers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s["url"].as_str())
+            .collect();
+        assert_eq!(servers, ["/api", "/"]);
+        assert_eq!(doc["components"]["securitySchemes"]["bearerAuth"]["scheme"], "bearer");
+        assert_eq!(
+            doc["paths"]["/entries"]["get"]["security"][0]["bearerAuth"],
+            serde_json::json!([])
+        );
+        let calories = &doc["components"]["schemas"]["EntryInput"]["properties"]["calories"]["anyOf"][0];
+        assert_eq!(calories["anyOf"][0]["maximum"], 10000);
+        assert_eq!(
+            doc["components"]["schemas"]["EntryInput"]["required"],
+            serde_json::json!(["date"])
+        );
+        let error =
+            &doc["paths"]["/entries"]["post"]["responses"]["409"]["content"]["application/json"]["schema"]["$ref"];
+        assert_eq!(error, "#/components/schemas/ErrorBody");
+    }
+}
+
+#[tokio::test]
+async fn the_documentation_page_works_offline() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for (page, mount) in [("/api/docs", "/api"), ("/docs", "")] {
+        let response = app.get(page).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK);
+        let html = response.text().await.unwrap_or_default();
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "the page must not load anything remote"
+        );
+        for asset in ["swagger-ui-bundle.js", "swagger-ui.css", "init.js"] {
+            let url = format!("{mount}/docs/assets/{asset}");
+            assert!(html.contains(&url), "{url} not linked from {page}");
+            let response = app.get(&url).send().await.expect("asset");
+            assert_eq!(response.status(), StatusCode::OK, "{url}");
+            assert!(!response.bytes().await.unwrap_or_default().is_empty());
+        }
+        assert!(html.contains(&format!("{mount}/openapi.json")));
+    }
+    assert_error(
+        app.get("/api/docs/assets/nope.js").send().await.expect("request"),
+        StatusCode::NOT_FOUND,
+        "Route not found",
+    )
+    .await;
+}
+
+/// Every route the server answers is in the document: walk the real router and compare.
+#[tokio::test]
+async fn no_route_exists_without_documentation() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let doc: Value = json_body(
+        app.get("/api/openapi.json").send().await.expect("request"),
+        StatusCode::OK,
+    )
+    .await;
+    let state = crate::logging::app_state(&app).await;
+    let (router, _) = healthtracker::http::documented_routes(&state);
+    let routes = registered_routes(&format!("{router:?}"));
+    assert!(routes.len() >= 15, "router introspection found only {routes:?}");
+    for (path, methods) in routes {
+        for method in methods {
+            let documented = doc["paths"][&path][method.to_lowercase()].is_object();
+            assert!(documented, "{method} {path} is served but not in the OpenAPI document");
+        }
+    }
+}
+
+/// `(path, methods)` of every route, read from the router's `Debug` output (axum 0.8 has no public
+/// route listing): route ids map to paths in `node.paths` and to methods in each `allow_header`.
+fn registered_routes(debug: &str) -> Vec<(String, Vec<String>)> {
+    // Route ids are per table: read only the main one, not the fallback router's.
+    let debug = debug.split("fallback_router").next().unwrap_or_default();
+    let id_re = regex::Regex::new(
+        r"RouteId\((\d+)\): MethodRouter\(MethodRouter \{.*?allow_header: Bytes\(b\x22([A-Z,]*)\x22\)",
+    )
+    .expect("regex");
+    let path_re = regex::Regex::new(r#"RouteId\((\d+)\): "([^"]+)""#).expect("regex");
+    let methods: std::collections::HashMap<&str, Vec<String>> = id_re
+        .captures_iter(debug)
+        .filter_map(|c| {
+            Some((
+                c.get(1)?.as_str(),
+                c.get(2)?
+                    .as_str()
+                    .split(',')
+                    .filter(|m| *m != "HEAD")
+                    .map(str::to_owned)
+                    .collect(),
+            ))
+        })
+        .collect();
+    path_re
+        .captures_iter(debug)
+        .filter_map(|c| Some((c.get(2)?.as_str().to_owned(), methods.get(c.get(1)?.as_str())?.clone())))
+        .collect()
+}
