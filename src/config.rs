@@ -36,6 +36,9 @@ pub enum LogFormat {
 pub enum DatabaseSettings {
     /// The embedded store: a SQLite file (its directory is created).
     Sqlite { path: PathBuf },
+    /// A MongoDB deployment (`mongodb://` or `mongodb+srv://`); the URL may hold a password, so it
+    /// is kept secret and only its host names are ever logged.
+    Mongo { url: SecretString },
 }
 
 #[derive(Clone, Debug)]
@@ -154,11 +157,32 @@ fn parse_origin(s: &str) -> Option<String> {
 }
 
 fn parse_database_url(url: &str) -> Option<DatabaseSettings> {
+    if url.starts_with("mongodb://") || url.starts_with("mongodb+srv://") {
+        // The rest is the driver's to check (at start-up), with every option it supports.
+        return Some(DatabaseSettings::Mongo {
+            url: SecretString::from(url),
+        });
+    }
     let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or_default();
     (!path.is_empty() && !path.starts_with(":memory:")).then(|| DatabaseSettings::Sqlite {
         path: PathBuf::from(path),
     })
+}
+
+/// `scheme://user:***@host…`: a URL fit for a message, with any password replaced.
+pub fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
 }
 
 impl Settings {
@@ -205,14 +229,20 @@ impl Settings {
         } else {
             "MONGO_URI"
         };
-        let database = env.parse(
-            database_var,
-            DatabaseSettings::Sqlite {
+        let database = match env.get(database_var) {
+            None => DatabaseSettings::Sqlite {
                 path: PathBuf::from("data/healthtracker.db"),
             },
-            "sqlite://<path to a database file>",
-            parse_database_url,
-        );
+            Some(raw) => parse_database_url(&raw).unwrap_or_else(|| {
+                // Not `env.parse`: that quotes the value, and a database URL can carry a password.
+                env.errors.push(format!(
+                    "{database_var}: invalid value {:?}; expected sqlite://<path to a database file>, \
+                     mongodb://… or mongodb+srv://…",
+                    redact_url_password(&raw)
+                ));
+                DatabaseSettings::Sqlite { path: PathBuf::new() }
+            }),
+        };
 
         let jwt_secret = match env.get("JWT_SECRET") {
             Some(secret) if secret.len() >= MIN_JWT_SECRET_BYTES => SecretString::from(secret),
@@ -405,5 +435,40 @@ mod tests {
         );
         assert!(parse_database_url("sqlite::memory:").is_none());
         assert!(parse_database_url("postgres://x").is_none());
+        for url in [
+            "mongodb://localhost:27017/healthtracker",
+            "mongodb+srv://app:pw@cluster0.example.net/healthtracker?retryWrites=true&w=majority",
+        ] {
+            assert!(
+                matches!(parse_database_url(url), Some(DatabaseSettings::Mongo { url: secret }) if secret.expose_secret() == url)
+            );
+        }
+    }
+
+    #[test]
+    fn the_old_mongo_uri_variable_still_works() {
+        let s = settings(&[("MONGO_URI", "mongodb://db.internal:27017/healthtracker")]);
+        assert!(matches!(s.map(|s| s.database), Ok(DatabaseSettings::Mongo { .. })));
+        // DATABASE_URL wins when both are set.
+        let s = settings(&[("MONGO_URI", "mongodb://db/x"), ("DATABASE_URL", "sqlite://x.db")]);
+        assert!(matches!(s.map(|s| s.database), Ok(DatabaseSettings::Sqlite { .. })));
+    }
+
+    #[test]
+    fn a_bad_database_url_is_reported_without_its_password() {
+        let err = settings(&[("DATABASE_URL", "mongo://app:hunter2@db.example.com/ht")])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("DATABASE_URL") && err.contains("db.example.com"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(
+            redact_url_password("mongodb://a:b@h1,h2/db?x=1"),
+            "mongodb://a:***@h1,h2/db?x=1"
+        );
+        assert_eq!(redact_url_password("mongodb://h1/db"), "mongodb://h1/db");
     }
 }

@@ -1,0 +1,1 @@
+//! MongoDB-only tests.
