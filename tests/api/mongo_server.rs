@@ -92,8 +92,17 @@ pub fn base_uri() -> Result<String, String> {
 /// Whether the MongoDB tests can run here. Without a server they are skipped with a line saying
 /// why — except under `CI=true`, where a missing server must fail the run, not hide it.
 pub fn available() -> bool {
-    match base_uri() {
-        Ok(_) => true,
+    run_or_skip(base_uri().map(drop))
+}
+
+/// Whether a mongoeco server can be started here (tests that start one on a port of their choosing).
+pub fn mongoeco_available() -> bool {
+    run_or_skip(python().map(drop))
+}
+
+fn run_or_skip(ready: Result<(), String>) -> bool {
+    match ready {
+        Ok(()) => true,
         Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
             panic!("MongoDB tests cannot run under CI: {reason}")
         }
@@ -122,7 +131,12 @@ pub fn drop_database(uri: String) {
             .ok()?;
         runtime.block_on(async {
             let client = mongodb::Client::with_uri_str(&uri).await.ok()?;
-            client.default_database()?.drop().await.ok()
+            // Bounded: a test that stopped its server must not wait for server selection here.
+            let database = client.default_database()?;
+            tokio::time::timeout(std::time::Duration::from_secs(3), database.drop())
+                .await
+                .ok()?
+                .ok()
         })
     });
     let _ = dropped.join();

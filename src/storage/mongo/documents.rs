@@ -374,10 +374,7 @@ mod tests {
         assert_eq!((entry.log.heart_rate, entry.log.steps), (0, 0));
         assert_eq!(entry.log.mood, Mood::Neutral);
         assert_eq!(entry.log.notes, "");
-        assert_eq!(
-            entry.created_at.timestamp(),
-            i64::from(id.timestamp().timestamp_millis() / 1000)
-        );
+        assert_eq!(entry.created_at.timestamp(), id.timestamp().timestamp_millis() / 1000);
 
         let odd = doc! { "_id": id, "user": user, "date": bson_date(at("2026-11-28T00:00:00Z")), "mood": "ecstatic", "calories": 1.6, "symptoms": "cough" };
         let entry = entry_from_doc(&odd).map_err(|e| e.to_string());

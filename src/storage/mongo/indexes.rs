@@ -17,7 +17,7 @@ use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
 
 use super::documents::{ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, USERS, day_of};
-use super::{ErrorClass, classify_error, error_code};
+use super::{ErrorClass, classify_error, error_code, error_summary};
 use crate::domain::day::{Day, format_timestamp};
 
 struct Spec {
@@ -103,13 +103,17 @@ pub async fn create_all(db: &Database) -> Result<Vec<IndexProblem>, mongodb::err
                     index: describe(&spec),
                     duplicates: class == ErrorClass::Duplicate,
                     detail: match error_code(&error) {
+                        _ if class == ErrorClass::Duplicate => {
+                            format!("existing documents violate it, listed below: {}", error_summary(&error))
+                        }
                         // 85/86: an index on these keys exists with other options or another name.
-                        Some(code @ (85 | 86)) => format!(
-                            "an index on these keys already exists with other options (code {code}); drop it \
-                             (db.{}.dropIndex(<its name>)) and run migrate again: {error}",
-                            spec.collection
+                        Some(85 | 86) => format!(
+                            "an index on these keys already exists with other options; drop it \
+                             (db.{}.dropIndex(<its name>)) and run migrate again: {}",
+                            spec.collection,
+                            error_summary(&error)
                         ),
-                        _ => error.to_string(),
+                        _ => error_summary(&error),
                     },
                 }),
             },

@@ -44,7 +44,7 @@ const DEFAULT_DATABASE: &str = "test";
 // --- errors ----------------------------------------------------------------------------------
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ErrorClass {
+pub enum ErrorClass {
     /// E11000: a unique index refused the write.
     Duplicate,
     /// No server could be reached: opens the circuit breaker.
@@ -64,7 +64,7 @@ const DUPLICATE_KEY_LEGACY: [i32; 2] = [11001, 12582];
 const TRANSIENT_CODES: [i32; 12] = [6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436];
 
 /// The server's error code, wherever the driver put it (it has no public accessor).
-pub(crate) fn error_code(error: &DriverError) -> Option<i32> {
+pub fn error_code(error: &DriverError) -> Option<i32> {
     match error.kind.as_ref() {
         ErrorKind::Command(e) => Some(e.code),
         ErrorKind::Write(WriteFailure::WriteError(e)) => Some(e.code),
@@ -85,8 +85,18 @@ pub(crate) fn error_code(error: &DriverError) -> Option<i32> {
     }
 }
 
+/// The server's own words and code, without the driver's dump of the raw reply.
+pub(crate) fn error_summary(error: &DriverError) -> String {
+    match error.kind.as_ref() {
+        ErrorKind::Command(e) => format!("{} (code {})", e.message, e.code),
+        ErrorKind::Write(WriteFailure::WriteError(e)) => format!("{} (code {})", e.message, e.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(e)) => format!("{} (code {})", e.message, e.code),
+        _ => error.to_string(),
+    }
+}
+
 /// By numeric code, never by message text (servers and stand-ins word them differently).
-pub(crate) fn classify_error(error: &DriverError) -> ErrorClass {
+pub fn classify_error(error: &DriverError) -> ErrorClass {
     let duplicate = |code: i32| code == DUPLICATE_KEY || DUPLICATE_KEY_LEGACY.contains(&code);
     match error.kind.as_ref() {
         ErrorKind::ServerSelection { .. }
@@ -267,7 +277,7 @@ impl MongoStore {
 
     /// Maps a driver error, opening the breaker when no server could be reached.
     fn fail(&self, error: DriverError) -> StoreError {
-        let message = || scrub(error.to_string(), &self.inner.url);
+        let message = || scrub(error_summary(&error), &self.inner.url);
         match classify_error(&error) {
             ErrorClass::Duplicate => StoreError::Conflict,
             ErrorClass::Unreachable => {
