@@ -147,14 +147,20 @@ async fn client_options(url: &SecretString) -> Result<ClientOptions, DriverError
 
 /// A database handle, or why there is none. `Ok(None)` when the options could not be resolved yet
 /// for a passing reason (a `mongodb+srv://` DNS lookup failed): the caller retries.
-async fn connect(url: &SecretString) -> anyhow::Result<Option<Database>> {
+/// `retrying`: a later attempt, logged quietly (the first failure was a warning already).
+async fn connect(url: &SecretString, retrying: bool) -> anyhow::Result<Option<Database>> {
     let options = match client_options(url).await {
         Ok(options) => options,
         Err(error) if classify_error(&error) == ErrorClass::Unreachable => {
-            tracing::warn!(
-                error = scrub(error.to_string(), url),
-                "cannot resolve the MongoDB connection string yet; retrying"
-            );
+            let error = scrub(error.to_string(), url);
+            if retrying {
+                tracing::debug!(error, "cannot resolve the MongoDB connection string yet; retrying");
+            } else {
+                tracing::warn!(
+                    error,
+                    "cannot resolve the MongoDB connection string yet; retrying every second"
+                );
+            }
             return Ok(None);
         }
         Err(error) => anyhow::bail!("invalid MongoDB connection string: {}", scrub(error.to_string(), url)),
@@ -202,7 +208,7 @@ impl MongoStore {
                 indexes_pending: std::sync::atomic::AtomicBool::new(true),
             }),
         };
-        if let Some(db) = connect(url).await? {
+        if let Some(db) = connect(url, false).await? {
             let _ = store.inner.db.set(db);
             store.ensure_indexes_at_start().await;
         } else {
@@ -215,7 +221,7 @@ impl MongoStore {
     /// `healthtracker migrate`: every index now, or a clear error — unreachable deployment, or data
     /// that a unique index cannot accept (listed, for a person to fix).
     pub async fn migrate(url: &SecretString) -> anyhow::Result<()> {
-        let db = connect(url)
+        let db = connect(url, false)
             .await?
             .context("cannot resolve the MongoDB connection string (DNS lookup for mongodb+srv:// failed)")?;
         db.run_command(doc! {"ping": 1})
@@ -310,14 +316,14 @@ impl MongoStore {
 /// Connects (if the first attempt could not), probes while the breaker is open, and finishes the
 /// index creation owed from start-up. Ends when the store is dropped.
 async fn watch(inner: Weak<Inner>) {
-    let mut ticker = tokio::time::interval(PROBE_INTERVAL);
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + PROBE_INTERVAL, PROBE_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
         let Some(inner) = inner.upgrade() else { return };
         let store = MongoStore { inner };
         if store.inner.db.get().is_none() {
-            match connect(&store.inner.url).await {
+            match connect(&store.inner.url, true).await {
                 Ok(Some(db)) => {
                     let _ = store.inner.db.set(db);
                 }
