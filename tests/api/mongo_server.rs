@@ -107,6 +107,16 @@ fn run_or_skip(ready: Result<(), String>) -> bool {
             panic!("MongoDB tests cannot run under CI: {reason}")
         }
         Err(reason) => {
+            // `eprintln!` is captured per test and shown only on failure; the once-per-process line
+            // goes to the real stderr so a skipped half of the suite is seen in every run.
+            static ANNOUNCED: std::sync::Once = std::sync::Once::new();
+            ANNOUNCED.call_once(|| {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "SKIP (mongodb): {reason} (all MongoDB tests skipped)"
+                );
+            });
             eprintln!("SKIP (mongodb): {reason}");
             false
         }
