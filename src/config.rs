@@ -170,18 +170,22 @@ fn parse_database_url(url: &str) -> Option<DatabaseSettings> {
     })
 }
 
-/// `scheme://user:***@host…`: a URL fit for a message, with any password replaced.
-pub fn redact_url_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let Some(at) = rest[..authority_end].rfind('@') else {
-        return url.to_owned();
-    };
-    match rest[..at].split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
-        None => url.to_owned(),
+/// The password in a `scheme://user:password@host…` URL, if it has one.
+pub fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    userinfo
+        .split_once(':')
+        .map(|(_, password)| password)
+        .filter(|p| !p.is_empty())
+}
+
+/// `scheme://user:***@host…`: a URL (or a message quoting one) fit to print.
+pub fn redact_url_password(text: &str, url: &str) -> String {
+    match url_password(url) {
+        Some(password) => text.replace(password, "***"),
+        None => text.to_owned(),
     }
 }
 
@@ -238,7 +242,7 @@ impl Settings {
                 env.errors.push(format!(
                     "{database_var}: invalid value {:?}; expected sqlite://<path to a database file>, \
                      mongodb://… or mongodb+srv://…",
-                    redact_url_password(&raw)
+                    redact_url_password(&raw, &raw)
                 ));
                 DatabaseSettings::Sqlite { path: PathBuf::new() }
             }),
@@ -465,10 +469,17 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("hunter2"), "{err}");
+        let url = "mongodb://app:s3cret@db1:27017,db2/ht?replicaSet=rs0";
+        assert_eq!(url_password(url), Some("s3cret"));
         assert_eq!(
-            redact_url_password("mongodb://a:b@h1,h2/db?x=1"),
-            "mongodb://a:***@h1,h2/db?x=1"
+            redact_url_password(url, url),
+            "mongodb://app:***@db1:27017,db2/ht?replicaSet=rs0"
         );
-        assert_eq!(redact_url_password("mongodb://h1/db"), "mongodb://h1/db");
+        assert_eq!(
+            redact_url_password("auth failed for app:s3cret", url),
+            "auth failed for app:***"
+        );
+        assert_eq!(url_password("mongodb://db1/ht"), None);
+        assert_eq!(url_password("mongodb://user@db1/ht"), None);
     }
 }

@@ -9,6 +9,7 @@ mod availability;
 pub mod documents;
 pub mod indexes;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
@@ -115,22 +116,9 @@ pub fn classify_error(error: &DriverError) -> ErrorClass {
     }
 }
 
-/// The connection string's password, so a driver message quoting it can be cleaned.
-fn url_password(url: &str) -> Option<&str> {
-    let rest = url.split_once("://")?.1;
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
-    userinfo
-        .split_once(':')
-        .map(|(_, password)| password)
-        .filter(|p| !p.is_empty())
-}
-
+/// A driver message with the connection string's password (should it quote it) replaced.
 fn scrub(message: String, url: &SecretString) -> String {
-    match url_password(url.expose_secret()) {
-        Some(password) => message.replace(password, "***"),
-        None => message,
-    }
+    crate::config::redact_url_password(&message, url.expose_secret())
 }
 
 // --- connection ------------------------------------------------------------------------------
@@ -174,7 +162,7 @@ async fn connect(url: &SecretString, retrying: bool) -> anyhow::Result<Option<Da
         }
     };
     let client = Client::with_options(options)
-        .map_err(|error| anyhow::anyhow!("invalid MongoDB client options: {}", scrub(error.to_string(), url)))?;
+        .map_err(|error| anyhow::anyhow!("invalid MongoDB client options: {}", scrub(error_summary(&error), url)))?;
     tracing::info!(hosts = hosts.join(","), database = %name, "using MongoDB");
     Ok(Some(client.database(&name)))
 }
@@ -192,7 +180,7 @@ struct Inner {
     db: OnceLock<Database>,
     availability: Availability,
     /// Start-up index creation still owed because the deployment was unreachable.
-    indexes_pending: std::sync::atomic::AtomicBool,
+    indexes_pending: AtomicBool,
 }
 
 impl MongoStore {
@@ -205,7 +193,7 @@ impl MongoStore {
                 url: url.clone(),
                 db: OnceLock::new(),
                 availability: Availability::default(),
-                indexes_pending: std::sync::atomic::AtomicBool::new(true),
+                indexes_pending: AtomicBool::new(true),
             }),
         };
         if let Some(db) = connect(url, false).await? {
@@ -226,13 +214,13 @@ impl MongoStore {
             .context("cannot resolve the MongoDB connection string (DNS lookup for mongodb+srv:// failed)")?;
         db.run_command(doc! {"ping": 1})
             .await
-            .map_err(|error| anyhow::anyhow!("cannot reach MongoDB: {}", scrub(error.to_string(), url)))?;
+            .map_err(|error| anyhow::anyhow!("cannot reach MongoDB: {}", scrub(error_summary(&error), url)))?;
         let problems = indexes::create_all(&db)
             .await
-            .map_err(|error| anyhow::anyhow!("MongoDB became unreachable: {}", scrub(error.to_string(), url)))?;
+            .map_err(|error| anyhow::anyhow!("MongoDB became unreachable: {}", scrub(error_summary(&error), url)))?;
         let duplicates = indexes::find_duplicates(&db)
             .await
-            .map_err(|error| anyhow::anyhow!("reading existing data failed: {}", scrub(error.to_string(), url)))?;
+            .map_err(|error| anyhow::anyhow!("reading existing data failed: {}", scrub(error_summary(&error), url)))?;
         if problems.is_empty() && duplicates.is_empty() {
             return Ok(());
         }
@@ -243,9 +231,7 @@ impl MongoStore {
         let Some(db) = self.inner.db.get() else { return };
         match indexes::create_all(db).await {
             Ok(problems) => {
-                self.inner
-                    .indexes_pending
-                    .store(false, std::sync::atomic::Ordering::Release);
+                self.inner.indexes_pending.store(false, Ordering::Release);
                 for problem in problems {
                     tracing::error!(
                         index = problem.index,
@@ -296,8 +282,8 @@ impl MongoStore {
         }
     }
 
-    /// Another entry of `user` on `day`, other than `except`.
-    async fn entry_id_on_day(&self, user: UserId, day: Day, except: Option<EntryId>) -> StoreResult<bool> {
+    /// Whether another entry of `user` (other than `except`) stands for `day`.
+    async fn day_taken(&self, user: UserId, day: Day, except: Option<EntryId>) -> StoreResult<bool> {
         let (start, end) = day_window(day);
         let mut filter = doc! {"user": user_oid(user), "date": {"$gte": start, "$lt": end}};
         if let Some(except) = except {
@@ -342,7 +328,7 @@ async fn watch(inner: Weak<Inner>) {
                 _ => continue,
             }
         }
-        if store.inner.indexes_pending.load(std::sync::atomic::Ordering::Acquire) {
+        if store.inner.indexes_pending.load(Ordering::Acquire) {
             store.ensure_indexes_at_start().await;
         }
     }
@@ -550,7 +536,7 @@ impl Storage for MongoStore {
     async fn insert_entry(&self, entry: &Entry) -> StoreResult<()> {
         // The unique index sees exact dates only; an old entry stored at local midnight is found by
         // its window. A race between two of our own inserts is still the index's to refuse.
-        if self.entry_id_on_day(entry.user, entry.date, None).await? {
+        if self.day_taken(entry.user, entry.date, None).await? {
             return Err(StoreError::Conflict);
         }
         self.collection(ENTRIES)?
@@ -639,7 +625,7 @@ impl Storage for MongoStore {
             .and_then(|t| DateTime::from_timestamp_millis(t.timestamp_millis()))
             .map(day_of);
         let moves = stored_day != Some(entry.date);
-        if moves && self.entry_id_on_day(entry.user, entry.date, Some(entry.id)).await? {
+        if moves && self.day_taken(entry.user, entry.date, Some(entry.id)).await? {
             return Err(StoreError::Conflict);
         }
         let done = entries
@@ -656,22 +642,5 @@ impl Storage for MongoStore {
             .await
             .map_err(|e| self.fail(e))?;
         Ok(done.deleted_count == 1)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_scrubbed_from_driver_messages() {
-        let url = SecretString::from("mongodb://app:s3cret@db1:27017,db2/ht?replicaSet=rs0");
-        assert_eq!(url_password(url.expose_secret()), Some("s3cret"));
-        assert_eq!(
-            scrub("auth failed for app:s3cret".into(), &url),
-            "auth failed for app:***"
-        );
-        assert_eq!(url_password("mongodb://db1/ht"), None);
-        assert_eq!(url_password("mongodb://user@db1/ht"), None);
     }
 }
