@@ -36,6 +36,9 @@ pub enum LogFormat {
 pub enum DatabaseSettings {
     /// The embedded store: a SQLite file (its directory is created).
     Sqlite { path: PathBuf },
+    /// A MongoDB deployment (`mongodb://` or `mongodb+srv://`); the URL may hold a password, so it
+    /// is kept secret and only its host names are ever logged.
+    Mongo { url: SecretString },
 }
 
 #[derive(Clone, Debug)]
@@ -195,6 +198,12 @@ fn parse_origin(s: &str) -> Option<String> {
 }
 
 fn parse_database_url(url: &str) -> Option<DatabaseSettings> {
+    if url.starts_with("mongodb://") || url.starts_with("mongodb+srv://") {
+        // The rest is the driver's to check (at start-up), with every option it supports.
+        return Some(DatabaseSettings::Mongo {
+            url: SecretString::from(url),
+        });
+    }
     let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or_default();
     (!path.is_empty() && !path.starts_with(":memory:")).then(|| DatabaseSettings::Sqlite {
@@ -234,6 +243,25 @@ fn percent_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// The password in a `scheme://user:password@host…` URL, if it has one.
+pub fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    userinfo
+        .split_once(':')
+        .map(|(_, password)| password)
+        .filter(|p| !p.is_empty())
+}
+
+/// `scheme://user:***@host…`: a URL (or a message quoting one) fit to print.
+pub fn redact_url_password(text: &str, url: &str) -> String {
+    match url_password(url) {
+        Some(password) => text.replace(password, "***"),
+        None => text.to_owned(),
+    }
 }
 
 impl Settings {
@@ -280,14 +308,20 @@ impl Settings {
         } else {
             "MONGO_URI"
         };
-        let database = env.parse(
-            database_var,
-            DatabaseSettings::Sqlite {
+        let database = match env.get(database_var) {
+            None => DatabaseSettings::Sqlite {
                 path: PathBuf::from("data/healthtracker.db"),
             },
-            "sqlite://<path to a database file>",
-            parse_database_url,
-        );
+            Some(raw) => parse_database_url(&raw).unwrap_or_else(|| {
+                // Not `env.parse`: that quotes the value, and a database URL can carry a password.
+                env.errors.push(format!(
+                    "{database_var}: invalid value {:?}; expected sqlite://<path to a database file>, \
+                     mongodb://… or mongodb+srv://…",
+                    redact_url_password(&raw, &raw)
+                ));
+                DatabaseSettings::Sqlite { path: PathBuf::new() }
+            }),
+        };
 
         let jwt_secret = match env.get("JWT_SECRET") {
             Some(secret) if secret.len() >= MIN_JWT_SECRET_BYTES => SecretString::from(secret),
@@ -558,5 +592,47 @@ mod tests {
         );
         assert!(parse_database_url("sqlite::memory:").is_none());
         assert!(parse_database_url("postgres://x").is_none());
+        for url in [
+            "mongodb://localhost:27017/healthtracker",
+            "mongodb+srv://app:pw@cluster0.example.net/healthtracker?retryWrites=true&w=majority",
+        ] {
+            assert!(
+                matches!(parse_database_url(url), Some(DatabaseSettings::Mongo { url: secret }) if secret.expose_secret() == url)
+            );
+        }
+    }
+
+    #[test]
+    fn the_old_mongo_uri_variable_still_works() {
+        let s = settings(&[("MONGO_URI", "mongodb://db.internal:27017/healthtracker")]);
+        assert!(matches!(s.map(|s| s.database), Ok(DatabaseSettings::Mongo { .. })));
+        // DATABASE_URL wins when both are set.
+        let s = settings(&[("MONGO_URI", "mongodb://db/x"), ("DATABASE_URL", "sqlite://x.db")]);
+        assert!(matches!(s.map(|s| s.database), Ok(DatabaseSettings::Sqlite { .. })));
+    }
+
+    #[test]
+    fn a_bad_database_url_is_reported_without_its_password() {
+        let err = settings(&[("DATABASE_URL", "mongo://app:hunter2@db.example.com/ht")])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("DATABASE_URL") && err.contains("db.example.com"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+        let url = "mongodb://app:s3cret@db1:27017,db2/ht?replicaSet=rs0";
+        assert_eq!(url_password(url), Some("s3cret"));
+        assert_eq!(
+            redact_url_password(url, url),
+            "mongodb://app:***@db1:27017,db2/ht?replicaSet=rs0"
+        );
+        assert_eq!(
+            redact_url_password("auth failed for app:s3cret", url),
+            "auth failed for app:***"
+        );
+        assert_eq!(url_password("mongodb://db1/ht"), None);
+        assert_eq!(url_password("mongodb://user@db1/ht"), None);
     }
 }

@@ -77,8 +77,8 @@ async fn main() -> ExitCode {
     let outcome = match command {
         Command::Serve => serve(settings).await,
         Command::Worker => worker(settings).await,
-        Command::Migrate => storage::open(&settings.database).await.map(|store| {
-            tracing::info!(backend = store.backend(), "database schema is up to date");
+        Command::Migrate => storage::migrate(&settings.database).await.map(|backend| {
+            tracing::info!(backend, "database schema is up to date");
         }),
     };
     match outcome {

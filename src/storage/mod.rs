@@ -11,6 +11,7 @@ use crate::domain::entry::{Entry, EntryRange};
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::user::{Email, User};
 
+pub mod mongo;
 pub mod sqlite;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -93,7 +94,8 @@ pub trait Storage: Send + Sync + 'static {
 }
 
 /// Opens the configured backend and brings its schema up to date (idempotent), so a fresh checkout
-/// serves with no set-up.
+/// serves with no set-up. A MongoDB deployment that cannot be reached does not stop it: the store
+/// answers `Unavailable` until the deployment is back.
 pub async fn open(settings: &crate::config::DatabaseSettings) -> anyhow::Result<std::sync::Arc<dyn Storage>> {
     match settings {
         crate::config::DatabaseSettings::Sqlite { path } => {
@@ -101,5 +103,15 @@ pub async fn open(settings: &crate::config::DatabaseSettings) -> anyhow::Result<
             store.migrate().await?;
             Ok(std::sync::Arc::new(store))
         }
+        crate::config::DatabaseSettings::Mongo { url } => Ok(std::sync::Arc::new(mongo::MongoStore::open(url).await?)),
+    }
+}
+
+/// `healthtracker migrate`: brings the schema and indexes up to date now, failing with a message a
+/// person can act on (unreachable database, existing data that a unique index cannot accept).
+pub async fn migrate(settings: &crate::config::DatabaseSettings) -> anyhow::Result<&'static str> {
+    match settings {
+        crate::config::DatabaseSettings::Sqlite { .. } => open(settings).await.map(|store| store.backend()),
+        crate::config::DatabaseSettings::Mongo { url } => mongo::MongoStore::migrate(url).await.map(|()| "mongodb"),
     }
 }

@@ -20,6 +20,7 @@ pub const PASSWORD: &str = "Secret123";
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
+    MongoDb,
 }
 
 /// Where a test app keeps its data: one fresh database per app.
@@ -27,6 +28,8 @@ pub struct Database {
     pub url: String,
     pub sqlite_path: Option<PathBuf>,
     _dir: Option<tempfile::TempDir>,
+    /// A MongoDB database of this test's own, dropped with it.
+    pub mongo: bool,
 }
 
 impl Database {
@@ -39,8 +42,37 @@ impl Database {
                     url: format!("sqlite://{}", path.display()),
                     sqlite_path: Some(path),
                     _dir: Some(dir),
+                    mongo: false,
                 }
             }
+            Backend::MongoDb => {
+                let base = crate::mongo_server::base_uri().expect("a MongoDB server (the test checks before)");
+                Self::mongo_at(&base)
+            }
+        }
+    }
+
+    /// A fresh database on the MongoDB server at `base_uri`.
+    pub fn mongo_at(base_uri: &str) -> Self {
+        Self {
+            url: crate::mongo_server::with_database(base_uri, &format!("ht_test_{}", hex_id())),
+            sqlite_path: None,
+            _dir: None,
+            mongo: true,
+        }
+    }
+
+    /// The test's database through the driver, for fixtures and to look at raw documents.
+    pub async fn mongo_db(&self) -> mongodb::Database {
+        let client = mongodb::Client::with_uri_str(&self.url).await.expect("MongoDB client");
+        client.default_database().expect("database name in the URL")
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if self.mongo {
+            crate::mongo_server::drop_database(self.url.clone());
         }
     }
 }
@@ -591,7 +623,7 @@ pub fn now_secs() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Declares an HTTP test that runs once per storage backend.
+/// Declares an HTTP test that runs once per storage backend: `<name>::sqlite` and `<name>::mongodb`.
 #[macro_export]
 macro_rules! api_test {
     ($(#[$attr:meta])* async fn $name:ident($backend:ident) $body:block) => {
@@ -605,6 +637,14 @@ macro_rules! api_test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 run($crate::helpers::Backend::Sqlite).await
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mongodb() {
+                if $crate::mongo_server::available() {
+                    run($crate::helpers::Backend::MongoDb).await
+                }
             }
         }
     };

@@ -2,6 +2,7 @@
 
 mod fake_ai;
 mod helpers;
+mod mongo_server;
 
 mod ai;
 mod auth;
@@ -10,3 +11,4 @@ mod docs;
 mod entries;
 mod health;
 mod logging;
+mod mongo;

@@ -1,0 +1,407 @@
+//! The documents, as the old Mongoose backend wrote them and as we write them.
+//!
+//! Reading is lenient on purpose: an existing database holds documents from every version of the old
+//! backend, with fields missing (`heartRate`… came late), numbers as Int32, Int64 or Double (the Node
+//! driver writes a JS number as Int32 when it fits), `mood: "neutral"` that its own enum refused, `__v`,
+//! Mongoose `_id`s inside `foodIntake`, and `date` at the server's *local* midnight. None of that may
+//! fail a read: a missing or odd value reads as the API's default. Writing keeps the Mongoose shape
+//! (`__v`, BSON dates, ObjectId references) so the old backend could still read what we wrote.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use mongodb::bson::{self, Bson, Document, doc};
+
+use crate::domain::day::Day;
+use crate::domain::entry::{DayLog, Entry, FoodItem, Meal, Mood};
+use crate::domain::ids::{EntryId, ObjectId, UserId};
+use crate::domain::user::{Email, User, UserName};
+use crate::storage::RefreshSession;
+
+pub const USERS: &str = "users";
+pub const ENTRIES: &str = "entries";
+/// Ours: refresh sessions (hashed tokens), expired by a TTL index.
+pub const REFRESH_SESSIONS: &str = "refresh_sessions";
+/// Ours: access tokens revoked by logout, expired by a TTL index.
+pub const REVOKED_TOKENS: &str = "revoked_tokens";
+
+/// The old backend stored an entry's day as the server's local midnight; every real offset lies within
+/// ±12 h of UTC midnight, so the nearest UTC midnight is the day that was meant.
+const HALF_DAY_MS: i64 = 12 * 60 * 60 * 1000;
+const DAY_MS: i64 = 2 * HALF_DAY_MS;
+
+pub fn oid(id: ObjectId) -> bson::oid::ObjectId {
+    bson::oid::ObjectId::from_bytes(id.bytes())
+}
+
+pub fn user_oid(id: UserId) -> bson::oid::ObjectId {
+    oid(id.0)
+}
+
+pub fn entry_oid(id: EntryId) -> bson::oid::ObjectId {
+    oid(id.0)
+}
+
+pub fn bson_date(t: DateTime<Utc>) -> bson::DateTime {
+    bson::DateTime::from_millis(t.timestamp_millis())
+}
+
+fn chrono_date(t: bson::DateTime) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(t.timestamp_millis())
+}
+
+/// The calendar day a stored `date` stands for: its nearest UTC midnight.
+pub fn day_of(stored: DateTime<Utc>) -> Day {
+    let days = (stored.timestamp_millis() + HALF_DAY_MS).div_euclid(DAY_MS);
+    let date = DateTime::from_timestamp_millis(days.saturating_mul(DAY_MS)).map_or(NaiveDate::MIN, |t| t.date_naive());
+    Day::from_date(date)
+}
+
+/// Every stored `date` that stands for `day`: `[midnight − 12 h, midnight + 12 h)`.
+pub fn day_window(day: Day) -> (bson::DateTime, bson::DateTime) {
+    let midnight = day.midnight_utc();
+    let half = TimeDelta::milliseconds(HALF_DAY_MS);
+    (bson_date(midnight - half), bson_date(midnight + half))
+}
+
+// --- lenient readers -------------------------------------------------------------------------
+
+fn number(value: Option<&Bson>) -> Option<f64> {
+    match value? {
+        Bson::Int32(n) => Some(f64::from(*n)),
+        Bson::Int64(n) => Some(*n as f64),
+        Bson::Double(n) if n.is_finite() => Some(*n),
+        // Mongoose casts numeric strings on save, but a document edited by hand may still hold one.
+        Bson::String(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()),
+        _ => None,
+    }
+}
+
+/// An integer field: Int32, Int64, or a Double (a fraction, which an old schema allowed, is rounded).
+pub fn int_field(doc: &Document, key: &str) -> i64 {
+    match doc.get(key) {
+        Some(Bson::Int32(n)) => i64::from(*n),
+        Some(Bson::Int64(n)) => *n,
+        other => number(other).map_or(0, |n| n.round() as i64),
+    }
+}
+
+pub fn float_field(doc: &Document, key: &str) -> f64 {
+    number(doc.get(key)).unwrap_or(0.0)
+}
+
+fn bool_field(doc: &Document, key: &str) -> bool {
+    match doc.get(key) {
+        Some(Bson::Boolean(b)) => *b,
+        Some(Bson::String(s)) => s.trim().eq_ignore_ascii_case("true"),
+        other => number(other).is_some_and(|n| n != 0.0),
+    }
+}
+
+fn string_field(doc: &Document, key: &str) -> String {
+    match doc.get(key) {
+        Some(Bson::String(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+fn date_field(doc: &Document, key: &str) -> Option<DateTime<Utc>> {
+    match doc.get(key)? {
+        Bson::DateTime(t) => chrono_date(*t),
+        Bson::String(s) => DateTime::parse_from_rfc3339(s.trim())
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        _ => None,
+    }
+}
+
+fn object_id_field(doc: &Document, key: &str) -> Option<ObjectId> {
+    match doc.get(key)? {
+        Bson::ObjectId(id) => Some(ObjectId::from_bytes(id.bytes())),
+        Bson::String(s) => ObjectId::parse(s),
+        _ => None,
+    }
+}
+
+/// When a document has no `createdAt`/`updatedAt`, its ObjectId still says when it was made.
+fn id_time(id: ObjectId) -> DateTime<Utc> {
+    let b = id.bytes();
+    DateTime::from_timestamp(i64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])), 0).unwrap_or_default()
+}
+
+fn food_item(value: &Bson) -> Option<FoodItem> {
+    let item = value.as_document()?;
+    Some(FoodItem {
+        // The old schema's enum had the same four meals; anything else is kept as a snack rather
+        // than failing the whole entry.
+        meal: item.get_str("meal").ok().and_then(Meal::parse).unwrap_or(Meal::Snack),
+        food: string_field(item, "food"),
+        calories: int_field(item, "calories"),
+    })
+}
+
+fn symptoms(value: Option<&Bson>) -> Vec<String> {
+    match value {
+        Some(Bson::Array(items)) => items.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect(),
+        Some(Bson::String(s)) if !s.trim().is_empty() => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Why a stored document cannot be served at all (no usable id or date).
+#[derive(Debug, thiserror::Error)]
+#[error("{collection} document {id}: {problem}")]
+pub struct Unreadable {
+    pub collection: &'static str,
+    pub id: String,
+    pub problem: &'static str,
+}
+
+fn unreadable(collection: &'static str, doc: &Document, problem: &'static str) -> Unreadable {
+    Unreadable {
+        collection,
+        id: doc
+            .get("_id")
+            .map_or_else(|| "(no _id)".to_owned(), ToString::to_string),
+        problem,
+    }
+}
+
+pub fn entry_from_doc(doc: &Document) -> Result<Entry, Unreadable> {
+    let id = object_id_field(doc, "_id").ok_or_else(|| unreadable(ENTRIES, doc, "_id is not an ObjectId"))?;
+    let user = object_id_field(doc, "user").ok_or_else(|| unreadable(ENTRIES, doc, "user is not an ObjectId"))?;
+    let date = date_field(doc, "date").ok_or_else(|| unreadable(ENTRIES, doc, "date is missing or not a date"))?;
+    let created_at = date_field(doc, "createdAt").unwrap_or_else(|| id_time(id));
+    // `sleepHours` is what the old frontend sent; a document saved from it verbatim may carry it.
+    let sleep_key = if doc.contains_key("sleep") {
+        "sleep"
+    } else {
+        "sleepHours"
+    };
+    Ok(Entry {
+        id: EntryId(id),
+        user: UserId(user),
+        date: day_of(date),
+        log: DayLog {
+            calories: int_field(doc, "calories"),
+            sleep: float_field(doc, sleep_key),
+            workouts: bool_field(doc, "workouts"),
+            food_intake: match doc.get("foodIntake") {
+                Some(Bson::Array(items)) => items.iter().filter_map(food_item).collect(),
+                _ => Vec::new(),
+            },
+            heart_rate: int_field(doc, "heartRate"),
+            steps: int_field(doc, "steps"),
+            symptoms: symptoms(doc.get("symptoms")),
+            mood: doc.get_str("mood").ok().and_then(Mood::parse).unwrap_or_default(),
+            water_intake: float_field(doc, "waterIntake"),
+            notes: string_field(doc, "notes"),
+        },
+        created_at,
+        updated_at: date_field(doc, "updatedAt").unwrap_or(created_at),
+    })
+}
+
+pub fn user_from_doc(doc: &Document) -> Result<User, Unreadable> {
+    let id = object_id_field(doc, "_id").ok_or_else(|| unreadable(USERS, doc, "_id is not an ObjectId"))?;
+    let created_at = date_field(doc, "createdAt").unwrap_or_else(|| id_time(id));
+    Ok(User {
+        id: UserId(id),
+        name: UserName::from_stored(string_field(doc, "name")),
+        // Mongoose lower-cased it (`lowercase: true`); a hand-edited document may not be.
+        email: Email::from_stored(string_field(doc, "email").trim().to_lowercase()),
+        // bcrypt from the old backend, argon2id from us; a missing one matches no password.
+        password_hash: string_field(doc, "password"),
+        created_at,
+        updated_at: date_field(doc, "updatedAt").unwrap_or(created_at),
+    })
+}
+
+/// What reads of a user load: not the token arrays, which the old backend grew with every login.
+pub fn user_projection() -> Document {
+    doc! { "name": 1, "email": 1, "password": 1, "createdAt": 1, "updatedAt": 1 }
+}
+
+pub fn session_from_doc(doc: &Document) -> Result<RefreshSession, Unreadable> {
+    let token_hash = doc
+        .get_str("_id")
+        .map_err(|_| unreadable(REFRESH_SESSIONS, doc, "_id is not a token hash"))?;
+    let user = object_id_field(doc, "user").ok_or_else(|| unreadable(REFRESH_SESSIONS, doc, "user is missing"))?;
+    let expires_at =
+        date_field(doc, "expiresAt").ok_or_else(|| unreadable(REFRESH_SESSIONS, doc, "expiresAt is missing"))?;
+    Ok(RefreshSession {
+        token_hash: token_hash.to_owned(),
+        user_id: UserId(user),
+        family_id: string_field(doc, "family"),
+        created_at: date_field(doc, "createdAt").unwrap_or(expires_at),
+        expires_at,
+        rotated_at: date_field(doc, "rotatedAt"),
+        revoked_at: date_field(doc, "revokedAt"),
+    })
+}
+
+// --- writers ---------------------------------------------------------------------------------
+
+/// A JS number as the Node driver stores it: Int32 when it fits.
+fn js_int(n: i64) -> Bson {
+    i32::try_from(n).map_or(Bson::Int64(n), Bson::Int32)
+}
+
+/// The fields a PUT may change, shaped as Mongoose stored them.
+fn log_fields(log: &DayLog) -> Document {
+    let food: Vec<Bson> = log
+        .food_intake
+        .iter()
+        .map(|item| {
+            // Mongoose gave every array subdocument its own `_id`.
+            Bson::Document(doc! {
+                "_id": bson::oid::ObjectId::new(),
+                "meal": item.meal.as_str(),
+                "food": &item.food,
+                "calories": js_int(item.calories),
+            })
+        })
+        .collect();
+    doc! {
+        "calories": js_int(log.calories),
+        "sleep": log.sleep,
+        "workouts": log.workouts,
+        "foodIntake": food,
+        "heartRate": js_int(log.heart_rate),
+        "steps": js_int(log.steps),
+        "symptoms": &log.symptoms,
+        "mood": log.mood.as_str(),
+        "waterIntake": log.water_intake,
+        "notes": &log.notes,
+    }
+}
+
+pub fn entry_to_doc(entry: &Entry) -> Document {
+    let mut doc = doc! {
+        "_id": entry_oid(entry.id),
+        "user": user_oid(entry.user),
+        "date": bson_date(entry.date.midnight_utc()),
+    };
+    doc.extend(log_fields(&entry.log));
+    doc.extend(doc! {
+        "createdAt": bson_date(entry.created_at),
+        "updatedAt": bson_date(entry.updated_at),
+        "__v": 0,
+    });
+    doc
+}
+
+/// `$set` for an edited entry; `date` only when the entry moves to another day, so an old
+/// document's local-midnight date is left as it is when its day does not change.
+pub fn entry_update(entry: &Entry, move_to_day: bool) -> Document {
+    let mut set = log_fields(&entry.log);
+    if move_to_day {
+        set.insert("date", bson_date(entry.date.midnight_utc()));
+    }
+    set.insert("updatedAt", bson_date(entry.updated_at));
+    doc! { "$set": set }
+}
+
+pub fn user_to_doc(user: &User) -> Document {
+    doc! {
+        "_id": user_oid(user.id),
+        "name": user.name.as_str(),
+        "email": user.email.as_str(),
+        "password": &user.password_hash,
+        // The old backend's arrays, kept so its code could still load the document; we never add
+        // to them (our sessions live in their own collection).
+        "refreshTokens": [],
+        "revokedTokens": [],
+        "createdAt": bson_date(user.created_at),
+        "updatedAt": bson_date(user.updated_at),
+        "__v": 0,
+    }
+}
+
+pub fn session_to_doc(s: &RefreshSession) -> Document {
+    doc! {
+        "_id": &s.token_hash,
+        "user": user_oid(s.user_id),
+        "family": &s.family_id,
+        "createdAt": bson_date(s.created_at),
+        "expiresAt": bson_date(s.expires_at),
+        "rotatedAt": s.rotated_at.map(bson_date),
+        "revokedAt": s.revoked_at.map(bson_date),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_local_midnight_is_the_day_it_was_meant_as() {
+        for (stored, day) in [
+            ("2026-11-28T00:00:00Z", "2026-11-28"),
+            ("2026-11-27T23:00:00Z", "2026-11-28"), // UTC+1
+            ("2026-11-28T05:00:00Z", "2026-11-28"), // UTC-5
+            ("2026-11-27T12:00:00Z", "2026-11-28"), // UTC+12
+            ("2026-11-28T11:59:59Z", "2026-11-28"), // UTC-11:59
+            ("1969-12-31T23:00:00Z", "1970-01-01"),
+        ] {
+            assert_eq!(day_of(at(stored)).to_ymd(), day, "{stored}");
+        }
+        let (start, end) = day_window(Day::parse_ymd("2026-11-28").unwrap_or_else(Day::today));
+        assert_eq!(start.timestamp_millis(), at("2026-11-27T12:00:00Z").timestamp_millis());
+        assert_eq!(end.timestamp_millis(), at("2026-11-28T12:00:00Z").timestamp_millis());
+    }
+
+    #[test]
+    fn old_documents_read_with_defaults() {
+        let id = bson::oid::ObjectId::new();
+        let user = bson::oid::ObjectId::new();
+        let old = doc! {
+            "_id": id, "user": user, "date": bson_date(at("2026-11-27T23:00:00Z")),
+            "calories": 2100.0, "sleep": 7, "workouts": true, "mood": "neutral", "__v": 0,
+            "foodIntake": [{"_id": bson::oid::ObjectId::new(), "meal": "lunch", "food": "Soup", "calories": Bson::Int64(300)}],
+            "somethingElse": {"nested": true},
+        };
+        let entry = entry_from_doc(&old).map_err(|e| e.to_string());
+        let Ok(entry) = entry else { panic!("{entry:?}") };
+        assert_eq!(entry.date.to_ymd(), "2026-11-28");
+        assert_eq!(entry.log.calories, 2100);
+        assert_eq!(entry.log.sleep, 7.0);
+        assert_eq!(entry.log.food_intake[0].calories, 300);
+        assert_eq!((entry.log.heart_rate, entry.log.steps), (0, 0));
+        assert_eq!(entry.log.mood, Mood::Neutral);
+        assert_eq!(entry.log.notes, "");
+        assert_eq!(entry.created_at.timestamp(), id.timestamp().timestamp_millis() / 1000);
+
+        let odd = doc! { "_id": id, "user": user, "date": bson_date(at("2026-11-28T00:00:00Z")), "mood": "ecstatic", "calories": 1.6, "symptoms": "cough" };
+        let entry = entry_from_doc(&odd).map_err(|e| e.to_string());
+        let Ok(entry) = entry else { panic!("{entry:?}") };
+        assert_eq!(entry.log.mood, Mood::Neutral);
+        assert_eq!(entry.log.calories, 2);
+        assert_eq!(entry.log.symptoms, ["cough"]);
+
+        assert!(entry_from_doc(&doc! { "_id": id, "user": user }).is_err());
+    }
+
+    #[test]
+    fn written_entries_keep_the_mongoose_shape() {
+        let entry = Entry {
+            id: EntryId::new(),
+            user: UserId::new(),
+            date: Day::today(),
+            log: DayLog::default(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+        };
+        let doc = entry_to_doc(&entry);
+        assert!(matches!(doc.get("user"), Some(Bson::ObjectId(_))));
+        assert!(matches!(doc.get("date"), Some(Bson::DateTime(_))));
+        assert_eq!(doc.get("__v"), Some(&Bson::Int32(0)));
+        assert_eq!(doc.get("calories"), Some(&Bson::Int32(0)));
+        let read = entry_from_doc(&doc).map_err(|e| e.to_string());
+        assert_eq!(read.map(|e| (e.id, e.date)), Ok((entry.id, entry.date)));
+    }
+}
