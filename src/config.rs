@@ -106,6 +106,10 @@ pub struct Settings {
     pub ai: AiSettings,
     pub redis: RedisSettings,
     pub jobs: JobSettings,
+    /// `METRICS_TOKEN`: when set, `/metrics` requires `Authorization: Bearer <token>`.
+    pub metrics_token: Option<SecretString>,
+    /// `WORKER_METRICS_PORT`: where a standalone `worker` serves its `/metrics` (none when unset).
+    pub worker_metrics_port: Option<u16>,
     /// Things worth a warning once logging is up (e.g. a generated JWT secret).
     pub warnings: Vec<String>,
 }
@@ -456,6 +460,11 @@ impl Settings {
             max_per_user: env.positive("AI_MAX_JOBS_PER_USER", 5u32, "a positive whole number"),
         };
 
+        let metrics_token = env.get("METRICS_TOKEN").map(SecretString::from);
+        let worker_metrics_port = env.parse("WORKER_METRICS_PORT", None, "a port number 1-65535", |s| {
+            s.parse::<u16>().ok().filter(|p| *p > 0).map(Some)
+        });
+
         if !env.errors.is_empty() {
             return Err(ConfigError(env.errors));
         }
@@ -475,6 +484,8 @@ impl Settings {
             ai,
             redis,
             jobs,
+            metrics_token,
+            worker_metrics_port,
             warnings,
         })
     }

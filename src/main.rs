@@ -109,7 +109,13 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
     if settings.redis.url.is_none() {
         anyhow::bail!("the worker needs Redis: set REDIS_URL (or REDIS_HOST) and ENABLE_ASYNC_JOBS=true");
     }
-    let setup = WorkerSetup::from_settings(&settings)?.context("the worker needs an AI provider: set GROQ_API_KEY")?;
+    let metrics = std::sync::Arc::new(healthtracker::metrics::Metrics::new());
+    let setup = WorkerSetup::from_settings(&settings, std::sync::Arc::clone(&metrics))?
+        .context("the worker needs an AI provider: set GROQ_API_KEY")?;
+    if let Some(port) = settings.worker_metrics_port {
+        healthtracker::startup::serve_worker_metrics(settings.host, port, metrics, settings.metrics_token.clone())
+            .await?;
+    }
     run_until_signalled(|stopped| setup.run(stopped)).await
 }
 

@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -18,6 +19,7 @@ use tower_http::normalize_path::NormalizePathLayer;
 use crate::ai::AiClient;
 use crate::config::Settings;
 use crate::jobs::worker::{self, WorkerOptions};
+use crate::metrics::{Metrics, SharedMetrics};
 use crate::redis_conn::RedisConn;
 use crate::state::AppState;
 use crate::storage;
@@ -37,15 +39,16 @@ pub struct WorkerSetup {
     redis: RedisConn,
     ai: AiClient,
     options: WorkerOptions,
+    metrics: SharedMetrics,
 }
 
 impl WorkerSetup {
     /// `None` (with the reason logged) when the settings do not allow a worker.
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Option<Self>> {
+    pub fn from_settings(settings: &Settings, metrics: SharedMetrics) -> anyhow::Result<Option<Self>> {
         let Some(url) = &settings.redis.url else {
             return Ok(None);
         };
-        let Some(ai) = AiClient::new(&settings.ai, Some(0))? else {
+        let Some(ai) = AiClient::new(&settings.ai, Some(0), Arc::clone(&metrics))? else {
             tracing::warn!("async jobs are enabled but GROQ_API_KEY is not set: no AI job worker runs");
             return Ok(None);
         };
@@ -56,11 +59,12 @@ impl WorkerSetup {
                 concurrency: settings.jobs.concurrency,
                 max_attempts: settings.jobs.max_attempts,
             },
+            metrics,
         }))
     }
 
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        worker::run(self.redis, self.ai, self.options, shutdown).await
+        worker::run(self.redis, self.ai, self.options, self.metrics, shutdown).await
     }
 }
 
@@ -71,13 +75,14 @@ impl Application {
             Some(url) => Some(RedisConn::lazy(url, &settings.redis.key_prefix)?),
             None => None,
         };
+        let metrics = Arc::new(Metrics::new());
         let worker = if settings.jobs.enabled && settings.jobs.run_worker {
-            WorkerSetup::from_settings(&settings)?
+            WorkerSetup::from_settings(&settings, Arc::clone(&metrics))?
         } else {
             None
         };
         let address = SocketAddr::new(settings.host, settings.port);
-        let state = AppState::new(settings, store, redis)?;
+        let state = AppState::with_metrics(settings, store, redis, metrics)?;
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("binding {address}"))?;
@@ -158,6 +163,51 @@ impl Application {
         purge.abort();
         outcome.context("task panicked")?
     }
+}
+
+/// A standalone worker's `/metrics` (it has no API to serve them from), in the background.
+pub async fn serve_worker_metrics(
+    host: std::net::IpAddr,
+    port: u16,
+    metrics: SharedMetrics,
+    token: Option<secrecy::SecretString>,
+) -> anyhow::Result<()> {
+    use axum::http::{StatusCode, header};
+    use secrecy::ExposeSecret;
+    let address = SocketAddr::new(host, port);
+    let listener = TcpListener::bind(address)
+        .await
+        .with_context(|| format!("binding {address} for worker metrics"))?;
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move |headers: axum::http::HeaderMap| {
+            let (metrics, token) = (Arc::clone(&metrics), token.clone());
+            async move {
+                let presented = headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .unwrap_or_default();
+                if let Some(token) = token
+                    && !crate::http::metrics::constant_time_eq(presented.as_bytes(), token.expose_secret().as_bytes())
+                {
+                    return (
+                        StatusCode::UNAUTHORIZED,
+                        [(header::CONTENT_TYPE, "text/plain")],
+                        String::new(),
+                    );
+                }
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    metrics.render(false),
+                )
+            }
+        }),
+    );
+    tracing::info!(%address, "worker metrics at /metrics");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(())
 }
 
 async fn wait_for(mut stopped: watch::Receiver<bool>) {

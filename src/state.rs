@@ -9,6 +9,7 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::jobs::JobQueue;
+use crate::metrics::{Metrics, SharedMetrics};
 use crate::ratelimit::{CounterStore, MemoryCounters, RateLimiter, RedisCounters};
 use crate::redis_conn::RedisConn;
 use crate::storage::Storage;
@@ -33,11 +34,22 @@ pub struct AppContext {
     /// whenever it cannot take a job.
     pub jobs: Option<JobQueue>,
     pub redis: Option<RedisConn>,
+    pub metrics: SharedMetrics,
     pub started_at: Instant,
 }
 
 impl AppState {
     pub fn new(settings: Settings, store: Arc<dyn Storage>, redis: Option<RedisConn>) -> anyhow::Result<Self> {
+        Self::with_metrics(settings, store, redis, Arc::new(Metrics::new()))
+    }
+
+    /// With a registry shared with an in-process worker.
+    pub fn with_metrics(
+        settings: Settings,
+        store: Arc<dyn Storage>,
+        redis: Option<RedisConn>,
+        metrics: SharedMetrics,
+    ) -> anyhow::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         // Shared counters when Redis is configured, so limits hold across instances.
         let counters: Arc<dyn CounterStore> = match &redis {
@@ -70,13 +82,14 @@ impl AppState {
         Ok(Self(Arc::new(AppContext {
             tokens: TokenKeys::new(&settings.jwt_secret),
             passwords: PasswordHasher::new(cores)?,
-            ai: AiClient::new(&settings.ai, None)?,
+            ai: AiClient::new(&settings.ai, None, Arc::clone(&metrics))?,
             store,
             auth_limiter,
             login_failures,
             ai_limiter,
             jobs,
             redis,
+            metrics,
             settings,
             started_at: Instant::now(),
         })))

@@ -13,6 +13,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::config::AiSettings;
+use crate::metrics::SharedMetrics;
 
 /// First retry delay; doubles per retry unless the provider says otherwise.
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
@@ -89,6 +90,7 @@ pub struct AiClient {
     timeout: Duration,
     max_retries: u32,
     last_outcome: Arc<AtomicU8>,
+    metrics: SharedMetrics,
 }
 
 enum Failure {
@@ -102,7 +104,11 @@ enum Failure {
 impl AiClient {
     /// `None` without an API key. `max_retries` overrides the configured retries (queued jobs retry
     /// as jobs instead, so their client makes one call per attempt).
-    pub fn new(settings: &AiSettings, max_retries: Option<u32>) -> anyhow::Result<Option<Self>> {
+    pub fn new(
+        settings: &AiSettings,
+        max_retries: Option<u32>,
+        metrics: SharedMetrics,
+    ) -> anyhow::Result<Option<Self>> {
         let Some(api_key) = settings.api_key.clone() else {
             return Ok(None);
         };
@@ -120,6 +126,7 @@ impl AiClient {
             timeout: settings.timeout,
             max_retries: max_retries.unwrap_or(settings.max_retries),
             last_outcome: Arc::new(AtomicU8::new(ProviderHealth::Unknown as u8)),
+            metrics,
         }))
     }
 
@@ -151,7 +158,11 @@ impl AiClient {
             if remaining.is_zero() {
                 return Err(AiError::Timeout(self.timeout));
             }
-            let failure = match tokio::time::timeout(remaining, self.call(messages)).await {
+            let started = Instant::now();
+            let outcome = tokio::time::timeout(remaining, self.call(messages)).await;
+            self.metrics
+                .record_ai_call(matches!(outcome, Ok(Ok(_))), started.elapsed());
+            let failure = match outcome {
                 Err(_) => return Err(AiError::Timeout(self.timeout)),
                 Ok(Ok(answer)) => return Ok(answer),
                 Ok(Err(failure)) => failure,

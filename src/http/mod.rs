@@ -22,6 +22,7 @@ pub mod docs;
 pub mod entries;
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod numbers;
 pub mod observe;
 pub mod openapi;
@@ -48,6 +49,7 @@ pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi
         .merge(ai::routes())
         .merge(health::routes())
         .merge(docs::routes())
+        .merge(metrics::routes())
         .split_for_parts()
 }
 
@@ -57,6 +59,8 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
     Router::new()
         .nest("/api", routes.clone())
         .merge(routes)
+        // Runs after routing, so it can see which route template matched (for metrics).
+        .route_layer(middleware::from_fn(observe::remember_route))
         .fallback(not_found)
         // After every route is added: it applies to the routes present.
         .method_not_allowed_fallback(method_not_allowed)
@@ -64,7 +68,7 @@ pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors(&state.settings.allowed_origins))
         .layer(middleware::map_response(security_headers))
-        .layer(middleware::from_fn(observe::observe))
+        .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }
 

@@ -1,18 +1,19 @@
-//! Per-request context and the one structured log line every request produces: method, path,
-//! status, latency, user id when known, request id. `x-request-id` is accepted from the client (when
-//! sane) or generated, and echoed back. Never logs bodies, query strings or headers, so no password
-//! or token can reach the log.
+//! Per-request context, the one structured log line every request produces (method, path, status,
+//! latency, user id when known, request id), and the HTTP metrics. `x-request-id` is accepted from
+//! the client (when sane) or generated, and echoed back. Never logs bodies, query strings or headers,
+//! so no password or token can reach the log.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
 use crate::domain::ids::UserId;
+use crate::state::AppState;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
@@ -35,8 +36,35 @@ fn incoming_request_id(request: &Request) -> Option<String> {
     sane.then(|| id.to_owned())
 }
 
-pub async fn observe(mut request: Request, next: Next) -> Response {
+/// The route template that answered, handed from inside the router to [`observe`] outside it.
+#[derive(Clone)]
+struct RouteTemplate(Arc<str>);
+
+pub async fn remember_route(request: Request, next: Next) -> Response {
+    let template = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| RouteTemplate(m.as_str().into()));
+    let mut response = next.run(request).await;
+    if let Some(template) = template {
+        response.extensions_mut().insert(template);
+    }
+    response
+}
+
+/// Keeps the in-flight gauge right even when the client goes away mid-request.
+struct InFlight<'a>(&'a prometheus_client::metrics::gauge::Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
+    state.metrics.http_in_flight.inc();
+    let _in_flight = InFlight(&state.metrics.http_in_flight);
     let request_id: Arc<str> = incoming_request_id(&request)
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 12]>()))
         .into();
@@ -64,7 +92,13 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     let status = response.status().as_u16();
-    let latency_ms = (started.elapsed().as_secs_f64() * 1e5).round() / 100.0;
+    let elapsed = started.elapsed();
+    let route = response
+        .extensions()
+        .get::<RouteTemplate>()
+        .map_or("unmatched", |t| &t.0);
+    state.metrics.record_http(method.as_str(), route, status, elapsed);
+    let latency_ms = (elapsed.as_secs_f64() * 1e5).round() / 100.0;
     let user_id = context.user.get().map(ToString::to_string);
     macro_rules! log {
         ($level:ident) => {

@@ -69,6 +69,15 @@ impl Modify for SecurityScheme_ {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
+            "metricsToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("`METRICS_TOKEN`, when the server sets one"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             BEARER,
             SecurityScheme::Http(
                 HttpBuilder::new()

@@ -320,4 +320,16 @@ impl JobQueue {
     pub fn redis(&self) -> &RedisConn {
         &self.redis
     }
+
+    /// Jobs waiting to run: scheduled (including retries waiting out their backoff) or fetched but
+    /// not yet started.
+    pub async fn queued(&self) -> redis::RedisResult<u64> {
+        let config = queue_config(&self.redis);
+        let (scheduled, active): (u64, u64) = redis::pipe()
+            .zcard(config.scheduled_jobs_set())
+            .llen(config.active_jobs_list())
+            .query_async(&mut self.redis.manager())
+            .await?;
+        Ok(scheduled + active)
+    }
 }

@@ -23,6 +23,7 @@ use ulid::Ulid;
 
 use super::{AiJob, JobRecords, JobState, QueueStorage, RECORD_TTL, now_millis, queue_storage};
 use crate::ai::{AiAnswer, AiClient, AiError};
+use crate::metrics::{JobOutcome, SharedMetrics};
 use crate::redis_conn::RedisConn;
 
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -43,6 +44,7 @@ struct WorkerDeps {
     ai: AiClient,
     records: JobRecords,
     max_attempts: u32,
+    metrics: SharedMetrics,
 }
 
 /// Runs workers until `shutdown` resolves; jobs already running finish first.
@@ -50,6 +52,7 @@ pub async fn run(
     redis: RedisConn,
     ai: AiClient,
     options: WorkerOptions,
+    metrics: SharedMetrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let storage = queue_storage(&redis);
@@ -57,6 +60,7 @@ pub async fn run(
         ai,
         records: JobRecords::new(redis.clone()),
         max_attempts: options.max_attempts,
+        metrics,
     };
     let names = Arc::new(Mutex::new(Vec::new()));
     let monitor = supervised_monitor(storage.clone(), deps, options.clone(), Arc::clone(&names))?;
@@ -199,6 +203,8 @@ async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>
                 )
                 .await;
             let _ = deps.records.release(&job.user_id, &id).await;
+            deps.metrics
+                .record_job(job.task.name(), JobOutcome::Completed, attempt_number);
             tracing::info!(job_id = %id, job = job.task.name(), attempt = attempt_number, elapsed_ms, "AI job completed");
             Ok(result)
         }
@@ -211,6 +217,8 @@ async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>
                 fields.push(("finishedAt", now_millis().to_string()));
             }
             let _ = deps.records.update(&id, &fields).await;
+            let outcome = if last { JobOutcome::Failed } else { JobOutcome::Retried };
+            deps.metrics.record_job(job.task.name(), outcome, attempt_number);
             if last {
                 let _ = deps.records.release(&job.user_id, &id).await;
                 tracing::warn!(job_id = %id, job = job.task.name(), attempt = attempt_number, elapsed_ms, %reason, "AI job failed");

@@ -11,4 +11,5 @@ mod docs;
 mod entries;
 mod health;
 mod logging;
+mod metrics;
 mod mongo;
