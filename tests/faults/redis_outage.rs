@@ -102,8 +102,9 @@ async fn redis_killed_during_async_ai_load_falls_back_to_sync_and_resumes() {
     assert_eq!(health["services"]["redis"], "disconnected", "{health}");
     tokio::time::sleep(Duration::from_millis(2500)).await;
 
-    own.restart().await;
+    // Phase 3 starts as the restart begins: from then on a request may find Redis up again.
     phase.store(3, Ordering::SeqCst);
+    own.restart().await;
     let restarted = Instant::now();
     println!("redis: down for {:.1} s", (restarted - killed).as_secs_f64());
     // Run until async answers are back and a few jobs were accepted after the restart.
