@@ -12,6 +12,12 @@ use healthtracker::config::Settings;
 use healthtracker::startup::{Application, WorkerSetup};
 use healthtracker::{storage, telemetry};
 
+/// mimalloc instead of glibc malloc, measured in BENCHMARKS.md: glibc's per-thread arenas kept every
+/// 19 MiB argon2 block a login storm allocated (peak RSS 530 MB instead of < 64 MB), and its arena
+/// locks and cross-thread frees took about a third of the CPU of `GET /api/entries`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// After a shutdown signal, in-flight requests and running jobs get this long to finish (an AI
 /// call is bounded by AI_TIMEOUT_SECS, 30 s by default).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(45);

@@ -27,6 +27,8 @@ pub enum Behaviour {
 pub struct Recorded {
     pub body: Value,
     pub authorization: Option<String>,
+    /// What the provider did with this request.
+    pub behaviour: Behaviour,
 }
 
 #[derive(Default)]
@@ -97,6 +99,13 @@ impl FakeProvider {
 }
 
 async fn complete(State(state): State<Arc<FakeState>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let behaviour = state
+        .script
+        .lock()
+        .ok()
+        .and_then(|mut s| s.pop_front())
+        .or_else(|| state.default.lock().ok().and_then(|d| d.clone()))
+        .unwrap_or(Behaviour::Answer);
     let call = {
         let mut requests = state.requests.lock().expect("lock");
         requests.push(Recorded {
@@ -105,16 +114,10 @@ async fn complete(State(state): State<Arc<FakeState>>, headers: HeaderMap, Json(
                 .get("authorization")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            behaviour: behaviour.clone(),
         });
         requests.len()
     };
-    let behaviour = state
-        .script
-        .lock()
-        .ok()
-        .and_then(|mut s| s.pop_front())
-        .or_else(|| state.default.lock().ok().and_then(|d| d.clone()))
-        .unwrap_or(Behaviour::Answer);
     let running = state.running.fetch_add(1, Ordering::SeqCst) + 1;
     state.max_running.fetch_max(running, Ordering::SeqCst);
     let response = match behaviour {
