@@ -75,7 +75,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&settings.log_level, settings.log_format);
+    // Flushes queued log lines when main returns.
+    let _log_writer = telemetry::init(&settings.log_level, settings.log_format);
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }

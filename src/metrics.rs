@@ -22,16 +22,16 @@ const LATENCY_BUCKETS: [f64; 14] = [
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
-    pub method: String,
+    pub method: &'static str,
     /// The route template (`/api/entries/{id}`), never the raw path, so the label set stays small.
-    pub route: String,
+    pub route: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub method: String,
-    pub route: String,
+    pub method: &'static str,
+    pub route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -176,13 +176,9 @@ impl Metrics {
             .set(i64::from(up));
     }
 
-    pub fn record_http(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let (method, route) = (method.to_owned(), route.to_owned());
+    pub fn record_http(&self, method: &'static str, route: &'static str, status: u16, elapsed: Duration) {
         self.http_duration
-            .get_or_create(&RouteLabels {
-                method: method.clone(),
-                route: route.clone(),
-            })
+            .get_or_create(&RouteLabels { method, route })
             .observe(elapsed.as_secs_f64());
         self.http_requests
             .get_or_create(&HttpLabels { method, route, status })

@@ -13,8 +13,6 @@ use anyhow::Context;
 use axum::extract::Request;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::Layer;
-use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::ai::AiClient;
 use crate::config::Settings;
@@ -121,8 +119,7 @@ impl Application {
         });
 
         let purge = tokio::spawn(purge_expired_periodically(state.clone()));
-        // Trailing slashes are ignored, as Express did (`/api/entries/` is `/api/entries`).
-        let app = NormalizePathLayer::trim_trailing_slash().layer(crate::http::router(state));
+        let app = crate::http::app(state);
         let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
         let api_stopped = stopped.clone();
         let mut api = tokio::spawn(async move {

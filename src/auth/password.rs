@@ -1,6 +1,8 @@
-//! Password hashing: argon2id with OWASP's recommended parameters (19 MiB, 2 passes, 1 lane) for new
-//! hashes; bcrypt hashes written by the old backend still verify and are upgraded on the next
-//! successful login.
+//! Password hashing: argon2id with one of OWASP's recommended configurations (9 MiB, 4 passes, 1 lane:
+//! the same defence as 19 MiB × 2 passes for the same CPU, at half the memory per login, which keeps
+//! a login storm within the server's memory budget) for new hashes; hashes with other parameters, and
+//! bcrypt hashes written by the old backend, still verify and are replaced on the next successful
+//! login.
 //!
 //! Hashing is deliberately slow and memory-hungry, so it runs on the blocking thread pool (never on
 //! the async workers that serve other requests) behind a semaphore sized to the CPU count: a login
@@ -59,15 +61,24 @@ impl ScratchPool {
     }
 }
 
+/// m = 9 MiB, t = 4, p = 1 (OWASP Password Storage Cheat Sheet, argon2id option 3).
+const M_COST_KIB: u32 = 9 * 1024;
+const T_COST: u32 = 4;
+const P_COST: u32 = 1;
+
+fn configured_params() -> Params {
+    Params::new(M_COST_KIB, T_COST, P_COST, None).unwrap_or(Params::DEFAULT)
+}
+
 fn argon2() -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::DEFAULT)
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, configured_params())
 }
 
 /// A new argon2id hash (today's parameters, a random 16-byte salt) as a PHC string, computed in
 /// `memory` (grown as needed) rather than a fresh 19 MiB allocation.
 fn hash_now(password: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
     let failed = |e: &dyn std::fmt::Display| anyhow::anyhow!("argon2 hashing failed: {e}");
-    let params = Params::DEFAULT;
+    let params = configured_params();
     let blocks = params.block_count();
     if memory.len() < blocks {
         memory.resize(blocks, Block::default());
@@ -102,7 +113,7 @@ fn verify_argon2_in(password: &[u8], stored: &PasswordHash, memory: &mut Vec<Blo
     };
     let params = Params::try_from(stored).ok()?;
     let blocks = params.block_count();
-    if blocks > Params::DEFAULT_M_COST as usize {
+    if blocks > configured_params().block_count() {
         return None;
     }
     if memory.len() < blocks {
@@ -135,9 +146,11 @@ fn verify_now(password: &str, stored: &str, memory: &mut Vec<Block>) -> Verdict 
     if !matches {
         return Verdict::Mismatch;
     }
-    let current = Params::try_from(&parsed).ok();
+    let today = configured_params();
     let upgrade = parsed.algorithm.as_str() != "argon2id"
-        || current.is_none_or(|p| p.m_cost() < Params::DEFAULT_M_COST || p.t_cost() < Params::DEFAULT_T_COST);
+        || Params::try_from(&parsed)
+            .ok()
+            .is_none_or(|p| (p.m_cost(), p.t_cost(), p.p_cost()) != (today.m_cost(), today.t_cost(), today.p_cost()));
     Verdict::Match { upgrade }
 }
 
@@ -201,17 +214,17 @@ impl PasswordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::PasswordHasher as _;
 
     #[tokio::test]
     async fn argon2_round_trip_and_bcrypt_upgrade() -> anyhow::Result<()> {
         let hasher = PasswordHasher::new(2)?;
         let hash = hasher.hash("Secret1").await?;
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(hash.starts_with("$argon2id$v=19$m=9216,t=4,p=1$"), "{hash}");
         // The reference implementation accepts our hash, and ours accepts the reference's.
         let parsed = PasswordHash::new(&hash).map_err(anyhow::Error::msg)?;
         assert!(argon2().verify_password(b"Secret123".as_slice(), &parsed).is_err());
         assert!(argon2().verify_password(b"Secret1".as_slice(), &parsed).is_ok());
-        use argon2::PasswordHasher as _;
         let reference = argon2()
             .hash_password(b"Secret1")
             .map_err(anyhow::Error::msg)?
@@ -259,6 +272,18 @@ mod tests {
             Verdict::Match { upgrade: true }
         );
         assert_eq!(verify_now("Secret2", &weak, &mut Vec::new()), Verdict::Mismatch);
+        // Hashes made with argon2's own defaults (19 MiB, t = 2) still verify, and are re-made with
+        // today's configuration (their memory exceeds the reused buffer, so argon2 allocates).
+        let older = Argon2::default()
+            .hash_password(b"Secret1")
+            .map_err(anyhow::Error::msg)?
+            .to_string();
+        assert!(older.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert_eq!(
+            verify_now("Secret1", &older, &mut Vec::new()),
+            Verdict::Match { upgrade: true }
+        );
+        assert_eq!(verify_now("Secret2", &older, &mut Vec::new()), Verdict::Mismatch);
         Ok(())
     }
 }

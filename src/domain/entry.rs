@@ -5,8 +5,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::day::Day;
+use super::day::{Day, format_timestamp};
 use super::ids::{EntryId, UserId};
+use super::numbers::serialize_js_number;
 use super::validation::{FieldError, Problems, body_object, boolean, string, supplied};
 
 /// The entries table of API.md: each field's rule, shared by the parsers below and the API
@@ -143,6 +144,92 @@ pub struct Entry {
     pub log: DayLog,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Entry {
+    /// The entry as a document: the shape the API returns and the old backend's Mongoose wrote.
+    pub fn document(&self) -> EntryDocument<'_> {
+        EntryDocument {
+            mongo_id: self.id,
+            id: self.id,
+            user: self.user,
+            date: self.date.to_iso_midnight(),
+            calories: self.log.calories,
+            sleep: self.log.sleep,
+            workouts: self.log.workouts,
+            food_intake: &self.log.food_intake,
+            heart_rate: self.log.heart_rate,
+            steps: self.log.steps,
+            symptoms: &self.log.symptoms,
+            mood: self.log.mood,
+            water_intake: self.log.water_intake,
+            notes: &self.log.notes,
+            created_at: format_timestamp(self.created_at),
+            updated_at: format_timestamp(self.updated_at),
+        }
+    }
+
+    /// The document as JSON text.
+    pub fn document_json(&self) -> DocumentJson {
+        // Serializing plain data to a string cannot fail.
+        DocumentJson(serde_json::to_string(&self.document()).unwrap_or_default())
+    }
+}
+
+/// An entry document as JSON text: what `Entry::document_json` produced, now or when it was stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentJson(String);
+
+impl DocumentJson {
+    /// Text that `Entry::document_json` produced when the entry was written.
+    pub fn from_stored(text: String) -> Self {
+        Self(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// An entry document: Mongoose's shape (`_id`, `user`, `date` as UTC midnight) plus `id`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Entry)]
+pub struct EntryDocument<'a> {
+    #[serde(rename = "_id")]
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
+    mongo_id: EntryId,
+    /// The same as `_id`.
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
+    id: EntryId,
+    /// The owner's id.
+    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
+    user: UserId,
+    /// The entry's day as UTC midnight.
+    #[schema(format = DateTime, example = "2026-11-28T00:00:00.000Z")]
+    date: String,
+    calories: i64,
+    #[serde(serialize_with = "serialize_js_number")]
+    sleep: f64,
+    workouts: bool,
+    #[schema(value_type = Vec<FoodItem>)]
+    food_intake: &'a [FoodItem],
+    heart_rate: i64,
+    steps: i64,
+    #[schema(value_type = Vec<String>)]
+    symptoms: &'a [String],
+    mood: Mood,
+    #[serde(serialize_with = "serialize_js_number")]
+    water_intake: f64,
+    notes: &'a str,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    updated_at: String,
 }
 
 /// A validated change set: every field optional. `POST` needs `date` and fills the rest with

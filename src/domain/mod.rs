@@ -5,6 +5,7 @@ pub mod coach;
 pub mod day;
 pub mod entry;
 pub mod ids;
+pub mod numbers;
 pub mod text;
 pub mod user;
 pub mod validation;

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -11,11 +11,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::{ApiQuery, AuthUser, JsonBody, PathParam};
-use super::numbers::serialize_js_number;
 use super::openapi::{EntryInput, EntryUpdate, ErrorBody, MessageResponse, Success};
-use crate::domain::day::{Day, format_timestamp};
-use crate::domain::entry::{Entry, EntryChanges, EntryRange, FoodItem, Mood, NewEntry};
-use crate::domain::ids::{EntryId, UserId};
+use crate::domain::day::Day;
+use crate::domain::entry::{Entry, EntryChanges, EntryDocument, EntryRange, FoodItem, Mood, NewEntry};
+use crate::domain::ids::EntryId;
+use crate::domain::numbers::serialize_js_number;
 use crate::domain::validation::FieldError;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -31,72 +31,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
 const DAY_TAKEN: ApiError = ApiError::Conflict("Entry already exists for this date");
 const NOT_FOUND: ApiError = ApiError::NotFound("Entry not found");
 
-/// An entry: Mongoose's document shape (`_id`, `user`, `date` as UTC midnight) plus `id`.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = Entry)]
-pub struct EntryView<'a> {
-    #[serde(rename = "_id")]
-    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
-    mongo_id: EntryId,
-    /// The same as `_id`.
-    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
-    id: EntryId,
-    /// The owner's id.
-    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
-    user: UserId,
-    /// The entry's day as UTC midnight.
-    #[schema(format = DateTime, example = "2026-11-28T00:00:00.000Z")]
-    date: String,
-    calories: i64,
-    #[serde(serialize_with = "serialize_js_number")]
-    sleep: f64,
-    workouts: bool,
-    #[schema(value_type = Vec<FoodItem>)]
-    food_intake: &'a [FoodItem],
-    heart_rate: i64,
-    steps: i64,
-    #[schema(value_type = Vec<String>)]
-    symptoms: &'a [String],
-    mood: Mood,
-    #[serde(serialize_with = "serialize_js_number")]
-    water_intake: f64,
-    notes: &'a str,
-    #[schema(format = DateTime)]
-    created_at: String,
-    #[schema(format = DateTime)]
-    updated_at: String,
-}
-
-impl<'a> From<&'a Entry> for EntryView<'a> {
-    fn from(e: &'a Entry) -> Self {
-        Self {
-            mongo_id: e.id,
-            id: e.id,
-            user: e.user,
-            date: e.date.to_iso_midnight(),
-            calories: e.log.calories,
-            sleep: e.log.sleep,
-            workouts: e.log.workouts,
-            food_intake: &e.log.food_intake,
-            heart_rate: e.log.heart_rate,
-            steps: e.log.steps,
-            symptoms: &e.log.symptoms,
-            mood: e.log.mood,
-            water_intake: e.log.water_intake,
-            notes: &e.log.notes,
-            created_at: format_timestamp(e.created_at),
-            updated_at: format_timestamp(e.updated_at),
-        }
-    }
-}
-
-#[derive(Serialize, ToSchema)]
+/// Documentation only: `list` writes this shape itself from the stored documents.
+#[derive(ToSchema)]
+#[allow(dead_code)]
 pub struct EntryListResponse<'a> {
     status: Success,
     count: usize,
     /// Newest day first.
-    data: Vec<EntryView<'a>>,
+    data: Vec<EntryDocument<'a>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -104,7 +46,7 @@ pub struct EntryResponse<'a> {
     status: Success,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'static str>,
-    data: EntryView<'a>,
+    data: EntryDocument<'a>,
 }
 
 impl<'a> EntryResponse<'a> {
@@ -112,7 +54,7 @@ impl<'a> EntryResponse<'a> {
         Self {
             status: Success::Success,
             message,
-            data: EntryView::from(entry),
+            data: entry.document(),
         }
     }
 }
@@ -188,15 +130,20 @@ async fn list(
 ) -> ApiResult<Response> {
     let range = EntryRange::parse(query.from.as_deref(), query.to.as_deref(), query.limit.as_deref())
         .map_err(ApiError::Validation)?;
-    let entries = state.store.list_entries(caller.id, &range).await?;
-    let data: Vec<EntryView> = entries.iter().map(EntryView::from).collect();
-    let body = EntryListResponse {
-        status: Success::Success,
-        count: data.len(),
-        data,
-    };
-    // Serialized here, while the entries it borrows from are alive.
-    Ok(Json(body).into_response())
+    // The stored documents are copied into the page as they are: no entry is decoded and re-encoded.
+    let documents = state.store.list_entry_documents(caller.id, &range).await?;
+    let mut body = String::with_capacity(64 + documents.iter().map(|d| d.as_str().len() + 1).sum::<usize>());
+    body.push_str(r#"{"status":"success","count":"#);
+    body.push_str(&documents.len().to_string());
+    body.push_str(r#","data":["#);
+    for (i, document) in documents.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(document.as_str());
+    }
+    body.push_str("]}");
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 #[derive(Deserialize, IntoParams)]

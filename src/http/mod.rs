@@ -3,15 +3,20 @@
 //! server mounted).
 
 use std::any::Any;
+use std::collections::HashSet;
+use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
+use tower::ServiceBuilder;
+use tower::util::BoxCloneSyncService;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::{ApiError, new_error_id};
 use crate::state::AppState;
@@ -23,53 +28,67 @@ pub mod entries;
 pub mod extract;
 pub mod health;
 pub mod metrics;
-pub mod numbers;
 pub mod observe;
 pub mod openapi;
 
-/// The whole application as one router (state applied).
-pub fn router(state: AppState) -> Router {
-    with_layers(routes(&state), state)
+/// The application as one service: what `axum::serve` runs.
+pub type App = BoxCloneSyncService<Request, Response, Infallible>;
+
+/// The whole application.
+pub fn app(state: AppState) -> App {
+    with_layers(api(&state), state)
 }
 
-/// Every route, mounted once (`with_layers` mounts them twice), with the OpenAPI document they
-/// describe available to the `/openapi.json` handler.
-pub fn routes(state: &AppState) -> Router<AppState> {
-    let (routes, operations) = documented_routes(state);
-    let document = openapi::document(operations).to_string();
-    routes.layer(Extension(docs::OpenApiJson(Arc::new(document))))
-}
-
-/// The routes and the operations their annotations describe: registering a route through
-/// `utoipa_axum::routes!` is what documents it.
-pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    utoipa_axum::router::OpenApiRouter::new()
+/// Every route, each registered once, through `utoipa_axum::routes!`: registering a route that way is
+/// what documents it.
+pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(auth::routes(state))
         .merge(entries::routes())
         .merge(ai::routes())
         .merge(health::routes())
         .merge(docs::routes())
         .merge(metrics::routes())
-        .split_for_parts()
 }
 
-/// Mounts `routes` under `/api` and at the root and wraps them in the cross-cutting layers: request
-/// log, security headers, CORS, panic catcher, body limit, JSON 404/405.
-pub fn with_layers(routes: Router<AppState>, state: AppState) -> Router {
-    Router::new()
-        .nest("/api", routes.clone())
-        .merge(routes)
-        // Runs after routing, so it can see which route template matched (for metrics).
-        .route_layer(middleware::from_fn(observe::remember_route))
+/// The routes and the operations their annotations describe.
+pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    api(state).split_for_parts()
+}
+
+/// Wraps `routes` in what every request shares, outermost first: request id, log line and metrics;
+/// security headers; CORS; the panic catcher; the body limit; the OpenAPI document for its handler;
+/// mount and trailing-slash normalisation (so each route is registered once yet served under `/api`
+/// and at the root); then routing with JSON 404/405. The layers wrap the router once rather than
+/// every route, so a request pays for each of them once.
+pub fn with_layers(routes: OpenApiRouter<AppState>, state: AppState) -> App {
+    let (router, operations) = routes.split_for_parts();
+    let document = openapi::document(operations);
+    let templates = observe::RouteTemplates::new(
+        document["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|paths| paths.keys().map(String::as_str)),
+    );
+    let router = router
         .fallback(not_found)
         // After every route is added: it applies to the routes present.
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.settings.body_limit))
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(cors(&state.settings.allowed_origins))
+        .with_state(state.clone());
+    let observe_state = observe::ObserveState {
+        app: state.clone(),
+        templates: Arc::new(templates),
+    };
+    let stack = ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(observe_state, observe::observe))
         .layer(middleware::map_response(security_headers))
-        .layer(middleware::from_fn_with_state(state.clone(), observe::observe))
-        .with_state(state)
+        .layer(cors(&state.settings.allowed_origins))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(DefaultBodyLimit::max(state.settings.body_limit))
+        .layer(Extension(docs::OpenApiJson(Arc::new(document.to_string()))))
+        .layer(middleware::map_request(observe::normalize_path))
+        .service(router);
+    BoxCloneSyncService::new(stack)
 }
 
 async fn not_found() -> ApiError {
@@ -94,9 +113,11 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
-    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    // A predicate over a shared set: the layer is cloned per request, and a list would be copied.
+    let origins: Arc<HashSet<HeaderValue>> =
+        Arc::new(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect());
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::predicate(move |origin, _| origins.contains(origin)))
         .allow_credentials(true)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
@@ -124,7 +145,7 @@ const SECURITY_HEADERS: [(&str, &str); 11] = [
     ("x-xss-protection", "0"),
 ];
 
-async fn security_headers(mut response: Response) -> Response {
+async fn security_headers<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
         headers

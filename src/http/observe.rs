@@ -1,13 +1,13 @@
-//! Per-request context, the one structured log line every request produces (method, path, status,
-//! latency, user id when known, request id), and the HTTP metrics. `x-request-id` is accepted from
-//! the client (when sane) or generated, and echoed back. Never logs bodies, query strings or headers,
-//! so no password or token can reach the log.
+//! What every request passes through first: the mount point and trailing slash are normalised, a
+//! request id is taken or made, and when the answer is ready it is logged once (method, path,
+//! status, latency, user id when known, request id) and counted in the HTTP metrics by route
+//! template. Never logs bodies, query strings or headers, so no password or token reaches the log.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::{HeaderValue, Method, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -30,26 +30,99 @@ impl RequestContext {
     }
 }
 
+/// Where a route is mounted: every route is served under `/api` and at the root.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mount {
+    Api,
+    Root,
+}
+
+/// The mount and the route path inside it, without a trailing slash (as Express ignored it):
+/// `/api/entries/` → (`Api`, `/entries`).
+pub fn split_mount(path: &str) -> (Mount, &str) {
+    let (mount, rest) = match path.strip_prefix("/api") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => (Mount::Api, rest),
+        _ => (Mount::Root, path),
+    };
+    let trimmed = rest.trim_end_matches('/');
+    (mount, if trimmed.is_empty() { "/" } else { trimmed })
+}
+
+/// Routes the request by its path inside the mount, so the router holds each route once. The
+/// original URI stays available (`OriginalUri`) for pages that link to their own mount.
+pub async fn normalize_path(mut request: Request) -> Request {
+    let original = request.uri().clone();
+    let (_, path) = split_mount(original.path());
+    if path != original.path() {
+        let mut parts = original.clone().into_parts();
+        let rewritten = match original.query() {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_owned(),
+        };
+        if let Ok(path_and_query) = rewritten.parse() {
+            parts.path_and_query = Some(path_and_query);
+            if let Ok(uri) = Uri::from_parts(parts) {
+                *request.uri_mut() = uri;
+            }
+        }
+    }
+    request.extensions_mut().insert(OriginalUri(original));
+    request
+}
+
+/// Route templates for metric labels (`/api/entries/{id}`, never the raw path): matched here from
+/// the documented paths, so the label set is bounded and the router stays untouched.
+pub struct RouteTemplates {
+    /// Each template with its label under each mount, leaked once at start-up so labels are
+    /// `&'static str` and counting a request allocates nothing.
+    router: matchit::Router<(&'static str, &'static str)>,
+}
+
+impl RouteTemplates {
+    pub fn new<'a>(templates: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut router = matchit::Router::new();
+        for template in templates {
+            let api: &'static str = Box::leak(format!("/api{template}").into_boxed_str());
+            let root: &'static str = Box::leak(template.to_owned().into_boxed_str());
+            // A template the matcher refuses only loses its own label.
+            let _ = router.insert(template, (api, root));
+        }
+        Self { router }
+    }
+
+    fn label(&self, original_path: &str) -> &'static str {
+        let (mount, path) = split_mount(original_path);
+        match self.router.at(path) {
+            Ok(found) if mount == Mount::Api => found.value.0,
+            Ok(found) => found.value.1,
+            Err(_) => "unmatched",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ObserveState {
+    pub app: AppState,
+    pub templates: Arc<RouteTemplates>,
+}
+
 fn incoming_request_id(request: &Request) -> Option<String> {
     let id = request.headers().get(REQUEST_ID_HEADER)?.to_str().ok()?;
     let sane = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
     sane.then(|| id.to_owned())
 }
 
-/// The route template that answered, handed from inside the router to [`observe`] outside it.
-#[derive(Clone)]
-struct RouteTemplate(Arc<str>);
-
-pub async fn remember_route(request: Request, next: Next) -> Response {
-    let template = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| RouteTemplate(m.as_str().into()));
-    let mut response = next.run(request).await;
-    if let Some(template) = template {
-        response.extensions_mut().insert(template);
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
     }
-    response
 }
 
 /// Keeps the in-flight gauge right even when the client goes away mid-request.
@@ -61,10 +134,11 @@ impl Drop for InFlight<'_> {
     }
 }
 
-pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn observe(State(observe): State<ObserveState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
-    state.metrics.http_in_flight.inc();
-    let _in_flight = InFlight(&state.metrics.http_in_flight);
+    let metrics = &observe.app.metrics;
+    metrics.http_in_flight.inc();
+    let _in_flight = InFlight(&metrics.http_in_flight);
     let request_id: Arc<str> = incoming_request_id(&request)
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 12]>()))
         .into();
@@ -75,6 +149,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     request.extensions_mut().insert(context.clone());
 
     let method = request.method().clone();
+    let route = observe.templates.label(request.uri().path());
     let mut path = request.uri().path().to_owned();
     if path.len() > 200 {
         let mut cut = 200;
@@ -93,11 +168,7 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
     }
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
-    let route = response
-        .extensions()
-        .get::<RouteTemplate>()
-        .map_or("unmatched", |t| &t.0);
-    state.metrics.record_http(method.as_str(), route, status, elapsed);
+    metrics.record_http(method_label(&method), route, status, elapsed);
     let latency_ms = (elapsed.as_secs_f64() * 1e5).round() / 100.0;
     let user_id = context.user.get().map(ToString::to_string);
     macro_rules! log {
@@ -120,4 +191,29 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
         log!(info);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mounts_and_trailing_slashes() {
+        assert_eq!(split_mount("/api/entries/"), (Mount::Api, "/entries"));
+        assert_eq!(split_mount("/api"), (Mount::Api, "/"));
+        assert_eq!(split_mount("/apiary"), (Mount::Root, "/apiary"));
+        assert_eq!(split_mount("/health//"), (Mount::Root, "/health"));
+        assert_eq!(split_mount("/"), (Mount::Root, "/"));
+    }
+
+    #[test]
+    fn labels_are_templates() {
+        let templates = RouteTemplates::new(["/entries", "/entries/{id}"]);
+        assert_eq!(
+            templates.label("/api/entries/6745c0ffee0ddba11deadbee"),
+            "/api/entries/{id}"
+        );
+        assert_eq!(templates.label("/entries/"), "/entries");
+        assert_eq!(templates.label("/nope"), "unmatched");
+    }
 }

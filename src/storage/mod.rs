@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::day::Day;
-use crate::domain::entry::{Entry, EntryRange};
+use crate::domain::entry::{DocumentJson, Entry, EntryRange};
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::user::{Email, User};
 
@@ -85,6 +85,16 @@ pub trait Storage: Send + Sync + 'static {
     async fn insert_entry(&self, entry: &Entry) -> StoreResult<()>;
     /// Newest day first.
     async fn list_entries(&self, user: UserId, range: &EntryRange) -> StoreResult<Vec<Entry>>;
+    /// The same entries as JSON documents (`Entry::document`), for `GET /entries`. Backends that keep
+    /// each entry's document ready override this to skip decoding and re-encoding a page.
+    async fn list_entry_documents(&self, user: UserId, range: &EntryRange) -> StoreResult<Vec<DocumentJson>> {
+        Ok(self
+            .list_entries(user, range)
+            .await?
+            .iter()
+            .map(Entry::document_json)
+            .collect())
+    }
     async fn entry_by_id(&self, user: UserId, id: EntryId) -> StoreResult<Option<Entry>>;
     async fn entry_on_day(&self, user: UserId, day: Day) -> StoreResult<Option<Entry>>;
     /// Replaces the stored entry with the same id and owner. `Ok(false)` when there is none;

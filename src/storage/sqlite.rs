@@ -1,5 +1,11 @@
-//! The embedded backend: one SQLite file in WAL mode (readers never wait for the writer), foreign
-//! keys on, a small connection pool. Zero set-up: the file and its directory are created on start.
+//! The embedded backend: one SQLite file (bundled SQLite through rusqlite) in WAL mode, foreign keys
+//! on. Zero set-up: the file and its directory are created on start.
+//!
+//! Reads run where they are asked, on a pooled read-only connection: WAL readers never wait for the
+//! writer, and a read of a few rows from the page cache costs microseconds, less than handing it to
+//! another thread and back. Writes go one at a time through a single connection on the blocking
+//! pool, so a commit (or the checkpoint it may trigger) never stalls the async workers and the
+//! server's own writers never contend for SQLite's lock.
 //!
 //! Open connections keep working on a database file that was deleted or moved away: SQLite would go
 //! on acknowledging writes into a file nobody will ever read again. So the store remembers which file
@@ -8,41 +14,54 @@
 //! second so reads stop too. Both recover by themselves when the same file is back (a directory
 //! moved back, a volume remounted); a different file at the path needs a restart to be opened.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, error::ErrorKind};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, params};
 
 use super::{RefreshSession, Storage, StoreError, StoreResult};
 use crate::domain::day::{Day, format_timestamp};
-use crate::domain::entry::{DayLog, Entry, EntryRange, FoodItem, Mood};
+use crate::domain::entry::{DayLog, DocumentJson, Entry, EntryRange, Mood};
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::user::{Email, User, UserName};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+/// The schema's versions, applied in order, each once (`schema_migrations` records them).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        20261128000001,
+        include_str!("../../migrations/20261128000001_initial.sql"),
+    ),
+    (
+        20261128000002,
+        include_str!("../../migrations/20261128000002_entry_documents.sql"),
+    ),
+];
 
 /// How often the watchdog looks at the database file.
 const FILE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle read connections kept for reuse (more are opened under load and closed afterwards).
+const MAX_IDLE_READERS: usize = 8;
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    writer: Arc<Mutex<Connection>>,
     file: Arc<FileWatch>,
 }
 
-/// Whether the database file the pool has open is still the one at its path, and whether the
-/// database takes writes.
+/// Whether the database file the connections have open is still the one at its path, and whether
+/// the database takes writes.
 struct FileWatch {
     path: PathBuf,
     /// (device, inode) of the file when it was opened.
@@ -127,143 +146,114 @@ async fn watch_file(file: std::sync::Weak<FileWatch>) {
     }
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database file. Does not migrate: call [`SqliteStore::migrate`].
-    pub async fn open(path: &Path) -> anyhow::Result<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating directory {}", dir.display()))?;
-        }
-        let options = SqliteConnectOptions::from_str("sqlite:")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // With WAL, NORMAL is durable across application crashes; only an OS crash or power
-            // loss can lose the last transactions — the usual trade for a 2-10x faster commit.
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(5))
-            // sqlx would otherwise ping every connection it hands out: one more round trip to the
-            // connection's worker thread per query (~1/3 of an authenticated GET's cost). A
-            // connection to a local file does not go stale; a failing one errors on its query.
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("opening SQLite database {}", path.display()))?;
-        let file = Arc::new(FileWatch::new(path));
-        tokio::spawn(watch_file(Arc::downgrade(&file)));
-        Ok(Self {
-            pool,
-            path: path.to_owned(),
-            file,
-        })
+/// A connection set up the same way every time.
+fn connect(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
+    // The store serialises access to each connection itself (a pool, a mutex).
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    // With WAL, NORMAL is durable across application crashes; only an OS crash or power loss can
+    // lose the last transactions — the usual trade for a much faster commit.
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Keep one plan per statement: otherwise a statement with a bound LIMIT is marked to be
+    // re-planned whenever its parameters are rebound, and the statement cache rebinds on every use,
+    // so each query would be parsed and planned again (~10% of a GET /api/entries).
+    connection.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    if read_only {
+        connection.pragma_update(None, "query_only", "ON")?;
     }
+    connection.set_prepared_statement_cache_capacity(32);
+    Ok(connection)
+}
 
-    /// Runs a read, unless the database file is known to be gone.
-    async fn read<T>(&self, query: impl Future<Output = Result<T, sqlx::Error>>) -> StoreResult<T> {
-        if !self.file.present.load(Ordering::Relaxed) {
-            return Err(self.file.unavailable());
-        }
-        query.await.map_err(classify)
-    }
-
-    /// Runs a write, only after checking that the file is still the one the pool has open.
-    async fn write<T>(&self, query: impl Future<Output = Result<T, sqlx::Error>>) -> StoreResult<T> {
-        if !self.file.check() {
-            return Err(self.file.unavailable());
-        }
-        let outcome = query.await.map_err(classify);
-        match &outcome {
-            Ok(_) => self.file.set_writes_failing(false),
-            Err(StoreError::Unavailable(_)) => self.file.set_writes_failing(true),
-            Err(_) => {}
-        }
-        outcome
-    }
-
-    /// Creates or upgrades the schema (idempotent).
-    pub async fn migrate(&self) -> anyhow::Result<()> {
-        MIGRATOR.run(&self.pool).await.context("running SQLite migrations")
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a connection cannot leave it half-written: SQLite rolls back.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Sorts driver errors into what the API can say about them.
-fn classify(error: sqlx::Error) -> StoreError {
-    match &error {
-        sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => StoreError::Conflict,
-        sqlx::Error::Database(db) => {
-            // Primary result codes (extended code & 0xff) meaning "cannot reach or write the file".
-            const BUSY: i64 = 5;
-            const LOCKED: i64 = 6;
-            const READONLY: i64 = 8;
-            const IOERR: i64 = 10;
-            const CORRUPT: i64 = 11;
-            const FULL: i64 = 13;
-            const CANTOPEN: i64 = 14;
-            const NOTADB: i64 = 26;
-            let primary = db.code().and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff);
-            match primary {
-                Some(BUSY | LOCKED | READONLY | IOERR | CORRUPT | FULL | CANTOPEN | NOTADB) => {
-                    StoreError::Unavailable(db.message().to_owned())
-                }
-                _ => StoreError::Other(error.into()),
+fn classify(error: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, message) = &error {
+        let unique = [
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE,
+            rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY,
+        ];
+        match failure.code {
+            ErrorCode::ConstraintViolation if unique.contains(&failure.extended_code) => return StoreError::Conflict,
+            // The file cannot be reached, read or written: retrying later may help.
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::ReadOnly
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DatabaseCorrupt
+            | ErrorCode::DiskFull
+            | ErrorCode::CannotOpen
+            | ErrorCode::NotADatabase => {
+                return StoreError::Unavailable(message.clone().unwrap_or_else(|| failure.to_string()));
             }
+            _ => {}
         }
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-            StoreError::Unavailable(error.to_string())
-        }
-        _ => StoreError::Other(error.into()),
     }
+    StoreError::Other(error.into())
+}
+
+/// A decoding failure of a stored value: the row is not what this code wrote.
+fn corrupt(what: &str, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("bad {what} {value:?}").into())
 }
 
 fn ts(t: DateTime<Utc>) -> String {
     format_timestamp(t)
 }
 
-fn parse_ts(s: &str) -> anyhow::Result<DateTime<Utc>> {
-    Ok(DateTime::parse_from_rfc3339(s)
-        .with_context(|| format!("bad timestamp {s:?}"))?
-        .with_timezone(&Utc))
+fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| corrupt("timestamp", s))
 }
 
-fn parse_id<T>(s: &str, parse: fn(&str) -> Option<T>) -> anyhow::Result<T> {
-    parse(s).with_context(|| format!("bad object id {s:?}"))
+fn parse_id<T>(s: &str, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    parse(s).ok_or_else(|| corrupt("object id", s))
 }
 
-fn user_from_row(row: &SqliteRow) -> anyhow::Result<User> {
+fn json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(s).map_err(|_| corrupt("JSON", s))
+}
+
+const USER_COLUMNS: &str = "id, name, email, password_hash, created_at, updated_at";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
-        id: parse_id(row.try_get("id")?, UserId::parse)?,
-        name: UserName::from_stored(row.try_get("name")?),
-        email: Email::from_stored(row.try_get("email")?),
-        password_hash: row.try_get("password_hash")?,
-        created_at: parse_ts(row.try_get("created_at")?)?,
-        updated_at: parse_ts(row.try_get("updated_at")?)?,
+        id: parse_id(row.get_ref(0)?.as_str()?, UserId::parse)?,
+        name: UserName::from_stored(row.get(1)?),
+        email: Email::from_stored(row.get(2)?),
+        password_hash: row.get(3)?,
+        created_at: parse_ts(row.get_ref(4)?.as_str()?)?,
+        updated_at: parse_ts(row.get_ref(5)?.as_str()?)?,
     })
 }
 
-fn session_from_row(row: &SqliteRow) -> anyhow::Result<RefreshSession> {
-    let optional_ts = |name: &str| -> anyhow::Result<Option<DateTime<Utc>>> {
-        row.try_get::<Option<&str>, _>(name)?.map(parse_ts).transpose()
+const SESSION_COLUMNS: &str = "token_hash, user_id, family_id, created_at, expires_at, rotated_at, revoked_at";
+
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<RefreshSession> {
+    let optional_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
+        row.get_ref(i)?.as_str_or_null()?.map(parse_ts).transpose()
     };
+    let expires_at: i64 = row.get(4)?;
     Ok(RefreshSession {
-        token_hash: row.try_get("token_hash")?,
-        user_id: parse_id(row.try_get("user_id")?, UserId::parse)?,
-        family_id: row.try_get("family_id")?,
-        created_at: parse_ts(row.try_get("created_at")?)?,
-        expires_at: DateTime::from_timestamp(row.try_get("expires_at")?, 0).context("bad expiry")?,
-        rotated_at: optional_ts("rotated_at")?,
-        revoked_at: optional_ts("revoked_at")?,
+        token_hash: row.get(0)?,
+        user_id: parse_id(row.get_ref(1)?.as_str()?, UserId::parse)?,
+        family_id: row.get(2)?,
+        created_at: parse_ts(row.get_ref(3)?.as_str()?)?,
+        expires_at: DateTime::from_timestamp(expires_at, 0)
+            .ok_or_else(|| corrupt("expiry", &expires_at.to_string()))?,
+        rotated_at: optional_ts(5)?,
+        revoked_at: optional_ts(6)?,
     })
 }
 
-/// The entry columns in the order of the INSERT's placeholders (a macro so queries stay `&'static str`).
+/// The entry columns in `entry_from_row`'s order (a macro so queries stay `&'static str`).
 macro_rules! entry_columns {
     () => {
         "id, user_id, day, calories, sleep, workouts, food_intake, heart_rate, steps, \
@@ -271,71 +261,181 @@ macro_rules! entry_columns {
     };
 }
 
-fn entry_from_row(row: &SqliteRow) -> anyhow::Result<Entry> {
-    let day: &str = row.try_get("day")?;
-    let mood: &str = row.try_get("mood")?;
+fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
+    entry_at(row, 0)
+}
+
+/// The entry whose `entry_columns!` start at column `first`.
+fn entry_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Entry> {
+    let text = |i: usize| -> rusqlite::Result<&str> { Ok(row.get_ref(first + i)?.as_str()?) };
     Ok(Entry {
-        id: parse_id(row.try_get("id")?, EntryId::parse)?,
-        user: parse_id(row.try_get("user_id")?, UserId::parse)?,
-        date: Day::parse_ymd(day).with_context(|| format!("bad day {day:?}"))?,
+        id: parse_id(text(0)?, EntryId::parse)?,
+        user: parse_id(text(1)?, UserId::parse)?,
+        date: Day::parse_ymd(text(2)?).ok_or_else(|| corrupt("day", text(2).unwrap_or_default()))?,
         log: DayLog {
-            calories: row.try_get("calories")?,
-            sleep: row.try_get("sleep")?,
-            workouts: row.try_get("workouts")?,
-            food_intake: serde_json::from_str(row.try_get("food_intake")?)?,
-            heart_rate: row.try_get("heart_rate")?,
-            steps: row.try_get("steps")?,
-            symptoms: serde_json::from_str(row.try_get("symptoms")?)?,
-            mood: Mood::parse(mood).with_context(|| format!("bad mood {mood:?}"))?,
-            water_intake: row.try_get("water_intake")?,
-            notes: row.try_get("notes")?,
+            calories: row.get(first + 3)?,
+            sleep: row.get(first + 4)?,
+            workouts: row.get(first + 5)?,
+            food_intake: json(text(6)?)?,
+            heart_rate: row.get(first + 7)?,
+            steps: row.get(first + 8)?,
+            symptoms: json(text(9)?)?,
+            mood: Mood::parse(text(10)?).ok_or_else(|| corrupt("mood", text(10).unwrap_or_default()))?,
+            water_intake: row.get(first + 11)?,
+            notes: row.get(first + 12)?,
         },
-        created_at: parse_ts(row.try_get("created_at")?)?,
-        updated_at: parse_ts(row.try_get("updated_at")?)?,
+        created_at: parse_ts(text(13)?)?,
+        updated_at: parse_ts(text(14)?)?,
     })
 }
 
-/// An entry row as `list_entries` has SQLite write it (column names, JSON columns inlined).
-#[derive(serde::Deserialize)]
-struct EntryJson {
+/// The values `entries` stores for an entry, in `entry_columns!` order, then its document.
+struct EntryRow {
     id: String,
-    user_id: String,
+    user: String,
     day: String,
-    calories: i64,
-    sleep: f64,
-    workouts: i64,
-    food_intake: Vec<FoodItem>,
-    heart_rate: i64,
-    steps: i64,
-    symptoms: Vec<String>,
-    mood: String,
-    water_intake: f64,
-    notes: String,
+    food_intake: String,
+    symptoms: String,
     created_at: String,
     updated_at: String,
+    document: String,
+    entry: Entry,
 }
 
-impl EntryJson {
-    fn into_entry(self) -> anyhow::Result<Entry> {
-        Ok(Entry {
-            id: parse_id(&self.id, EntryId::parse)?,
-            user: parse_id(&self.user_id, UserId::parse)?,
-            date: Day::parse_ymd(&self.day).with_context(|| format!("bad day {:?}", self.day))?,
-            log: DayLog {
-                calories: self.calories,
-                sleep: self.sleep,
-                workouts: self.workouts != 0,
-                food_intake: self.food_intake,
-                heart_rate: self.heart_rate,
-                steps: self.steps,
-                symptoms: self.symptoms,
-                mood: Mood::parse(&self.mood).with_context(|| format!("bad mood {:?}", self.mood))?,
-                water_intake: self.water_intake,
-                notes: self.notes,
-            },
-            created_at: parse_ts(&self.created_at)?,
-            updated_at: parse_ts(&self.updated_at)?,
+fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Other(e.into()))
+}
+
+impl EntryRow {
+    fn new(entry: &Entry) -> StoreResult<Self> {
+        Ok(Self {
+            id: entry.id.to_string(),
+            user: entry.user.to_string(),
+            day: entry.date.to_ymd(),
+            food_intake: to_json(&entry.log.food_intake)?,
+            symptoms: to_json(&entry.log.symptoms)?,
+            created_at: ts(entry.created_at),
+            updated_at: ts(entry.updated_at),
+            document: entry.document_json().into_string(),
+            entry: entry.clone(),
         })
+    }
+}
+
+fn run_migrations(connection: &mut Connection) -> rusqlite::Result<usize> {
+    connection.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY NOT NULL, applied_at TEXT NOT NULL)",
+    )?;
+    let mut applied = 0;
+    for (version, sql) in MIGRATIONS {
+        let done: bool = connection.query_row(
+            "SELECT count(*) FROM schema_migrations WHERE version = ?1",
+            [version],
+            |r| r.get::<_, i64>(0),
+        )? > 0;
+        if done {
+            continue;
+        }
+        // Each version applies whole or not at all.
+        let transaction = connection.transaction()?;
+        transaction.execute_batch(sql)?;
+        transaction.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            params![version, ts(Utc::now())],
+        )?;
+        transaction.commit()?;
+        applied += 1;
+    }
+    Ok(applied)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file. Does not migrate: call [`SqliteStore::migrate`].
+    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating directory {}", dir.display()))?;
+        }
+        let owned = path.to_owned();
+        let writer = tokio::task::spawn_blocking(move || -> rusqlite::Result<Connection> {
+            let connection = connect(&owned, false)?;
+            // Persistent in the file: set once, by the writer.
+            connection.pragma_update(None, "journal_mode", "WAL")?;
+            Ok(connection)
+        })
+        .await?
+        .with_context(|| format!("opening SQLite database {}", path.display()))?;
+        let file = Arc::new(FileWatch::new(path));
+        tokio::spawn(watch_file(Arc::downgrade(&file)));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                readers: Mutex::new(Vec::new()),
+                writer: Arc::new(Mutex::new(writer)),
+                file,
+            }),
+        })
+    }
+
+    /// Creates or upgrades the schema (idempotent).
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let applied = self
+            .write(run_migrations)
+            .await
+            .map_err(anyhow::Error::from)
+            .context("running SQLite migrations")?;
+        if applied > 0 {
+            tracing::info!(applied, "SQLite schema migrated");
+        }
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs a read on a pooled connection, unless the database file is known to be gone.
+    fn read<T>(&self, query: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let inner = &self.inner;
+        if !inner.file.present.load(Ordering::Relaxed) {
+            return Err(inner.file.unavailable());
+        }
+        let pooled = lock(&inner.readers).pop();
+        let connection = match pooled {
+            Some(connection) => connection,
+            None => connect(&inner.path, true).map_err(classify)?,
+        };
+        let outcome = query(&connection).map_err(classify);
+        // A connection that hit an I/O problem is not reused.
+        if !matches!(outcome, Err(StoreError::Unavailable(_))) {
+            let mut idle = lock(&inner.readers);
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(connection);
+            }
+        }
+        outcome
+    }
+
+    /// Runs a write on the single writer connection, on the blocking pool, after checking that the
+    /// file is still the one it has open.
+    async fn write<T: Send + 'static>(
+        &self,
+        query: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let file = &self.inner.file;
+        if !file.check() {
+            return Err(file.unavailable());
+        }
+        let writer = Arc::clone(&self.inner.writer);
+        let outcome = tokio::task::spawn_blocking(move || query(&mut lock(&writer)))
+            .await
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("database write task failed: {e}")))?
+            .map_err(classify);
+        match &outcome {
+            Ok(_) => file.set_writes_failing(false),
+            Err(StoreError::Unavailable(_)) => file.set_writes_failing(true),
+            Err(_) => {}
+        }
+        outcome
     }
 }
 
@@ -346,320 +446,311 @@ impl Storage for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        if !self.file.check() {
-            return Err(self.file.unavailable());
+        let file = &self.inner.file;
+        if !file.check() {
+            return Err(file.unavailable());
         }
-        if self.file.writes_failing.load(Ordering::Relaxed) {
+        if file.writes_failing.load(Ordering::Relaxed) {
             // Writes are being refused while reads work (a read-only file, a full disk): a read
-            // would report a healthy database. Probe with a write that changes nothing (the schema
-            // version sqlx does not use, set to its own value; PRAGMA takes no bind parameters and
-            // `version` is an integer); it clears the flag once it works.
-            let version: i64 = sqlx::query_scalar("PRAGMA user_version")
-                .fetch_one(&self.pool)
-                .await
-                .map_err(classify)?;
-            self.write(
-                sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA user_version = {version}"))).execute(&self.pool),
-            )
-            .await?;
-            return Ok(());
+            // would report a healthy database. Probe with a write that changes nothing (the
+            // `user_version` header field, set to its own value); it clears the flag once it works.
+            return self
+                .write(|c| {
+                    let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                    c.execute_batch(&format!("PRAGMA user_version = {version}"))
+                })
+                .await;
         }
-        sqlx::query("SELECT count(*) FROM sqlite_master")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(classify)?;
-        Ok(())
+        self.read(|c| {
+            c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())
+        })
     }
 
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
-        self.write(
-            sqlx::query(
-                "INSERT INTO users (id, name, email, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(user.id.to_string())
-            .bind(user.name.as_str())
-            .bind(user.email.as_str())
-            .bind(&user.password_hash)
-            .bind(ts(user.created_at))
-            .bind(ts(user.updated_at))
-            .execute(&self.pool),
-        )
-        .await?;
-        Ok(())
+        let values = (
+            user.id.to_string(),
+            user.name.as_str().to_owned(),
+            user.email.as_str().to_owned(),
+            user.password_hash.clone(),
+            ts(user.created_at),
+            ts(user.updated_at),
+        );
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO users (id, name, email, password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![values.0, values.1, values.2, values.3, values.4, values.5])
+            .map(|_| ())
+        })
+        .await
     }
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        let row = self
-            .read(
-                sqlx::query("SELECT * FROM users WHERE email = ?")
-                    .bind(email.as_str())
-                    .fetch_optional(&self.pool),
-            )
-            .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"))?
+                .query_row([email.as_str()], user_from_row)
+                .optional()
+        })
     }
 
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
-        let row = self
-            .read(
-                sqlx::query("SELECT * FROM users WHERE id = ?")
-                    .bind(id.to_string())
-                    .fetch_optional(&self.pool),
-            )
-            .await?;
-        Ok(row.as_ref().map(user_from_row).transpose()?)
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+                .query_row([id.to_string()], user_from_row)
+                .optional()
+        })
     }
 
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
-        self.write(
-            sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
-                .bind(hash)
-                .bind(ts(Utc::now()))
-                .bind(id.to_string())
-                .execute(&self.pool),
-        )
-        .await?;
-        Ok(())
+        let (hash, id) = (hash.to_owned(), id.to_string());
+        self.write(move |c| {
+            c.prepare_cached("UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3")?
+                .execute(params![hash, ts(Utc::now()), id])
+                .map(|_| ())
+        })
+        .await
     }
 
     async fn insert_session(&self, s: &RefreshSession) -> StoreResult<()> {
-        self.write(sqlx::query(
-            "INSERT INTO refresh_sessions (token_hash, user_id, family_id, created_at, expires_at, rotated_at, revoked_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&s.token_hash)
-        .bind(s.user_id.to_string())
-        .bind(&s.family_id)
-        .bind(ts(s.created_at))
-        .bind(s.expires_at.timestamp())
-        .bind(s.rotated_at.map(ts))
-        .bind(s.revoked_at.map(ts))
-        .execute(&self.pool)).await?;
-        Ok(())
+        let s = s.clone();
+        self.write(move |c| {
+            c.prepare_cached(&format!(
+                "INSERT INTO refresh_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))?
+            .execute(params![
+                s.token_hash,
+                s.user_id.to_string(),
+                s.family_id,
+                ts(s.created_at),
+                s.expires_at.timestamp(),
+                s.rotated_at.map(ts),
+                s.revoked_at.map(ts)
+            ])
+            .map(|_| ())
+        })
+        .await
     }
 
     async fn session_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshSession>> {
-        let row = self
-            .read(
-                sqlx::query("SELECT * FROM refresh_sessions WHERE token_hash = ?")
-                    .bind(token_hash)
-                    .fetch_optional(&self.pool),
-            )
-            .await?;
-        Ok(row.as_ref().map(session_from_row).transpose()?)
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM refresh_sessions WHERE token_hash = ?1"
+            ))?
+            .query_row([token_hash], session_from_row)
+            .optional()
+        })
     }
 
     async fn mark_session_rotated(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
-        let done = self
-            .write(
-                sqlx::query(
-                    "UPDATE refresh_sessions SET rotated_at = ? \
-             WHERE token_hash = ? AND rotated_at IS NULL AND revoked_at IS NULL",
-                )
-                .bind(ts(at))
-                .bind(token_hash)
-                .execute(&self.pool),
-            )
-            .await?;
-        Ok(done.rows_affected() == 1)
+        let token_hash = token_hash.to_owned();
+        self.write(move |c| {
+            c.prepare_cached(
+                "UPDATE refresh_sessions SET rotated_at = ?1 \
+                 WHERE token_hash = ?2 AND rotated_at IS NULL AND revoked_at IS NULL",
+            )?
+            .execute(params![ts(at), token_hash])
+            .map(|changed| changed == 1)
+        })
+        .await
     }
 
     async fn revoke_session(&self, user: UserId, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        self.write(sqlx::query(
-            "UPDATE refresh_sessions SET revoked_at = ? WHERE token_hash = ? AND user_id = ? AND revoked_at IS NULL",
-        )
-        .bind(ts(at))
-        .bind(token_hash)
-        .bind(user.to_string())
-        .execute(&self.pool)).await?;
-        Ok(())
+        let token_hash = token_hash.to_owned();
+        self.write(move |c| {
+            c.prepare_cached(
+                "UPDATE refresh_sessions SET revoked_at = ?1 WHERE token_hash = ?2 AND user_id = ?3 AND revoked_at IS NULL",
+            )?
+            .execute(params![ts(at), token_hash, user.to_string()])
+            .map(|_| ())
+        })
+        .await
     }
 
     async fn revoke_session_family(&self, family_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        self.write(
-            sqlx::query("UPDATE refresh_sessions SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL")
-                .bind(ts(at))
-                .bind(family_id)
-                .execute(&self.pool),
-        )
-        .await?;
-        Ok(())
+        let family_id = family_id.to_owned();
+        self.write(move |c| {
+            c.prepare_cached("UPDATE refresh_sessions SET revoked_at = ?1 WHERE family_id = ?2 AND revoked_at IS NULL")?
+                .execute(params![ts(at), family_id])
+                .map(|_| ())
+        })
+        .await
     }
 
     async fn revoke_user_sessions(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
-        self.write(
-            sqlx::query("UPDATE refresh_sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")
-                .bind(ts(at))
-                .bind(user.to_string())
-                .execute(&self.pool),
-        )
-        .await?;
-        Ok(())
+        self.write(move |c| {
+            c.prepare_cached("UPDATE refresh_sessions SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL")?
+                .execute(params![ts(at), user.to_string()])
+                .map(|_| ())
+        })
+        .await
     }
 
     async fn revoke_access_token(&self, key: &str, user: UserId, expires_at: DateTime<Utc>) -> StoreResult<()> {
-        self.write(
-            sqlx::query("INSERT OR IGNORE INTO revoked_tokens (token_key, user_id, expires_at) VALUES (?, ?, ?)")
-                .bind(key)
-                .bind(user.to_string())
-                .bind(expires_at.timestamp())
-                .execute(&self.pool),
-        )
-        .await?;
-        Ok(())
+        let key = key.to_owned();
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT OR IGNORE INTO revoked_tokens (token_key, user_id, expires_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![key, user.to_string(), expires_at.timestamp()])
+            .map(|_| ())
+        })
+        .await
     }
 
     async fn is_access_token_revoked(&self, key: &str) -> StoreResult<bool> {
-        let row = self
-            .read(
-                sqlx::query("SELECT 1 FROM revoked_tokens WHERE token_key = ?")
-                    .bind(key)
-                    .fetch_optional(&self.pool),
-            )
-            .await?;
-        Ok(row.is_some())
+        self.read(|c| {
+            c.prepare_cached("SELECT 1 FROM revoked_tokens WHERE token_key = ?1")?
+                .exists([key])
+        })
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let now = now.timestamp();
-        let tokens = self
-            .write(
-                sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < ?")
-                    .bind(now)
-                    .execute(&self.pool),
-            )
-            .await?;
-        let sessions = self
-            .write(
-                sqlx::query("DELETE FROM refresh_sessions WHERE expires_at < ?")
-                    .bind(now)
-                    .execute(&self.pool),
-            )
-            .await?;
-        Ok(tokens.rows_affected() + sessions.rows_affected())
+        self.write(move |c| {
+            let tokens = c.execute("DELETE FROM revoked_tokens WHERE expires_at < ?1", [now])?;
+            let sessions = c.execute("DELETE FROM refresh_sessions WHERE expires_at < ?1", [now])?;
+            Ok((tokens + sessions) as u64)
+        })
+        .await
     }
 
-    async fn insert_entry(&self, e: &Entry) -> StoreResult<()> {
-        self.write(
-            sqlx::query(concat!(
+    async fn insert_entry(&self, entry: &Entry) -> StoreResult<()> {
+        let row = EntryRow::new(entry)?;
+        self.write(move |c| {
+            let e = &row.entry.log;
+            c.prepare_cached(concat!(
                 "INSERT INTO entries (",
                 entry_columns!(),
-                ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ))
-            .bind(e.id.to_string())
-            .bind(e.user.to_string())
-            .bind(e.date.to_ymd())
-            .bind(e.log.calories)
-            .bind(e.log.sleep)
-            .bind(e.log.workouts)
-            .bind(serde_json::to_string(&e.log.food_intake).map_err(anyhow::Error::from)?)
-            .bind(e.log.heart_rate)
-            .bind(e.log.steps)
-            .bind(serde_json::to_string(&e.log.symptoms).map_err(anyhow::Error::from)?)
-            .bind(e.log.mood.as_str())
-            .bind(e.log.water_intake)
-            .bind(&e.log.notes)
-            .bind(ts(e.created_at))
-            .bind(ts(e.updated_at))
-            .execute(&self.pool),
-        )
-        .await?;
-        Ok(())
+                ", document) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+            ))?
+            .execute(params![
+                row.id,
+                row.user,
+                row.day,
+                e.calories,
+                e.sleep,
+                e.workouts,
+                row.food_intake,
+                e.heart_rate,
+                e.steps,
+                row.symptoms,
+                e.mood.as_str(),
+                e.water_intake,
+                e.notes,
+                row.created_at,
+                row.updated_at,
+                row.document
+            ])
+            .map(|_| ())
+        })
+        .await
     }
 
     async fn list_entries(&self, user: UserId, range: &EntryRange) -> StoreResult<Vec<Entry>> {
-        // The whole page as one JSON text built by SQLite: sqlx hands rows one at a time from the
-        // connection's thread, copying every column, which made a 30-entry page cost ~25 µs per row.
-        let page: String = self
-            .read(
-                sqlx::query_scalar(
-                    "SELECT json_group_array(json_object(\
-                       'id', id, 'user_id', user_id, 'day', day, 'calories', calories, 'sleep', sleep, \
-                       'workouts', workouts, 'food_intake', json(food_intake), 'heart_rate', heart_rate, \
-                       'steps', steps, 'symptoms', json(symptoms), 'mood', mood, 'water_intake', water_intake, \
-                       'notes', notes, 'created_at', created_at, 'updated_at', updated_at) ORDER BY day DESC) \
-                     FROM (SELECT * FROM entries WHERE user_id = ? AND day >= ? AND day <= ? \
-                           ORDER BY day DESC LIMIT ?)",
-                )
-                .bind(user.to_string())
-                .bind(range.from.map_or_else(|| "0000-01-01".to_owned(), |d| d.to_ymd()))
-                .bind(range.to.map_or_else(|| "9999-12-31".to_owned(), |d| d.to_ymd()))
-                .bind(i64::from(range.limit))
-                .fetch_one(&self.pool),
-            )
-            .await?;
-        let rows: Vec<EntryJson> = serde_json::from_str(&page).context("reading a page of entries")?;
-        Ok(rows
-            .into_iter()
-            .map(EntryJson::into_entry)
-            .collect::<anyhow::Result<_>>()?)
+        let (from, to) = day_bounds(range);
+        self.read(|c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                entry_columns!(),
+                " FROM entries WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day DESC LIMIT ?4"
+            ))?
+            .query_map(params![user.to_string(), from, to, range.limit], entry_from_row)?
+            .collect()
+        })
+    }
+
+    async fn list_entry_documents(&self, user: UserId, range: &EntryRange) -> StoreResult<Vec<DocumentJson>> {
+        let (from, to) = day_bounds(range);
+        self.read(|c| {
+            let mut statement = c.prepare_cached(concat!(
+                "SELECT document, ",
+                entry_columns!(),
+                " FROM entries WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day DESC LIMIT ?4"
+            ))?;
+            let mut rows = statement.query(params![user.to_string(), from, to, range.limit])?;
+            let mut documents = Vec::with_capacity(range.limit as usize);
+            while let Some(row) = rows.next()? {
+                let document = match row.get_ref(0)?.as_str_or_null()? {
+                    Some(stored) => DocumentJson::from_stored(stored.to_owned()),
+                    // Written before documents were stored: render it from the columns.
+                    None => entry_at(row, 1)?.document_json(),
+                };
+                documents.push(document);
+            }
+            Ok(documents)
+        })
     }
 
     async fn entry_by_id(&self, user: UserId, id: EntryId) -> StoreResult<Option<Entry>> {
-        let row = self
-            .read(
-                sqlx::query(concat!(
-                    "SELECT ",
-                    entry_columns!(),
-                    " FROM entries WHERE id = ? AND user_id = ?"
-                ))
-                .bind(id.to_string())
-                .bind(user.to_string())
-                .fetch_optional(&self.pool),
-            )
-            .await?;
-        Ok(row.as_ref().map(entry_from_row).transpose()?)
+        self.read(|c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                entry_columns!(),
+                " FROM entries WHERE id = ?1 AND user_id = ?2"
+            ))?
+            .query_row(params![id.to_string(), user.to_string()], entry_from_row)
+            .optional()
+        })
     }
 
     async fn entry_on_day(&self, user: UserId, day: Day) -> StoreResult<Option<Entry>> {
-        let row = self
-            .read(
-                sqlx::query(concat!(
-                    "SELECT ",
-                    entry_columns!(),
-                    " FROM entries WHERE user_id = ? AND day = ?"
-                ))
-                .bind(user.to_string())
-                .bind(day.to_ymd())
-                .fetch_optional(&self.pool),
-            )
-            .await?;
-        Ok(row.as_ref().map(entry_from_row).transpose()?)
+        self.read(|c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                entry_columns!(),
+                " FROM entries WHERE user_id = ?1 AND day = ?2"
+            ))?
+            .query_row(params![user.to_string(), day.to_ymd()], entry_from_row)
+            .optional()
+        })
     }
 
-    async fn update_entry(&self, e: &Entry) -> StoreResult<bool> {
-        let done = self.write(sqlx::query(
-            "UPDATE entries SET day = ?, calories = ?, sleep = ?, workouts = ?, food_intake = ?, heart_rate = ?, \
-             steps = ?, symptoms = ?, mood = ?, water_intake = ?, notes = ?, updated_at = ? \
-             WHERE id = ? AND user_id = ?",
-        )
-        .bind(e.date.to_ymd())
-        .bind(e.log.calories)
-        .bind(e.log.sleep)
-        .bind(e.log.workouts)
-        .bind(serde_json::to_string(&e.log.food_intake).map_err(anyhow::Error::from)?)
-        .bind(e.log.heart_rate)
-        .bind(e.log.steps)
-        .bind(serde_json::to_string(&e.log.symptoms).map_err(anyhow::Error::from)?)
-        .bind(e.log.mood.as_str())
-        .bind(e.log.water_intake)
-        .bind(&e.log.notes)
-        .bind(ts(e.updated_at))
-        .bind(e.id.to_string())
-        .bind(e.user.to_string())
-        .execute(&self.pool)).await?;
-        Ok(done.rows_affected() == 1)
+    async fn update_entry(&self, entry: &Entry) -> StoreResult<bool> {
+        let row = EntryRow::new(entry)?;
+        self.write(move |c| {
+            let e = &row.entry.log;
+            c.prepare_cached(
+                "UPDATE entries SET day = ?1, calories = ?2, sleep = ?3, workouts = ?4, food_intake = ?5, heart_rate = ?6, \
+                 steps = ?7, symptoms = ?8, mood = ?9, water_intake = ?10, notes = ?11, updated_at = ?12, document = ?13 \
+                 WHERE id = ?14 AND user_id = ?15",
+            )?
+            .execute(params![
+                row.day,
+                e.calories,
+                e.sleep,
+                e.workouts,
+                row.food_intake,
+                e.heart_rate,
+                e.steps,
+                row.symptoms,
+                e.mood.as_str(),
+                e.water_intake,
+                e.notes,
+                row.updated_at,
+                row.document,
+                row.id,
+                row.user
+            ])
+            .map(|changed| changed == 1)
+        })
+        .await
     }
 
     async fn delete_entry(&self, user: UserId, id: EntryId) -> StoreResult<bool> {
-        let done = self
-            .write(
-                sqlx::query("DELETE FROM entries WHERE id = ? AND user_id = ?")
-                    .bind(id.to_string())
-                    .bind(user.to_string())
-                    .execute(&self.pool),
-            )
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.write(move |c| {
+            c.prepare_cached("DELETE FROM entries WHERE id = ?1 AND user_id = ?2")?
+                .execute(params![id.to_string(), user.to_string()])
+                .map(|changed| changed == 1)
+        })
+        .await
     }
+}
+
+/// A range's bounds as the `day` column compares them.
+fn day_bounds(range: &EntryRange) -> (String, String) {
+    (
+        range.from.map_or_else(|| "0000-01-01".to_owned(), |d| d.to_ymd()),
+        range.to.map_or_else(|| "9999-12-31".to_owned(), |d| d.to_ymd()),
+    )
 }

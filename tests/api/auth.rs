@@ -480,7 +480,7 @@ api_test!(
 
         json_body(app.login(&session.email, PASSWORD).await, StatusCode::OK).await;
         let stored = app.store.user_by_id(user_id).await.expect("store").expect("user");
-        assert!(stored.password_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", stored.password_hash);
+        assert!(stored.password_hash.starts_with("$argon2id$v=19$m=9216,t=4,p=1$"), "{}", stored.password_hash);
         json_body(app.login(&session.email, PASSWORD).await, StatusCode::OK).await;
     }
 );

@@ -28,6 +28,7 @@ pub struct Recorded {
     pub body: Value,
     pub authorization: Option<String>,
     /// What the provider did with this request.
+    #[allow(dead_code)] // read by the fault tests
     pub behaviour: Behaviour,
 }
 

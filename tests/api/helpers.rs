@@ -176,7 +176,11 @@ fn init_test_logging() {
         // The HTTP clients use rustls; the server installs the same provider when it builds its AI client.
         let _ = rustls::crypto::ring::default_provider().install_default();
         if std::env::var_os("TEST_LOG").is_some() {
-            healthtracker::telemetry::init("debug", healthtracker::config::LogFormat::Pretty);
+            // The writer lives as long as the test process.
+            std::mem::forget(healthtracker::telemetry::init(
+                "debug",
+                healthtracker::config::LogFormat::Pretty,
+            ));
         }
     });
 }

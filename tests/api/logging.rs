@@ -121,7 +121,7 @@ async fn panics_become_json_500s_with_an_error_id_that_is_in_the_log() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     // The real routes and layer stack, plus one route that panics.
     let state = app_state(&app).await;
-    let routes = healthtracker::http::routes(&state).route(
+    let routes = healthtracker::http::api(&state).route(
         "/boom",
         axum::routing::get(|| async {
             panic!("internal detail that must not leak");
@@ -132,7 +132,8 @@ async fn panics_become_json_500s_with_an_error_id_that_is_in_the_log() {
     let router = healthtracker::http::with_layers(routes, state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(router);
+    tokio::spawn(async move { axum::serve(listener, service).await });
 
     let response = app
         .client

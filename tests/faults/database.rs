@@ -30,15 +30,11 @@ where
 }
 
 async fn integrity(path: &Path) -> String {
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=ro", path.display()))
-        .await
+    let connection = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .expect("open the database read-only");
-    let verdict: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&pool)
-        .await
-        .expect("integrity check");
-    pool.close().await;
-    verdict
+    connection
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .expect("integrity check")
 }
 
 async fn days_listed(app: &TestApp, token: &str) -> Vec<String> {

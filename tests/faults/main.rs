@@ -11,6 +11,9 @@ mod fake_ai;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
+#[allow(dead_code)]
+#[path = "../api/mongo_server.rs"]
+mod mongo_server;
 mod process;
 
 mod database;

@@ -5,6 +5,7 @@
 //! - once Redis is back, requests are queued again (202) and every job accepted then completes;
 //! - no job runs more than AI_JOB_MAX_ATTEMPTS times, and none is answered by the provider twice
 //!   (counted at the fake provider, per job, by a tag in the message).
+//!
 //! What cannot hold, and is reported: jobs queued before the crash and not yet run are gone with a
 //! Redis that keeps nothing on disk. Their status then answers 404 "Job not found" (never a job stuck
 //! "waiting" forever), so a client knows to ask again. A Redis with AOF persistence keeps them.

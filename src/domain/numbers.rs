@@ -1,4 +1,4 @@
-//! Numbers as JavaScript writes them: a whole `f64` is `7`, not `7.0`, so responses read exactly as
+//! Numbers as JavaScript writes them: a whole `f64` is `7`, not `7.0`, so documents read exactly as
 //! the old backend's did.
 
 use serde::Serializer;

@@ -1,0 +1,5 @@
+-- Each entry's JSON document (the shape the API returns), rendered whenever the entry is written, so
+-- a page of entries is served by concatenating stored text instead of decoding and re-encoding every
+-- row. The columns stay the source for queries and for reading an entry back; rows written before
+-- this column existed (NULL) are rendered from them when read.
+ALTER TABLE entries ADD COLUMN document TEXT;
