@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{OriginalUri, Request, State};
-use axum::http::{HeaderValue, Method, Uri};
+use axum::http::{HeaderValue, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -112,6 +112,18 @@ fn incoming_request_id(request: &Request) -> Option<String> {
     sane.then(|| id.to_owned())
 }
 
+/// Whether the request declares a body too big to be discarded cheaply if left unread.
+fn declares_large_body(request: &Request) -> bool {
+    const CHEAP_TO_DISCARD: u64 = 64 * 1024;
+    let headers = request.headers();
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|length| length > CHEAP_TO_DISCARD)
+}
+
 fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
@@ -150,6 +162,7 @@ pub async fn observe(State(observe): State<ObserveState>, mut request: Request, 
 
     let method = request.method().clone();
     let route = observe.templates.label(request.uri().path());
+    let large_body = declares_large_body(&request);
     let mut path = request.uri().path().to_owned();
     if path.len() > 200 {
         let mut cut = 200;
@@ -167,6 +180,11 @@ pub async fn observe(State(observe): State<ObserveState>, mut request: Request, 
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     let status = response.status().as_u16();
+    if status == 413 || (status >= 400 && large_body) {
+        // The body may be left unread (refused before or while reading it), and the connection then
+        // cannot carry another request: say so, so the client opens a new one instead of reusing it.
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let elapsed = started.elapsed();
     metrics.record_http(method_label(&method), route, status, elapsed);
     let latency_ms = (elapsed.as_secs_f64() * 1e5).round() / 100.0;
