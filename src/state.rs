@@ -35,6 +35,8 @@ pub struct AppContext {
     pub jobs: Option<JobQueue>,
     pub redis: Option<RedisConn>,
     pub metrics: SharedMetrics,
+    /// The rendered OpenAPI document, set when the routes are assembled.
+    pub openapi: std::sync::OnceLock<Arc<str>>,
     pub started_at: Instant,
 }
 
@@ -91,6 +93,7 @@ impl AppState {
             redis,
             metrics,
             settings,
+            openapi: std::sync::OnceLock::new(),
             started_at: Instant::now(),
         })))
     }

@@ -1,10 +1,7 @@
 //! This API's own description: the OpenAPI document and Swagger UI, served from the binary (no CDN,
 //! so the page works offline).
 
-use std::sync::Arc;
-
-use axum::Extension;
-use axum::extract::OriginalUri;
+use axum::extract::{OriginalUri, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,10 +11,6 @@ use super::extract::PathParam;
 use super::openapi::ErrorBody;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// The rendered document, built once when the router is.
-#[derive(Clone)]
-pub struct OpenApiJson(pub Arc<String>);
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,12 +24,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
     get, path = "/openapi.json", tag = "meta",
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object))
 )]
-async fn openapi_json(Extension(OpenApiJson(document)): Extension<OpenApiJson>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        document.as_str().to_owned(),
-    )
-        .into_response()
+async fn openapi_json(State(state): State<AppState>) -> Response {
+    let document = state.openapi.get().map_or("{}", |d| &**d).to_owned();
+    ([(header::CONTENT_TYPE, "application/json")], document).into_response()
 }
 
 /// Interactive documentation (Swagger UI): authorize with an access token and try every route.

@@ -7,11 +7,11 @@ use std::collections::HashSet;
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Router};
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -56,14 +56,16 @@ pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi
     api(state).split_for_parts()
 }
 
-/// Wraps `routes` in what every request shares, outermost first: request id, log line and metrics;
-/// security headers; CORS; the panic catcher; the body limit; the OpenAPI document for its handler;
-/// mount and trailing-slash normalisation (so each route is registered once yet served under `/api`
-/// and at the root); then routing with JSON 404/405. The layers wrap the router once rather than
-/// every route, so a request pays for each of them once.
+/// Wraps `routes` in what every request shares, outermost first: `observe` (mount and trailing-slash
+/// normalisation — each route is registered once yet served under `/api` and at the root —, request
+/// id, security headers, log line, metrics); CORS; the panic catcher; the body limit; then routing
+/// with JSON 404/405. The layers wrap the router once rather than every route, so a request pays for
+/// each of them once.
 pub fn with_layers(routes: OpenApiRouter<AppState>, state: AppState) -> App {
     let (router, operations) = routes.split_for_parts();
     let document = openapi::document(operations);
+    // The same routes always render the same document: a second assembly keeps the first.
+    let _ = state.openapi.set(document.to_string().into());
     let templates = observe::RouteTemplates::new(
         document["paths"]
             .as_object()
@@ -81,12 +83,9 @@ pub fn with_layers(routes: OpenApiRouter<AppState>, state: AppState) -> App {
     };
     let stack = ServiceBuilder::new()
         .layer(middleware::from_fn_with_state(observe_state, observe::observe))
-        .layer(middleware::map_response(security_headers))
         .layer(cors(&state.settings.allowed_origins))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(state.settings.body_limit))
-        .layer(Extension(docs::OpenApiJson(Arc::new(document.to_string()))))
-        .layer(middleware::map_request(observe::normalize_path))
         .service(router);
     BoxCloneSyncService::new(stack)
 }
@@ -128,30 +127,4 @@ fn cors(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("ratelimit-remaining"),
             HeaderName::from_static("ratelimit-reset"),
         ])
-}
-
-/// The headers helmet's defaults set (Content-Security-Policy aside: off for a JSON API).
-const SECURITY_HEADERS: [(&str, &str); 11] = [
-    ("cross-origin-opener-policy", "same-origin"),
-    ("cross-origin-resource-policy", "same-origin"),
-    ("origin-agent-cluster", "?1"),
-    ("referrer-policy", "no-referrer"),
-    ("strict-transport-security", "max-age=31536000; includeSubDomains"),
-    ("x-content-type-options", "nosniff"),
-    ("x-dns-prefetch-control", "off"),
-    ("x-download-options", "noopen"),
-    ("x-frame-options", "SAMEORIGIN"),
-    ("x-permitted-cross-domain-policies", "none"),
-    ("x-xss-protection", "0"),
-];
-
-async fn security_headers<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
-    let headers = response.headers_mut();
-    for (name, value) in SECURITY_HEADERS {
-        headers
-            .entry(HeaderName::from_static(name))
-            .or_insert(HeaderValue::from_static(value));
-    }
-    headers.remove("x-powered-by");
-    response
 }

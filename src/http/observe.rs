@@ -1,13 +1,14 @@
 //! What every request passes through first: the mount point and trailing slash are normalised, a
-//! request id is taken or made, and when the answer is ready it is logged once (method, path,
-//! status, latency, user id when known, request id) and counted in the HTTP metrics by route
-//! template. Never logs bodies, query strings or headers, so no password or token reaches the log.
+//! request id is taken or made, and when the answer is ready it gets the security headers, is logged
+//! once (method, path, status, latency, user id when known, request id) and is counted in the HTTP
+//! metrics by route template. Never logs bodies, query strings or headers, so no password or token
+//! reaches the log.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::extract::{OriginalUri, Request, State};
-use axum::http::{HeaderValue, Method, Uri, header};
+use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -50,10 +51,10 @@ pub fn split_mount(path: &str) -> (Mount, &str) {
 
 /// Routes the request by its path inside the mount, so the router holds each route once. The
 /// original URI stays available (`OriginalUri`) for pages that link to their own mount.
-pub async fn normalize_path(mut request: Request) -> Request {
-    let original = request.uri().clone();
-    let (_, path) = split_mount(original.path());
-    if path != original.path() {
+fn normalize_path(request: &mut Request) {
+    let (_, path) = split_mount(request.uri().path());
+    if path != request.uri().path() {
+        let original = request.uri().clone();
         let mut parts = original.clone().into_parts();
         let rewritten = match original.query() {
             Some(query) => format!("{path}?{query}"),
@@ -65,10 +66,59 @@ pub async fn normalize_path(mut request: Request) -> Request {
                 *request.uri_mut() = uri;
             }
         }
+        // Otherwise the router records the (unchanged) URI itself.
+        request.extensions_mut().insert(OriginalUri(original));
     }
-    request.extensions_mut().insert(OriginalUri(original));
-    request
 }
+
+/// The headers helmet's defaults set (Content-Security-Policy aside: off for a JSON API), built at
+/// compile time.
+const SECURITY_HEADERS: [(HeaderName, HeaderValue); 11] = [
+    (
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    ),
+    (
+        HeaderName::from_static("cross-origin-resource-policy"),
+        HeaderValue::from_static("same-origin"),
+    ),
+    (
+        HeaderName::from_static("origin-agent-cluster"),
+        HeaderValue::from_static("?1"),
+    ),
+    (
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("no-referrer"),
+    ),
+    (
+        HeaderName::from_static("strict-transport-security"),
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    ),
+    (
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    ),
+    (
+        HeaderName::from_static("x-dns-prefetch-control"),
+        HeaderValue::from_static("off"),
+    ),
+    (
+        HeaderName::from_static("x-download-options"),
+        HeaderValue::from_static("noopen"),
+    ),
+    (
+        HeaderName::from_static("x-frame-options"),
+        HeaderValue::from_static("SAMEORIGIN"),
+    ),
+    (
+        HeaderName::from_static("x-permitted-cross-domain-policies"),
+        HeaderValue::from_static("none"),
+    ),
+    (
+        HeaderName::from_static("x-xss-protection"),
+        HeaderValue::from_static("0"),
+    ),
+];
 
 /// Route templates for metric labels (`/api/entries/{id}`, never the raw path): matched here from
 /// the documented paths, so the label set is bounded and the router stays untouched.
@@ -173,8 +223,14 @@ pub async fn observe(State(observe): State<ObserveState>, mut request: Request, 
         path.push('…');
     }
 
+    normalize_path(&mut request);
     let span = tracing::info_span!("request", request_id = %request_id);
     let mut response = next.run(request).instrument(span).await;
+
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(name, value);
+    }
 
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
@@ -183,12 +239,26 @@ pub async fn observe(State(observe): State<ObserveState>, mut request: Request, 
     if status == 413 || (status >= 400 && large_body) {
         // The body may be left unread (refused before or while reading it), and the connection then
         // cannot carry another request: say so, so the client opens a new one instead of reusing it.
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     let elapsed = started.elapsed();
     metrics.record_http(method_label(&method), route, status, elapsed);
     let latency_ms = (elapsed.as_secs_f64() * 1e5).round() / 100.0;
     let user_id = context.user.get().map(ToString::to_string);
+    let access = crate::telemetry::AccessLine {
+        error: status >= 500,
+        request_id: &request_id,
+        method: method.as_str(),
+        path: &path,
+        status,
+        latency_ms,
+        user_id: user_id.as_deref(),
+    };
+    if crate::telemetry::write_access_line(&access) {
+        return response;
+    }
     macro_rules! log {
         ($level:ident) => {
             tracing::$level!(

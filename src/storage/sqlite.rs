@@ -3,9 +3,10 @@
 //!
 //! Reads run where they are asked, on a pooled read-only connection: WAL readers never wait for the
 //! writer, and a read of a few rows from the page cache costs microseconds, less than handing it to
-//! another thread and back. Writes go one at a time through a single connection on the blocking
-//! pool, so a commit (or the checkpoint it may trigger) never stalls the async workers and the
-//! server's own writers never contend for SQLite's lock.
+//! another thread and back. Writes go one at a time to a single connection on a thread of its own,
+//! so a commit (or the checkpoint it may trigger) never stalls the async workers, the server's own
+//! writers never contend for SQLite's lock, and a burst of writes queues instead of occupying (and
+//! growing) the blocking thread pool.
 //!
 //! Open connections keep working on a database file that was deleted or moved away: SQLite would go
 //! on acknowledging writes into a file nobody will ever read again. So the store remembers which file
@@ -56,8 +57,18 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
-    writer: Arc<Mutex<Connection>>,
+    /// The writer thread's queue; the thread ends when the store is dropped.
+    writes: std::sync::mpsc::Sender<WriteJob>,
     file: Arc<FileWatch>,
+}
+
+type WriteJob = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// Runs queued writes on `connection`, one at a time, until every sender is gone.
+fn run_writer(mut connection: Connection, jobs: std::sync::mpsc::Receiver<WriteJob>) {
+    while let Ok(job) = jobs.recv() {
+        job(&mut connection);
+    }
 }
 
 /// Whether the database file the connections have open is still the one at its path, and whether
@@ -366,11 +377,16 @@ impl SqliteStore {
         .with_context(|| format!("opening SQLite database {}", path.display()))?;
         let file = Arc::new(FileWatch::new(path));
         tokio::spawn(watch_file(Arc::downgrade(&file)));
+        let (writes, jobs) = std::sync::mpsc::channel::<WriteJob>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".to_owned())
+            .spawn(move || run_writer(writer, jobs))
+            .context("starting the SQLite writer thread")?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
                 readers: Mutex::new(Vec::new()),
-                writer: Arc::new(Mutex::new(writer)),
+                writes,
                 file,
             }),
         })
@@ -415,8 +431,8 @@ impl SqliteStore {
         outcome
     }
 
-    /// Runs a write on the single writer connection, on the blocking pool, after checking that the
-    /// file is still the one it has open.
+    /// Runs a write on the writer thread's connection, after checking that the file is still the
+    /// one it has open.
     async fn write<T: Send + 'static>(
         &self,
         query: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -425,11 +441,14 @@ impl SqliteStore {
         if !file.check() {
             return Err(file.unavailable());
         }
-        let writer = Arc::clone(&self.inner.writer);
-        let outcome = tokio::task::spawn_blocking(move || query(&mut lock(&writer)))
-            .await
-            .map_err(|e| StoreError::Other(anyhow::anyhow!("database write task failed: {e}")))?
-            .map_err(classify);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: WriteJob = Box::new(move |connection| {
+            // The caller may have gone (a cancelled request): the write still completes.
+            let _ = reply.send(query(connection));
+        });
+        let stopped = || StoreError::Other(anyhow::anyhow!("the SQLite writer thread stopped"));
+        self.inner.writes.send(job).map_err(|_| stopped())?;
+        let outcome = answer.await.map_err(|_| stopped())?.map_err(classify);
         match &outcome {
             Ok(_) => file.set_writes_failing(false),
             Err(StoreError::Unavailable(_)) => file.set_writes_failing(true),
