@@ -45,10 +45,11 @@ pub fn init(level: &str, format: LogFormat) -> Option<WorkerGuard> {
         .with_env_filter(filter(level))
         .with_writer(writer.clone());
     let installed = match format {
+        // A handler's own log lines carry the request's span (its `request_id`).
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
             .with_span_list(false)
             .try_init(),
         LogFormat::Pretty => builder

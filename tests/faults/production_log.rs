@@ -100,9 +100,13 @@ async fn production_logs_are_json_with_one_access_line_per_request_and_no_secret
     assert_eq!(ours[2]["request_id"], "trace-me-42");
     assert_eq!(ours[2]["user_id"], user_id.as_str());
     assert!(ours[3].get("user_id").is_none());
-    assert!(
-        lines.iter().any(|l| l["message"] == "user registered"),
-        "handler logs are JSON lines too"
+    let registered_line = lines
+        .iter()
+        .find(|l| l["message"] == "user registered")
+        .expect("handler logs are JSON lines too");
+    assert_eq!(
+        registered_line["span"]["request_id"], ours[0]["request_id"],
+        "a handler's line carries its request's id"
     );
 
     for secret in [
