@@ -6,11 +6,12 @@
 //!
 //! Hashing is deliberately slow and memory-hungry, so it runs on the blocking thread pool (never on
 //! the async workers that serve other requests) behind a semaphore sized to the CPU count: a login
-//! storm queues here instead of stalling the server or allocating 19 MiB per waiting request.
+//! storm queues here instead of stalling the server or allocating working memory per waiting request.
 //!
-//! Checks reuse argon2's working memory: one 19 MiB buffer per permit, kept between checks. With a
-//! fresh allocation per check, glibc's per-thread arenas held on to the freed blocks (a 32-connection
-//! login storm reached 530 MB RSS; 150 MB with mimalloc) and every check paid ~4,900 page faults.
+//! Checks reuse argon2's working memory: one buffer per permit (9 MiB, grown for an older, larger
+//! hash), kept between checks. With a fresh allocation per check, glibc's per-thread arenas held on
+//! to the freed blocks (a 32-connection login storm reached 530 MB RSS; 150 MB with mimalloc) and
+//! every check paid ~4,900 page faults.
 
 use std::sync::Arc;
 
@@ -50,8 +51,7 @@ impl ScratchPool {
         self.buffers.lock().ok().and_then(|mut b| b.pop()).unwrap_or_default()
     }
 
-    /// A check abandoned by its request still runs to the end after its permit is gone, so more
-    /// buffers than permits can exist for a moment: keep no more than `max`.
+    /// Every running check holds a permit, so at most `max` buffers exist; the cap is a safeguard.
     fn give_back(&self, buffer: Vec<Block>) {
         if let Ok(mut buffers) = self.buffers.lock()
             && buffers.len() < self.max
@@ -75,7 +75,7 @@ fn argon2() -> Argon2<'static> {
 }
 
 /// A new argon2id hash (today's parameters, a random 16-byte salt) as a PHC string, computed in
-/// `memory` (grown as needed) rather than a fresh 19 MiB allocation.
+/// `memory` (grown as needed) rather than a fresh allocation.
 fn hash_now(password: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
     let failed = |e: &dyn std::fmt::Display| anyhow::anyhow!("argon2 hashing failed: {e}");
     let params = configured_params();
@@ -204,10 +204,19 @@ impl PasswordHasher {
     }
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
-        let _permit = self.permits.acquire().await.context("password hasher shut down")?;
-        tokio::task::spawn_blocking(work)
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
-            .context("password hashing task failed")
+            .context("password hasher shut down")?;
+        // The permit goes with the work: when a client hangs up mid-check, the check still runs to
+        // its end and keeps its permit (and its buffer) until then, so a wave of disconnects cannot
+        // start more checks, or allocate more buffers, than there are permits.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .context("password hashing task failed")
     }
 }
 
@@ -215,6 +224,45 @@ impl PasswordHasher {
 mod tests {
     use super::*;
     use argon2::PasswordHasher as _;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_check_whose_caller_hung_up_keeps_its_permit_until_it_ends() -> anyhow::Result<()> {
+        let hasher = PasswordHasher::new(1)?;
+        let stored = hasher.hash("Secret1").await?;
+        let password = SecretString::from("Secret1");
+        // The caller gives up long before the check can finish (a client that disconnects).
+        let abandoned = tokio::time::timeout(
+            std::time::Duration::from_micros(1),
+            hasher.verify(&password, Some(stored.clone())),
+        )
+        .await;
+        assert!(abandoned.is_err(), "the check cannot finish in a microsecond");
+        // The check still runs: no second check may start, or a wave of disconnects would run
+        // (and allocate for) more checks than there are cores.
+        assert_eq!(
+            hasher.permits.available_permits(),
+            0,
+            "the abandoned check released its permit while still running"
+        );
+        let started = std::time::Instant::now();
+        while hasher.permits.available_permits() == 0 {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "the permit never came back"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let kept_buffers = hasher.scratch.buffers.lock().map(|b| b.len()).unwrap_or_default();
+        assert_eq!(
+            kept_buffers, 1,
+            "one buffer per permit, given back when the check ended"
+        );
+        assert_eq!(
+            hasher.verify(&password, Some(stored)).await?,
+            Verdict::Match { upgrade: false }
+        );
+        Ok(())
+    }
 
     #[tokio::test]
     async fn argon2_round_trip_and_bcrypt_upgrade() -> anyhow::Result<()> {
