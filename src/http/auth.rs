@@ -113,11 +113,16 @@ pub struct RefreshResponse {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered and logged in", body = SessionResponse),
-        (status = 400, description = "Validation failed (every failing field in `details`) or malformed JSON", body = ErrorBody),
-        (status = 409, description = "The e-mail is taken", body = ErrorBody),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-        (status = 429, description = "Too many requests from this IP", body = ErrorBody),
+        (status = 400, description = "Validation failed (every failing field in `details`) or malformed JSON", body = ErrorBody,
+            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "password", "msg": "Password must contain at least one uppercase letter, one lowercase letter, and one number"}]})),
+        (status = 409, description = "The e-mail is taken", body = ErrorBody,
+            example = json!({"status": "error", "message": "User already exists"})),
+        (status = 413, description = "Body over the limit", body = ErrorBody,
+            example = json!({"status": "error", "message": "Request body too large"})),
+        (status = 415, description = "Body is not JSON", body = ErrorBody,
+            example = json!({"status": "error", "message": "Content-Type must be application/json"})),
+        (status = 429, description = "Too many requests from this IP", body = ErrorBody,
+            example = json!({"status": "error", "message": "Too many requests from this IP, please try again later."})),
     )
 )]
 async fn register(
@@ -160,10 +165,14 @@ async fn register(
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = SessionResponse),
-        (status = 400, description = "Validation failed, or `Invalid credentials`", body = ErrorBody),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-        (status = 429, description = "Too many requests from this IP, or too many failed logins for this e-mail", body = ErrorBody),
+        (status = 400, description = "Validation failed, or `Invalid credentials`", body = ErrorBody,
+            example = json!({"status": "error", "message": "Invalid credentials"})),
+        (status = 413, description = "Body over the limit", body = ErrorBody,
+            example = json!({"status": "error", "message": "Request body too large"})),
+        (status = 415, description = "Body is not JSON", body = ErrorBody,
+            example = json!({"status": "error", "message": "Content-Type must be application/json"})),
+        (status = 429, description = "Too many requests from this IP, or too many failed logins for this e-mail", body = ErrorBody,
+            example = json!({"status": "error", "message": "Too many failed login attempts for this account, please try again later."})),
     )
 )]
 async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Json<SessionResponse>> {
@@ -229,11 +238,16 @@ fn refresh_token_field(body: &Value) -> ApiResult<Option<&str>> {
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = RefreshResponse),
-        (status = 400, description = "No refresh token in the body", body = ErrorBody),
-        (status = 401, description = "Invalid, expired, revoked or not a refresh token", body = ErrorBody),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
-        (status = 429, description = "Too many requests from this IP", body = ErrorBody),
+        (status = 400, description = "No refresh token in the body", body = ErrorBody,
+            example = json!({"status": "error", "message": "Refresh token is required"})),
+        (status = 401, description = "Invalid, expired, revoked or not a refresh token", body = ErrorBody,
+            example = json!({"status": "error", "message": "Invalid or expired refresh token"})),
+        (status = 413, description = "Body over the limit", body = ErrorBody,
+            example = json!({"status": "error", "message": "Request body too large"})),
+        (status = 415, description = "Body is not JSON", body = ErrorBody,
+            example = json!({"status": "error", "message": "Content-Type must be application/json"})),
+        (status = 429, description = "Too many requests from this IP", body = ErrorBody,
+            example = json!({"status": "error", "message": "Too many requests from this IP, please try again later."})),
     )
 )]
 async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Json<RefreshResponse>> {
@@ -255,10 +269,14 @@ async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody) -> Api
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Logged out", body = MessageResponse),
-        (status = 400, description = "Malformed body", body = ErrorBody),
-        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
+        (status = 400, description = "Malformed body", body = ErrorBody,
+            example = json!({"status": "error", "message": "Malformed JSON in request body: expected value at line 1 column 1"})),
+        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody,
+            example = json!({"status": "error", "message": "Invalid or expired token"})),
+        (status = 413, description = "Body over the limit", body = ErrorBody,
+            example = json!({"status": "error", "message": "Request body too large"})),
+        (status = 415, description = "Body is not JSON", body = ErrorBody,
+            example = json!({"status": "error", "message": "Content-Type must be application/json"})),
     )
 )]
 async fn logout(

@@ -84,7 +84,8 @@ const INIT_JS: &str = r##"window.addEventListener("load", function () {
             (String = "text/javascript"),
             (String = "text/css"),
         )),
-        (status = 404, description = "No such file", body = ErrorBody),
+        (status = 404, description = "No such file", body = ErrorBody,
+            example = json!({"status": "error", "message": "Route not found"})),
     )
 )]
 async fn docs_asset(PathParam(file): PathParam) -> Result<Response, ApiError> {

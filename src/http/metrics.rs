@@ -31,7 +31,8 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
             (String = "text/plain"),
             (String = "application/openmetrics-text"),
         )),
-        (status = 401, description = "`METRICS_TOKEN` is set and the request does not carry it", body = ErrorBody),
+        (status = 401, description = "`METRICS_TOKEN` is set and the request does not carry it", body = ErrorBody,
+            example = json!({"status": "error", "message": "A valid metrics token is required"})),
     )
 )]
 async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -142,3 +142,44 @@ fn registered_routes(debug: &str) -> Vec<(String, Vec<String>)> {
         .filter_map(|c| Some((c.get(2)?.as_str().to_owned(), methods.get(c.get(1)?.as_str())?.clone())))
         .collect()
 }
+
+/// Every documented error carries its own example in the error envelope: a reader of `/api/docs`
+/// sees what a 401 or a 409 really says, not one generic body for every status.
+#[tokio::test]
+async fn every_documented_error_has_an_example_of_its_own() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let doc: Value = json_body(
+        app.get("/api/openapi.json").send().await.expect("request"),
+        StatusCode::OK,
+    )
+    .await;
+    let mut checked = 0;
+    for (path, operations) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, operation) in operations.as_object().into_iter().flatten() {
+            for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+                let content = &response["content"]["application/json"];
+                let is_error_body = content["schema"]["$ref"] == "#/components/schemas/ErrorBody";
+                if !status.starts_with(['4', '5']) || !is_error_body {
+                    continue;
+                }
+                let example = &content["example"];
+                let what = format!("{method} {path} {status}");
+                assert_eq!(example["status"], "error", "{what}: {example}");
+                let message = example["message"].as_str().unwrap_or_default();
+                assert!(!message.is_empty(), "{what}: {example}");
+                assert_eq!(
+                    message == "Validation failed",
+                    status == "400" && example["details"].is_array(),
+                    "{what}: only a 400 is a validation failure, with details: {example}"
+                );
+                assert_eq!(
+                    example["errorId"].is_string(),
+                    status.starts_with('5'),
+                    "{what}: 5xx bodies carry an errorId: {example}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 39, "only {checked} documented errors found");
+}
