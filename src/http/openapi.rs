@@ -351,7 +351,39 @@ pub fn document(operations: utoipa::openapi::OpenApi) -> Value {
             schemas.insert(name.to_owned(), schema);
         }
     }
+    add_common_error_examples(&mut doc);
     doc
+}
+
+/// The errors many routes share say the same everywhere, so their examples are written once, here;
+/// a handler's own `example = …` (a specific 401, every 400/404/409/429/5xx) is left as it is.
+fn add_common_error_examples(doc: &mut Value) {
+    const COMMON: [(&str, &str); 3] = [
+        ("401", "Invalid or expired token"),
+        ("413", "Request body too large"),
+        ("415", "Content-Type must be application/json"),
+    ];
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let responses = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|operations| operations.values_mut())
+        .filter_map(|operation| operation.get_mut("responses").and_then(Value::as_object_mut));
+    for responses in responses {
+        for (status, message) in COMMON {
+            if let Some(content) = responses
+                .get_mut(status)
+                .and_then(|response| response.pointer_mut("/content/application~1json"))
+                .and_then(Value::as_object_mut)
+            {
+                content
+                    .entry("example")
+                    .or_insert_with(|| json!({ "status": "error", "message": message }));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

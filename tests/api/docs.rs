@@ -182,4 +182,13 @@ async fn every_documented_error_has_an_example_of_its_own() {
         }
     }
     assert!(checked >= 39, "only {checked} documented errors found");
+    let example = |path: &str, method: &str, status: &str| {
+        doc["paths"][path][method]["responses"][status]["content"]["application/json"]["example"]["message"].clone()
+    };
+    assert_eq!(example("/entries", "get", "401"), "Invalid or expired token");
+    assert_eq!(
+        example("/auth/refresh", "post", "401"),
+        "Invalid or expired refresh token"
+    );
+    assert_eq!(example("/entries", "post", "409"), "Entry already exists for this date");
 }

@@ -282,6 +282,21 @@ impl MongoStore {
         }
     }
 
+    /// One user by `filter`, with only the fields a `User` needs.
+    async fn find_user(&self, filter: Document) -> StoreResult<Option<User>> {
+        let found = self
+            .collection(USERS)?
+            .find_one(filter)
+            .projection(user_projection())
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(found
+            .as_ref()
+            .map(user_from_doc)
+            .transpose()
+            .map_err(anyhow::Error::from)?)
+    }
+
     /// Whether another entry of `user` (other than `except`) stands for `day`.
     async fn day_taken(&self, user: UserId, day: Day, except: Option<EntryId>) -> StoreResult<bool> {
         let (start, end) = day_window(day);
@@ -357,31 +372,11 @@ impl Storage for MongoStore {
     }
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
-        let found = self
-            .collection(USERS)?
-            .find_one(doc! {"email": email.as_str()})
-            .projection(user_projection())
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(found
-            .as_ref()
-            .map(user_from_doc)
-            .transpose()
-            .map_err(anyhow::Error::from)?)
+        self.find_user(doc! {"email": email.as_str()}).await
     }
 
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
-        let found = self
-            .collection(USERS)?
-            .find_one(doc! {"_id": user_oid(id)})
-            .projection(user_projection())
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(found
-            .as_ref()
-            .map(user_from_doc)
-            .transpose()
-            .map_err(anyhow::Error::from)?)
+        self.find_user(doc! {"_id": user_oid(id)}).await
     }
 
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
