@@ -55,7 +55,6 @@ pub struct SqliteStore {
 }
 
 struct Inner {
-    path: PathBuf,
     readers: Mutex<Vec<Connection>>,
     /// The writer thread's queue; the thread ends when the store is dropped.
     writes: std::sync::mpsc::Sender<WriteJob>,
@@ -159,8 +158,13 @@ async fn watch_file(file: std::sync::Weak<FileWatch>) {
 
 /// A connection set up the same way every time.
 fn connect(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
-    // The store serialises access to each connection itself (a pool, a mutex).
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    // No connection is shared between threads (readers come from a pool, the writer has a thread of
+    // its own), so SQLite's own mutex is not needed. Only the writer may create the file: a reader
+    // opened while the file is away would otherwise create an empty one in its place.
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if !read_only {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
     let connection = Connection::open_with_flags(path, flags)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
     // With WAL, NORMAL is durable across application crashes; only an OS crash or power loss can
@@ -273,63 +277,96 @@ macro_rules! entry_columns {
 }
 
 fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
-    entry_at(row, 0)
-}
-
-/// The entry whose `entry_columns!` start at column `first`.
-fn entry_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Entry> {
-    let text = |i: usize| -> rusqlite::Result<&str> { Ok(row.get_ref(first + i)?.as_str()?) };
+    let text = |i: usize| -> rusqlite::Result<&str> { Ok(row.get_ref(i)?.as_str()?) };
     Ok(Entry {
         id: parse_id(text(0)?, EntryId::parse)?,
         user: parse_id(text(1)?, UserId::parse)?,
         date: Day::parse_ymd(text(2)?).ok_or_else(|| corrupt("day", text(2).unwrap_or_default()))?,
         log: DayLog {
-            calories: row.get(first + 3)?,
-            sleep: row.get(first + 4)?,
-            workouts: row.get(first + 5)?,
+            calories: row.get(3)?,
+            sleep: row.get(4)?,
+            workouts: row.get(5)?,
             food_intake: json(text(6)?)?,
-            heart_rate: row.get(first + 7)?,
-            steps: row.get(first + 8)?,
+            heart_rate: row.get(7)?,
+            steps: row.get(8)?,
             symptoms: json(text(9)?)?,
             mood: Mood::parse(text(10)?).ok_or_else(|| corrupt("mood", text(10).unwrap_or_default()))?,
-            water_intake: row.get(first + 11)?,
-            notes: row.get(first + 12)?,
+            water_intake: row.get(11)?,
+            notes: row.get(12)?,
         },
         created_at: parse_ts(text(13)?)?,
         updated_at: parse_ts(text(14)?)?,
     })
 }
 
-/// The values `entries` stores for an entry, in `entry_columns!` order, then its document.
+/// The values `entries` stores for an entry: `entry_columns!` in order, then its document.
 struct EntryRow {
     id: String,
     user: String,
     day: String,
+    calories: i64,
+    sleep: f64,
+    workouts: bool,
     food_intake: String,
+    heart_rate: i64,
+    steps: i64,
     symptoms: String,
+    mood: &'static str,
+    water_intake: f64,
+    notes: String,
     created_at: String,
     updated_at: String,
     document: String,
-    entry: Entry,
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Other(e.into()))
+/// Plain data (lists of strings and numbers) as JSON text; serializing it cannot fail.
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 impl EntryRow {
-    fn new(entry: &Entry) -> StoreResult<Self> {
-        Ok(Self {
+    fn new(entry: &Entry) -> Self {
+        let log = &entry.log;
+        Self {
             id: entry.id.to_string(),
             user: entry.user.to_string(),
             day: entry.date.to_ymd(),
-            food_intake: to_json(&entry.log.food_intake)?,
-            symptoms: to_json(&entry.log.symptoms)?,
+            calories: log.calories,
+            sleep: log.sleep,
+            workouts: log.workouts,
+            food_intake: to_json(&log.food_intake),
+            heart_rate: log.heart_rate,
+            steps: log.steps,
+            symptoms: to_json(&log.symptoms),
+            mood: log.mood.as_str(),
+            water_intake: log.water_intake,
+            notes: log.notes.clone(),
             created_at: ts(entry.created_at),
             updated_at: ts(entry.updated_at),
             document: entry.document_json().into_string(),
-            entry: entry.clone(),
-        })
+        }
+    }
+
+    /// `?1`…`?16`: the columns in `entry_columns!` order, then the document.
+    fn params(&self) -> [&dyn rusqlite::ToSql; 16] {
+        [
+            &self.id,
+            &self.user,
+            &self.day,
+            &self.calories,
+            &self.sleep,
+            &self.workouts,
+            &self.food_intake,
+            &self.heart_rate,
+            &self.steps,
+            &self.symptoms,
+            &self.mood,
+            &self.water_intake,
+            &self.notes,
+            &self.created_at,
+            &self.updated_at,
+            &self.document,
+        ]
     }
 }
 
@@ -337,6 +374,18 @@ fn run_migrations(connection: &mut Connection) -> rusqlite::Result<usize> {
     connection.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY NOT NULL, applied_at TEXT NOT NULL)",
     )?;
+    // Earlier builds ran the same migration files through sqlx, which records them in its own table:
+    // adopt those records so such a database is upgraded, not re-created (same version numbers).
+    let sqlx_table: bool = connection
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")?
+        .exists([])?;
+    if sqlx_table {
+        connection.execute(
+            "INSERT OR IGNORE INTO schema_migrations (version, applied_at) \
+             SELECT version, installed_on FROM _sqlx_migrations WHERE success = 1",
+            [],
+        )?;
+    }
     let mut applied = 0;
     for (version, sql) in MIGRATIONS {
         let done: bool = connection.query_row(
@@ -357,7 +406,37 @@ fn run_migrations(connection: &mut Connection) -> rusqlite::Result<usize> {
         transaction.commit()?;
         applied += 1;
     }
+    render_missing_documents(connection)?;
     Ok(applied)
+}
+
+/// Entries written before documents were stored get theirs once, here, so that reads never have to
+/// render one. A no-op (one indexed-less scan of a NULL column) once every row has its document.
+fn render_missing_documents(connection: &mut Connection) -> rusqlite::Result<()> {
+    let transaction = connection.transaction()?;
+    let entries: Vec<Entry> = transaction
+        .prepare(concat!(
+            "SELECT ",
+            entry_columns!(),
+            " FROM entries WHERE document IS NULL"
+        ))?
+        .query_map([], entry_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    {
+        let mut update = transaction.prepare("UPDATE entries SET document = ?1 WHERE id = ?2")?;
+        for entry in &entries {
+            update.execute(params![entry.document_json().into_string(), entry.id.to_string()])?;
+        }
+    }
+    transaction.commit()?;
+    tracing::info!(
+        entries = entries.len(),
+        "rendered the stored documents of older entries"
+    );
+    Ok(())
 }
 
 impl SqliteStore {
@@ -384,7 +463,6 @@ impl SqliteStore {
             .context("starting the SQLite writer thread")?;
         Ok(Self {
             inner: Arc::new(Inner {
-                path: path.to_owned(),
                 readers: Mutex::new(Vec::new()),
                 writes,
                 file,
@@ -406,7 +484,7 @@ impl SqliteStore {
     }
 
     pub fn path(&self) -> &Path {
-        &self.inner.path
+        &self.inner.file.path
     }
 
     /// Runs a read on a pooled connection, unless the database file is known to be gone.
@@ -418,7 +496,7 @@ impl SqliteStore {
         let pooled = lock(&inner.readers).pop();
         let connection = match pooled {
             Some(connection) => connection,
-            None => connect(&inner.path, true).map_err(classify)?,
+            None => connect(&inner.file.path, true).map_err(classify)?,
         };
         let outcome = query(&connection).map_err(classify);
         // A connection that hit an I/O problem is not reused.
@@ -635,32 +713,14 @@ impl Storage for SqliteStore {
     }
 
     async fn insert_entry(&self, entry: &Entry) -> StoreResult<()> {
-        let row = EntryRow::new(entry)?;
+        let row = EntryRow::new(entry);
         self.write(move |c| {
-            let e = &row.entry.log;
             c.prepare_cached(concat!(
                 "INSERT INTO entries (",
                 entry_columns!(),
                 ", document) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
             ))?
-            .execute(params![
-                row.id,
-                row.user,
-                row.day,
-                e.calories,
-                e.sleep,
-                e.workouts,
-                row.food_intake,
-                e.heart_rate,
-                e.steps,
-                row.symptoms,
-                e.mood.as_str(),
-                e.water_intake,
-                e.notes,
-                row.created_at,
-                row.updated_at,
-                row.document
-            ])
+            .execute(row.params())
             .map(|_| ())
         })
         .await
@@ -682,22 +742,13 @@ impl Storage for SqliteStore {
     async fn list_entry_documents(&self, user: UserId, range: &EntryRange) -> StoreResult<Vec<DocumentJson>> {
         let (from, to) = day_bounds(range);
         self.read(|c| {
-            let mut statement = c.prepare_cached(concat!(
-                "SELECT document, ",
-                entry_columns!(),
-                " FROM entries WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day DESC LIMIT ?4"
-            ))?;
-            let mut rows = statement.query(params![user.to_string(), from, to, range.limit])?;
-            let mut documents = Vec::with_capacity(range.limit as usize);
-            while let Some(row) = rows.next()? {
-                let document = match row.get_ref(0)?.as_str_or_null()? {
-                    Some(stored) => DocumentJson::from_stored(stored.to_owned()),
-                    // Written before documents were stored: render it from the columns.
-                    None => entry_at(row, 1)?.document_json(),
-                };
-                documents.push(document);
-            }
-            Ok(documents)
+            c.prepare_cached(
+                "SELECT document FROM entries WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day DESC LIMIT ?4",
+            )?
+            .query_map(params![user.to_string(), from, to, range.limit], |row| {
+                Ok(DocumentJson::from_stored(row.get(0)?))
+            })?
+            .collect()
         })
     }
 
@@ -726,31 +777,15 @@ impl Storage for SqliteStore {
     }
 
     async fn update_entry(&self, entry: &Entry) -> StoreResult<bool> {
-        let row = EntryRow::new(entry)?;
+        let row = EntryRow::new(entry);
         self.write(move |c| {
-            let e = &row.entry.log;
+            // The same numbered values as the insert; `created_at` (?14) is left as it was.
             c.prepare_cached(
-                "UPDATE entries SET day = ?1, calories = ?2, sleep = ?3, workouts = ?4, food_intake = ?5, heart_rate = ?6, \
-                 steps = ?7, symptoms = ?8, mood = ?9, water_intake = ?10, notes = ?11, updated_at = ?12, document = ?13 \
-                 WHERE id = ?14 AND user_id = ?15",
+                "UPDATE entries SET day = ?3, calories = ?4, sleep = ?5, workouts = ?6, food_intake = ?7, \
+                 heart_rate = ?8, steps = ?9, symptoms = ?10, mood = ?11, water_intake = ?12, notes = ?13, \
+                 updated_at = ?15, document = ?16 WHERE id = ?1 AND user_id = ?2",
             )?
-            .execute(params![
-                row.day,
-                e.calories,
-                e.sleep,
-                e.workouts,
-                row.food_intake,
-                e.heart_rate,
-                e.steps,
-                row.symptoms,
-                e.mood.as_str(),
-                e.water_intake,
-                e.notes,
-                row.updated_at,
-                row.document,
-                row.id,
-                row.user
-            ])
+            .execute(row.params())
             .map(|changed| changed == 1)
         })
         .await
@@ -772,4 +807,99 @@ fn day_bounds(range: &EntryRange) -> (String, String) {
         range.from.map_or_else(|| "0000-01-01".to_owned(), |d| d.to_ymd()),
         range.to.map_or_else(|| "9999-12-31".to_owned(), |d| d.to_ymd()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::user::{Email, UserName};
+
+    async fn store_with_one_entry(dir: &Path) -> anyhow::Result<(SqliteStore, Entry)> {
+        let store = SqliteStore::open(&dir.join("db").join("ht.db")).await?;
+        store.migrate().await?;
+        let now = Utc::now();
+        let user = User {
+            id: UserId::new(),
+            name: UserName::from_stored("Ada".into()),
+            email: Email::from_stored("ada@example.com".into()),
+            password_hash: "x".into(),
+            created_at: now,
+            updated_at: now,
+        };
+        store.insert_user(&user).await?;
+        let entry = Entry {
+            id: EntryId::new(),
+            user: user.id,
+            date: Day::today(),
+            log: DayLog {
+                calories: 1800,
+                notes: "fine".into(),
+                ..DayLog::default()
+            },
+            created_at: now,
+            updated_at: now,
+        };
+        store.insert_entry(&entry).await?;
+        Ok((store, entry))
+    }
+
+    #[tokio::test]
+    async fn entries_stored_without_a_document_get_one_when_the_schema_is_migrated() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let (store, entry) = store_with_one_entry(dir.path()).await?;
+        // As a row written before the document column existed.
+        store
+            .write(|c| c.execute("UPDATE entries SET document = NULL", []))
+            .await?;
+        store.migrate().await?;
+        let page = store
+            .list_entry_documents(
+                entry.user,
+                &EntryRange::parse(None, None, None).map_err(|e| anyhow::anyhow!("{e:?}"))?,
+            )
+            .await?;
+        assert_eq!(page, vec![entry.document_json()]);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_database_migrated_by_sqlx_is_upgraded_not_recreated() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("old.db");
+        {
+            // What the sqlx-based build left: the first migration applied and recorded in sqlx's table.
+            let connection = Connection::open(&path)?;
+            connection.execute_batch(MIGRATIONS[0].1)?;
+            connection.execute_batch(
+                "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+                 installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, \
+                 checksum BLOB NOT NULL, execution_time BIGINT NOT NULL);",
+            )?;
+            connection.execute(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+                 VALUES (?1, 'initial', 1, x'00', 0)",
+                [MIGRATIONS[0].0],
+            )?;
+        }
+        let store = SqliteStore::open(&path).await?;
+        store.migrate().await?;
+        let versions: Vec<i64> = store.read(|c| {
+            c.prepare("SELECT version FROM schema_migrations ORDER BY version")?
+                .query_map([], |r| r.get(0))?
+                .collect()
+        })?;
+        assert_eq!(versions, MIGRATIONS.iter().map(|(v, _)| *v).collect::<Vec<_>>());
+        Ok(())
+    }
+
+    #[test]
+    fn a_read_connection_never_creates_the_database_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("moved-away.db");
+        assert!(connect(&path, true).is_err());
+        assert!(
+            !path.exists(),
+            "a reader created an empty database in place of the real one"
+        );
+    }
 }

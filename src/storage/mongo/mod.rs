@@ -297,6 +297,22 @@ impl MongoStore {
             .map_err(anyhow::Error::from)?)
     }
 
+    /// One entry by `filter`; the earliest stored date first, for a day window that (written by
+    /// the old backend) could hold more than one.
+    async fn find_entry(&self, filter: Document) -> StoreResult<Option<Entry>> {
+        let found = self
+            .collection(ENTRIES)?
+            .find_one(filter)
+            .sort(doc! {"date": 1})
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(found
+            .as_ref()
+            .map(entry_from_doc)
+            .transpose()
+            .map_err(anyhow::Error::from)?)
+    }
+
     /// Whether another entry of `user` (other than `except`) stands for `day`.
     async fn day_taken(&self, user: UserId, day: Day, except: Option<EntryId>) -> StoreResult<bool> {
         let (start, end) = day_window(day);
@@ -576,31 +592,14 @@ impl Storage for MongoStore {
     }
 
     async fn entry_by_id(&self, user: UserId, id: EntryId) -> StoreResult<Option<Entry>> {
-        let found = self
-            .collection(ENTRIES)?
-            .find_one(doc! {"_id": entry_oid(id), "user": user_oid(user)})
+        self.find_entry(doc! {"_id": entry_oid(id), "user": user_oid(user)})
             .await
-            .map_err(|e| self.fail(e))?;
-        Ok(found
-            .as_ref()
-            .map(entry_from_doc)
-            .transpose()
-            .map_err(anyhow::Error::from)?)
     }
 
     async fn entry_on_day(&self, user: UserId, day: Day) -> StoreResult<Option<Entry>> {
         let (start, end) = day_window(day);
-        let found = self
-            .collection(ENTRIES)?
-            .find_one(doc! {"user": user_oid(user), "date": {"$gte": start, "$lt": end}})
-            .sort(doc! {"date": 1})
+        self.find_entry(doc! {"user": user_oid(user), "date": {"$gte": start, "$lt": end}})
             .await
-            .map_err(|e| self.fail(e))?;
-        Ok(found
-            .as_ref()
-            .map(entry_from_doc)
-            .transpose()
-            .map_err(anyhow::Error::from)?)
     }
 
     async fn update_entry(&self, entry: &Entry) -> StoreResult<bool> {
