@@ -3,12 +3,13 @@
 //! this process.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::error::RateLimitInfo;
+use crate::error::{ApiError, RateLimitInfo};
 use crate::redis_conn::RedisConn;
 
 /// A key's count in its current window.
@@ -18,13 +19,15 @@ pub struct WindowCount {
     pub resets_in: Duration,
 }
 
+/// Where counts live. Counting never fails: a store that loses its backing service falls back to
+/// counting in process itself, so a limit keeps holding and never takes the API down with it.
 #[async_trait]
 pub trait CounterStore: Send + Sync + 'static {
     /// Counts one hit on `key`, starting a window of `window` if none is open.
-    async fn hit(&self, key: &str, window: Duration) -> anyhow::Result<WindowCount>;
+    async fn hit(&self, key: &str, window: Duration) -> WindowCount;
     /// The current window's count without counting.
-    async fn peek(&self, key: &str) -> anyhow::Result<Option<WindowCount>>;
-    async fn reset(&self, key: &str) -> anyhow::Result<()>;
+    async fn peek(&self, key: &str) -> Option<WindowCount>;
+    async fn reset(&self, key: &str);
 }
 
 /// Counters in this process.
@@ -45,7 +48,7 @@ impl MemoryCounters {
 
 #[async_trait]
 impl CounterStore for MemoryCounters {
-    async fn hit(&self, key: &str, window: Duration) -> anyhow::Result<WindowCount> {
+    async fn hit(&self, key: &str, window: Duration) -> WindowCount {
         let now = Instant::now();
         let mut windows = self.windows();
         if windows.len() >= SWEEP_THRESHOLD {
@@ -56,27 +59,25 @@ impl CounterStore for MemoryCounters {
             *slot = (0, now + window);
         }
         slot.0 += 1;
-        Ok(WindowCount {
+        WindowCount {
             count: slot.0,
             resets_in: slot.1 - now,
-        })
+        }
     }
 
-    async fn peek(&self, key: &str) -> anyhow::Result<Option<WindowCount>> {
+    async fn peek(&self, key: &str) -> Option<WindowCount> {
         let now = Instant::now();
-        Ok(self
-            .windows()
+        self.windows()
             .get(key)
             .filter(|(_, ends)| *ends > now)
             .map(|(count, ends)| WindowCount {
                 count: *count,
                 resets_in: *ends - now,
-            }))
+            })
     }
 
-    async fn reset(&self, key: &str) -> anyhow::Result<()> {
+    async fn reset(&self, key: &str) {
         self.windows().remove(key);
-        Ok(())
     }
 }
 
@@ -86,6 +87,8 @@ impl CounterStore for MemoryCounters {
 pub struct RedisCounters {
     redis: RedisConn,
     fallback: MemoryCounters,
+    /// Whether the last call fell back, so the switch is logged once each way, not per request.
+    falling_back: AtomicBool,
 }
 
 /// Counts a hit and starts the window on the first one, atomically. Returns `{count, ms left}`.
@@ -99,69 +102,74 @@ end
 return {count, ttl}
 ";
 
+/// Built once: `Script::new` hashes the source (SHA-1) every time it is called.
+static HIT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(HIT_SCRIPT));
+
 impl RedisCounters {
     pub fn new(redis: RedisConn) -> Self {
         Self {
             redis,
             fallback: MemoryCounters::default(),
+            falling_back: AtomicBool::new(false),
         }
     }
 
-    fn note_fallback(error: &redis::RedisError) {
-        tracing::warn!(error = %error, "Redis unavailable for rate limiting; counting in process");
+    /// Records how the last call went; logs only when that changes.
+    fn note<T>(&self, result: &redis::RedisResult<T>) {
+        let failed = result.is_err();
+        if self.falling_back.swap(failed, Ordering::Relaxed) != failed {
+            match result {
+                Err(error) => {
+                    tracing::warn!(error = %error, "Redis unavailable for rate limiting; counting in process")
+                }
+                Ok(_) => tracing::info!("Redis answers again; rate limits counted in Redis"),
+            }
+        }
     }
 }
 
 #[async_trait]
 impl CounterStore for RedisCounters {
-    async fn hit(&self, key: &str, window: Duration) -> anyhow::Result<WindowCount> {
-        let mut connection = self.redis.manager();
-        let result: redis::RedisResult<(u64, i64)> = redis::Script::new(HIT_SCRIPT)
+    async fn hit(&self, key: &str, window: Duration) -> WindowCount {
+        let result: redis::RedisResult<(u64, i64)> = HIT
             .key(self.redis.key(key))
             .arg(window.as_millis() as u64)
-            .invoke_async(&mut connection)
+            .invoke_async(&mut self.redis.manager())
             .await;
+        self.note(&result);
         match result {
-            Ok((count, ttl_ms)) => Ok(WindowCount {
+            Ok((count, ttl_ms)) => WindowCount {
                 count,
                 resets_in: Duration::from_millis(ttl_ms.max(0) as u64),
-            }),
-            Err(error) => {
-                Self::note_fallback(&error);
-                self.fallback.hit(key, window).await
-            }
+            },
+            Err(_) => self.fallback.hit(key, window).await,
         }
     }
 
-    async fn peek(&self, key: &str) -> anyhow::Result<Option<WindowCount>> {
-        let mut connection = self.redis.manager();
+    async fn peek(&self, key: &str) -> Option<WindowCount> {
+        let redis_key = self.redis.key(key);
         let result: redis::RedisResult<(Option<u64>, i64)> = redis::pipe()
-            .get(self.redis.key(key))
-            .pttl(self.redis.key(key))
-            .query_async(&mut connection)
+            .get(&redis_key)
+            .pttl(&redis_key)
+            .query_async(&mut self.redis.manager())
             .await;
+        self.note(&result);
         match result {
-            Ok((Some(count), ttl_ms)) if ttl_ms > 0 => Ok(Some(WindowCount {
+            Ok((Some(count), ttl_ms)) if ttl_ms > 0 => Some(WindowCount {
                 count,
                 resets_in: Duration::from_millis(ttl_ms as u64),
-            })),
-            Ok(_) => Ok(None),
-            Err(error) => {
-                Self::note_fallback(&error);
-                self.fallback.peek(key).await
-            }
+            }),
+            Ok(_) => None,
+            Err(_) => self.fallback.peek(key).await,
         }
     }
 
-    async fn reset(&self, key: &str) -> anyhow::Result<()> {
-        let mut connection = self.redis.manager();
+    async fn reset(&self, key: &str) {
         let result: redis::RedisResult<()> = redis::cmd("DEL")
             .arg(self.redis.key(key))
-            .query_async(&mut connection)
+            .query_async(&mut self.redis.manager())
             .await;
-        if let Err(error) = result {
-            Self::note_fallback(&error);
-        }
+        self.note(&result);
         self.fallback.reset(key).await
     }
 }
@@ -208,48 +216,35 @@ impl RateLimiter {
         }
     }
 
-    /// Counts a hit. When the counter store fails the request is allowed (a rate limiter must not
-    /// take the API down with it) and the failure is logged.
-    pub async fn hit(&self, key: &str) -> Option<Decision> {
-        match self.counters.hit(&self.key(key), self.window).await {
-            Ok(count) => Some(self.decide(count)),
-            Err(error) => {
-                tracing::warn!(
-                    limiter = self.prefix,
-                    error = format!("{error:#}"),
-                    "rate-limit counter unavailable; allowing"
-                );
-                None
-            }
-        }
+    /// Counts a hit.
+    pub async fn hit(&self, key: &str) -> Decision {
+        self.decide(self.counters.hit(&self.key(key), self.window).await)
     }
 
-    /// Whether the key is already over its limit, without counting.
+    /// The key's window when it is already over its limit, without counting.
     pub async fn exceeded(&self, key: &str) -> Option<Decision> {
-        match self.counters.peek(&self.key(key)).await {
-            Ok(Some(count)) if count.count >= self.max => Some(Decision {
+        self.counters
+            .peek(&self.key(key))
+            .await
+            .filter(|count| count.count >= self.max)
+            .map(|count| Decision {
                 allowed: false,
                 ..self.decide(count)
-            }),
-            Ok(_) => None,
-            Err(error) => {
-                tracing::warn!(
-                    limiter = self.prefix,
-                    error = format!("{error:#}"),
-                    "rate-limit counter unavailable; allowing"
-                );
-                None
-            }
-        }
+            })
     }
 
     pub async fn reset(&self, key: &str) {
-        if let Err(error) = self.counters.reset(&self.key(key)).await {
-            tracing::warn!(
-                limiter = self.prefix,
-                error = format!("{error:#}"),
-                "could not reset rate-limit counter"
-            );
+        self.counters.reset(&self.key(key)).await
+    }
+}
+
+impl Decision {
+    /// The 429 for a refused request: `Retry-After` always, `RateLimit-*` when `with_headers`.
+    pub fn reject(self, message: &'static str, with_headers: bool) -> ApiError {
+        ApiError::TooManyRequests {
+            message,
+            retry_after: self.info.reset_after,
+            limit: with_headers.then_some(self.info),
         }
     }
 }
@@ -261,19 +256,15 @@ mod tests {
     #[tokio::test]
     async fn counts_within_a_window_and_resets_after_it() {
         let limiter = RateLimiter::new(Arc::new(MemoryCounters::default()), "t", 2, Duration::from_millis(50));
-        assert!(limiter.hit("a").await.is_some_and(|d| d.allowed));
-        assert!(
-            limiter
-                .hit("a")
-                .await
-                .is_some_and(|d| d.allowed && d.info.remaining == 0)
-        );
-        assert!(limiter.hit("a").await.is_some_and(|d| !d.allowed));
-        assert!(limiter.hit("b").await.is_some_and(|d| d.allowed));
+        assert!(limiter.hit("a").await.allowed);
+        let second = limiter.hit("a").await;
+        assert!(second.allowed && second.info.remaining == 0);
+        assert!(!limiter.hit("a").await.allowed);
+        assert!(limiter.hit("b").await.allowed);
         assert!(limiter.exceeded("a").await.is_some());
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(limiter.exceeded("a").await.is_none());
-        assert!(limiter.hit("a").await.is_some_and(|d| d.allowed));
+        assert!(limiter.hit("a").await.allowed);
         limiter.reset("a").await;
         assert!(limiter.exceeded("a").await.is_none());
     }

@@ -30,7 +30,8 @@ pub fn sanitize(input: &str) -> String {
         }
         current = decoded;
     }
-    current.trim().to_owned()
+    // Decoding can produce control characters (`&#1;`), so they are dropped again afterwards.
+    without_control_characters(&current).trim().to_owned()
 }
 
 /// Control characters carry no meaning in names, foods or notes and confuse terminals and logs.
@@ -67,6 +68,7 @@ mod tests {
         assert_eq!(sanitize("  café  "), "café");
         assert_eq!(sanitize("Fish &amp; chips"), "Fish & chips");
         assert_eq!(sanitize("\u{0}a\u{1c}b\u{7f}\tc\n"), "ab\tc");
+        assert_eq!(sanitize("&#1;a&#127;b&#x81;c &#9;"), "abc");
     }
 
     #[test]

@@ -153,15 +153,12 @@ fn client(state: &AppState) -> ApiResult<&AiClient> {
 }
 
 /// AI POST routes: `AI_RATE_LIMIT_MAX` per user per `AI_RATE_LIMIT_WINDOW_MS`.
-async fn count_request(state: &AppState, user: UserId) -> ApiResult<Option<RateLimitInfo>> {
-    match state.ai_limiter.hit(&user.to_string()).await {
-        Some(decision) if !decision.allowed => Err(ApiError::TooManyRequests {
-            message: "Too many AI requests, please try again later.",
-            retry_after: decision.info.reset_after,
-            limit: Some(decision.info),
-        }),
-        decision => Ok(decision.map(|d| d.info)),
+async fn count_request(state: &AppState, user: UserId) -> ApiResult<RateLimitInfo> {
+    let decision = state.ai_limiter.hit(&user.to_string()).await;
+    if !decision.allowed {
+        return Err(decision.reject("Too many AI requests, please try again later.", true));
     }
+    Ok(decision.info)
 }
 
 /// Ask the coach a question.
@@ -259,7 +256,7 @@ async fn respond(
     user: UserId,
     task: AiTask,
     queued_message: &'static str,
-    limit: Option<RateLimitInfo>,
+    limit: RateLimitInfo,
 ) -> ApiResult<Response> {
     let mut response = match enqueue(state, user, &task).await? {
         Some(job_id) => {
@@ -295,9 +292,7 @@ async fn respond(
             }
         }
     };
-    if let Some(limit) = limit {
-        limit.write_headers(response.headers_mut());
-    }
+    limit.write_headers(response.headers_mut());
     Ok(response)
 }
 

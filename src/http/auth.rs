@@ -36,20 +36,15 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
 /// Register, login and refresh are limited per client IP (`RATE_LIMIT_MAX_REQUESTS` per
 /// `RATE_LIMIT_WINDOW_MS`), with `RateLimit-*` headers on every answer.
 async fn limit_by_ip(State(state): State<AppState>, ClientIp(ip): ClientIp, request: Request, next: Next) -> Response {
-    match state.auth_limiter.hit(&ip.to_string()).await {
-        Some(decision) if !decision.allowed => ApiError::TooManyRequests {
-            message: "Too many requests from this IP, please try again later.",
-            retry_after: decision.info.reset_after,
-            limit: Some(decision.info),
-        }
-        .into_response(),
-        Some(decision) => {
-            let mut response = next.run(request).await;
-            decision.info.write_headers(response.headers_mut());
-            response
-        }
-        None => next.run(request).await,
+    let decision = state.auth_limiter.hit(&ip.to_string()).await;
+    if !decision.allowed {
+        return decision
+            .reject("Too many requests from this IP, please try again later.", true)
+            .into_response();
     }
+    let mut response = next.run(request).await;
+    decision.info.write_headers(response.headers_mut());
+    response
 }
 
 #[derive(Serialize, ToSchema)]
@@ -175,11 +170,10 @@ async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiRe
     let credentials = Credentials::parse(&body).map_err(ApiError::Validation)?;
     let throttle_key = credentials.email.as_str();
     if let Some(decision) = state.login_failures.exceeded(throttle_key).await {
-        return Err(ApiError::TooManyRequests {
-            message: "Too many failed login attempts for this account, please try again later.",
-            retry_after: decision.info.reset_after,
-            limit: None,
-        });
+        return Err(decision.reject(
+            "Too many failed login attempts for this account, please try again later.",
+            false,
+        ));
     }
 
     let user = state.store.user_by_email(&credentials.email).await?;

@@ -9,6 +9,7 @@
 pub mod worker;
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use apalis::prelude::{TaskBuilder, TaskId, TaskSink};
@@ -173,7 +174,9 @@ impl JobRecords {
     /// Holds one of the user's `max` slots for job `id`; `false` when all are taken.
     async fn reserve(&self, user: &str, id: &str, max: u32) -> redis::RedisResult<bool> {
         let now = now_millis();
-        let reserved: i64 = redis::Script::new(RESERVE_SCRIPT)
+        // Built once: `Script::new` hashes the source (SHA-1) every time it is called.
+        static RESERVE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RESERVE_SCRIPT));
+        let reserved: i64 = RESERVE
             .key(self.inflight_key(user))
             .arg(now - STALE_RESERVATION.as_millis() as i64)
             .arg(max)
@@ -207,8 +210,21 @@ impl JobRecords {
             .await
     }
 
-    async fn delete(&self, id: &str) -> redis::RedisResult<()> {
-        redis::cmd("DEL")
+    /// Takes back a job the API did not hand over (its enqueue failed or ran out of time): frees
+    /// the slot and deletes the record, so a worker that finds the job anyway skips it.
+    async fn withdraw(&self, user: &str, id: &str) -> redis::RedisResult<()> {
+        redis::pipe()
+            .zrem(self.inflight_key(user), id)
+            .ignore()
+            .del(self.record_key(id))
+            .ignore()
+            .query_async(&mut self.redis.manager())
+            .await
+    }
+
+    /// Whether the job still has its record (a withdrawn one does not).
+    pub async fn exists(&self, id: &str) -> redis::RedisResult<bool> {
+        redis::cmd("EXISTS")
             .arg(self.record_key(id))
             .query_async(&mut self.redis.manager())
             .await
@@ -228,7 +244,6 @@ impl JobRecords {
 pub struct JobQueue {
     storage: QueueStorage,
     records: JobRecords,
-    redis: RedisConn,
     max_per_user: u32,
 }
 
@@ -237,36 +252,44 @@ impl JobQueue {
         Self {
             storage: queue_storage(redis),
             records: JobRecords::new(redis.clone()),
-            redis: redis.clone(),
             max_per_user,
         }
     }
 
     /// Queues `task` for `user` and returns the job id. Gives up after [`ENQUEUE_BUDGET`] so the
-    /// caller can still answer inline within the normal AI timeout.
+    /// caller can still answer inline within the normal AI timeout; a job given up on is withdrawn,
+    /// so it neither holds one of the user's slots nor runs a second time behind the inline answer.
     pub async fn enqueue(&self, user: UserId, task: AiTask) -> Result<String, EnqueueError> {
-        match tokio::time::timeout(ENQUEUE_BUDGET, self.try_enqueue(user, task)).await {
+        let id = Ulid::generate();
+        let owner = user.to_string();
+        match tokio::time::timeout(ENQUEUE_BUDGET, self.try_enqueue(&owner, id, task)).await {
             Ok(outcome) => outcome,
-            Err(_) => Err(EnqueueError::Unavailable(format!(
-                "no answer within {ENQUEUE_BUDGET:?}"
-            ))),
+            Err(_) => {
+                let records = self.records.clone();
+                tokio::spawn(async move {
+                    // Best effort: if Redis is down, the reservation expires by itself.
+                    let _ = records.withdraw(&owner, &id.to_string()).await;
+                });
+                Err(EnqueueError::Unavailable(format!(
+                    "no answer within {ENQUEUE_BUDGET:?}"
+                )))
+            }
         }
     }
 
-    async fn try_enqueue(&self, user: UserId, task: AiTask) -> Result<String, EnqueueError> {
+    async fn try_enqueue(&self, owner: &str, ulid: Ulid, task: AiTask) -> Result<String, EnqueueError> {
         let unavailable = |e: redis::RedisError| EnqueueError::Unavailable(e.to_string());
-        let id = Ulid::generate().to_string();
-        let owner = user.to_string();
+        let id = ulid.to_string();
         if !self
             .records
-            .reserve(&owner, &id, self.max_per_user)
+            .reserve(owner, &id, self.max_per_user)
             .await
             .map_err(unavailable)?
         {
             return Err(EnqueueError::UserLimit);
         }
         let record = [
-            ("owner", owner.clone()),
+            ("owner", owner.to_owned()),
             ("name", task.name().to_owned()),
             ("state", JobState::Waiting.as_str().to_owned()),
             ("progress", "0".to_owned()),
@@ -276,15 +299,11 @@ impl JobQueue {
         let pushed = async {
             // The record first, so a worker never picks up a job without one.
             self.records.update(&id, &record).await.map_err(unavailable)?;
-            let task_id = id
-                .parse::<Ulid>()
-                .map(TaskId::from_ulid)
-                .map_err(|e| EnqueueError::Unavailable(e.to_string()))?;
             let job = TaskBuilder::new(AiJob {
-                user_id: owner.clone(),
+                user_id: owner.to_owned(),
                 task,
             })
-            .task_id(task_id)
+            .task_id(TaskId::from_ulid(ulid))
             .build();
             // A fresh clone per push: a push cancelled half-way leaves state in the sink that would turn
             // the next push on the same value into a silent no-op.
@@ -297,8 +316,7 @@ impl JobQueue {
         .await;
         if let Err(error) = pushed {
             // Best effort: Redis is probably down, and the reservation expires by itself anyway.
-            let _ = self.records.release(&owner, &id).await;
-            let _ = self.records.delete(&id).await;
+            let _ = self.records.withdraw(owner, &id).await;
             return Err(error);
         }
         Ok(id)
@@ -317,18 +335,14 @@ impl JobQueue {
         }
     }
 
-    pub fn redis(&self) -> &RedisConn {
-        &self.redis
-    }
-
-    /// Jobs waiting to run: scheduled (including retries waiting out their backoff) or fetched but
-    /// not yet started.
+    /// Jobs waiting to run: scheduled (including retries waiting out their backoff) or pushed and
+    /// not yet fetched by a worker (apalis' "active" list).
     pub async fn queued(&self) -> redis::RedisResult<u64> {
-        let config = queue_config(&self.redis);
+        let config = self.storage.get_config();
         let (scheduled, active): (u64, u64) = redis::pipe()
             .zcard(config.scheduled_jobs_set())
             .llen(config.active_jobs_list())
-            .query_async(&mut self.redis.manager())
+            .query_async(&mut self.records.redis.manager())
             .await?;
         Ok(scheduled + active)
     }

@@ -172,6 +172,11 @@ async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>
     let id = id.to_string();
     let attempt_number = attempt.current() as u32;
     let started = Instant::now();
+    if let Ok(false) = deps.records.exists(&id).await {
+        // Withdrawn by the API (its enqueue ran out of time and the request was answered inline).
+        tracing::info!(job_id = %id, "AI job withdrawn before it ran; skipped");
+        return Ok(String::new());
+    }
     let _ = deps
         .records
         .update(
