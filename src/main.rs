@@ -139,18 +139,14 @@ where
         let _ = stop.send(true);
     });
     let grace = stopped.clone();
-    let running = task(Box::pin(wait_until_true(stopped)));
+    let running = task(Box::pin(healthtracker::startup::wait_for(stopped)));
     tokio::select! {
         result = running => result,
-        () = async { wait_until_true(grace).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+        () = async { healthtracker::startup::wait_for(grace).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
             tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "in-flight work did not finish in time; exiting");
             Ok(())
         }
     }
-}
-
-async fn wait_until_true(mut flag: tokio::sync::watch::Receiver<bool>) {
-    let _ = flag.wait_for(|stopped| *stopped).await;
 }
 
 async fn shutdown_signal() {

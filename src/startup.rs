@@ -170,7 +170,6 @@ pub async fn serve_worker_metrics(
     token: Option<secrecy::SecretString>,
 ) -> anyhow::Result<()> {
     use axum::http::{StatusCode, header};
-    use secrecy::ExposeSecret;
     let address = SocketAddr::new(host, port);
     let listener = TcpListener::bind(address)
         .await
@@ -180,14 +179,8 @@ pub async fn serve_worker_metrics(
         axum::routing::get(move |headers: axum::http::HeaderMap| {
             let (metrics, token) = (Arc::clone(&metrics), token.clone());
             async move {
-                let presented = headers
-                    .get(header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .unwrap_or_default();
-                if let Some(token) = token
-                    && !crate::http::metrics::constant_time_eq(presented.as_bytes(), token.expose_secret().as_bytes())
-                {
+                use crate::http::metrics::{PROMETHEUS_TEXT, token_accepted};
+                if !token_accepted(&headers, token.as_ref()) {
                     return (
                         StatusCode::UNAUTHORIZED,
                         [(header::CONTENT_TYPE, "text/plain")],
@@ -196,7 +189,7 @@ pub async fn serve_worker_metrics(
                 }
                 (
                     StatusCode::OK,
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    [(header::CONTENT_TYPE, PROMETHEUS_TEXT)],
                     metrics.render(false),
                 )
             }
@@ -207,7 +200,8 @@ pub async fn serve_worker_metrics(
     Ok(())
 }
 
-async fn wait_for(mut stopped: watch::Receiver<bool>) {
+/// Resolves once `stopped` is (or becomes) true.
+pub async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|stop| *stop).await;
 }
 

@@ -35,8 +35,8 @@ pub struct AppContext {
     pub jobs: Option<JobQueue>,
     pub redis: Option<RedisConn>,
     pub metrics: SharedMetrics,
-    /// The rendered OpenAPI document, set when the routes are assembled.
-    pub openapi: std::sync::OnceLock<Arc<str>>,
+    /// The rendered OpenAPI document, set when the routes are assembled (shared, never copied).
+    pub openapi: std::sync::OnceLock<axum::body::Bytes>,
     pub started_at: Instant,
 }
 

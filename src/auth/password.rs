@@ -8,8 +8,8 @@
 //! the async workers that serve other requests) behind a semaphore sized to the CPU count: a login
 //! storm queues here instead of stalling the server or allocating working memory per waiting request.
 //!
-//! Checks reuse argon2's working memory: one buffer per permit (9 MiB, grown for an older, larger
-//! hash), kept between checks. With a fresh allocation per check, glibc's per-thread arenas held on
+//! Checks reuse argon2's working memory: one 9 MiB buffer per permit, kept between checks (a hash
+//! with larger parameters than today's lets argon2 allocate its own). With a fresh allocation per check, glibc's per-thread arenas held on
 //! to the freed blocks (a 32-connection login storm reached 530 MB RSS; 150 MB with mimalloc) and
 //! every check paid ~4,900 page faults.
 
@@ -66,19 +66,21 @@ const M_COST_KIB: u32 = 9 * 1024;
 const T_COST: u32 = 4;
 const P_COST: u32 = 1;
 
-fn configured_params() -> Params {
-    Params::new(M_COST_KIB, T_COST, P_COST, None).unwrap_or(Params::DEFAULT)
-}
+/// Checked when compiling: invalid parameters are a build error, not a silent fallback.
+const PARAMS: Params = match Params::new(M_COST_KIB, T_COST, P_COST, None) {
+    Ok(params) => params,
+    Err(_) => panic!("invalid argon2 parameters"),
+};
 
 fn argon2() -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, configured_params())
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, PARAMS)
 }
 
 /// A new argon2id hash (today's parameters, a random 16-byte salt) as a PHC string, computed in
-/// `memory` (grown as needed) rather than a fresh allocation.
+/// `memory` (grown to today's size on first use) rather than a fresh allocation.
 fn hash_now(password: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
     let failed = |e: &dyn std::fmt::Display| anyhow::anyhow!("argon2 hashing failed: {e}");
-    let params = configured_params();
+    let params = PARAMS;
     let blocks = params.block_count();
     if memory.len() < blocks {
         memory.resize(blocks, Block::default());
@@ -99,7 +101,7 @@ fn hash_now(password: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
     Ok(hash.to_string())
 }
 
-/// Checks `password` against an argon2 PHC hash in `memory` (grown as needed). `None` when the hash
+/// Checks `password` against an argon2 PHC hash in `memory` (grown up to today's size). `None` when the hash
 /// cannot be checked this way (malformed parameters, or more memory than today's parameters need):
 /// the caller lets argon2 allocate instead.
 fn verify_argon2_in(password: &[u8], stored: &PasswordHash, memory: &mut Vec<Block>) -> Option<bool> {
@@ -113,7 +115,7 @@ fn verify_argon2_in(password: &[u8], stored: &PasswordHash, memory: &mut Vec<Blo
     };
     let params = Params::try_from(stored).ok()?;
     let blocks = params.block_count();
-    if blocks > configured_params().block_count() {
+    if blocks > PARAMS.block_count() {
         return None;
     }
     if memory.len() < blocks {
@@ -146,11 +148,10 @@ fn verify_now(password: &str, stored: &str, memory: &mut Vec<Block>) -> Verdict 
     if !matches {
         return Verdict::Mismatch;
     }
-    let today = configured_params();
-    let upgrade = parsed.algorithm.as_str() != "argon2id"
-        || Params::try_from(&parsed)
-            .ok()
-            .is_none_or(|p| (p.m_cost(), p.t_cost(), p.p_cost()) != (today.m_cost(), today.t_cost(), today.p_cost()));
+    let upgrade = parsed.algorithm != argon2::ARGON2ID_IDENT
+        || Params::try_from(&parsed).ok().is_none_or(|p| {
+            (p.m_cost(), p.t_cost(), p.p_cost()) != (PARAMS.m_cost(), PARAMS.t_cost(), PARAMS.p_cost())
+        });
     Verdict::Match { upgrade }
 }
 
@@ -315,11 +316,15 @@ mod tests {
         .hash_password(b"Secret1")
         .map_err(anyhow::Error::msg)?
         .to_string();
+        // One buffer for every check, as in the server: what a check with other parameters left in
+        // it must not change the next answer.
+        let mut memory = Vec::new();
+        let today = hash_now("Secret1", &mut memory)?;
         assert_eq!(
-            verify_now("Secret1", &weak, &mut Vec::new()),
+            verify_now("Secret1", &weak, &mut memory),
             Verdict::Match { upgrade: true }
         );
-        assert_eq!(verify_now("Secret2", &weak, &mut Vec::new()), Verdict::Mismatch);
+        assert_eq!(verify_now("Secret2", &weak, &mut memory), Verdict::Mismatch);
         // Hashes made with argon2's own defaults (19 MiB, t = 2) still verify, and are re-made with
         // today's configuration (their memory exceeds the reused buffer, so argon2 allocates).
         let older = Argon2::default()
@@ -328,10 +333,18 @@ mod tests {
             .to_string();
         assert!(older.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert_eq!(
-            verify_now("Secret1", &older, &mut Vec::new()),
+            verify_now("Secret1", &older, &mut memory),
             Verdict::Match { upgrade: true }
         );
-        assert_eq!(verify_now("Secret2", &older, &mut Vec::new()), Verdict::Mismatch);
+        assert_eq!(verify_now("Secret2", &older, &mut memory), Verdict::Mismatch);
+        assert_eq!(
+            verify_now("Secret1", &today, &mut memory),
+            Verdict::Match { upgrade: false }
+        );
+        assert_eq!(
+            verify_now("Secret1", &weak, &mut memory),
+            Verdict::Match { upgrade: true }
+        );
         Ok(())
     }
 }

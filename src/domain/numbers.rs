@@ -2,18 +2,9 @@
 //! the old backend's did.
 
 use serde::Serializer;
-use serde_json::Value;
 
 /// The largest integer an f64 (and JavaScript) represents exactly.
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
-
-pub fn js_number(n: f64) -> Value {
-    if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER {
-        Value::from(n as i64)
-    } else {
-        Value::from(n)
-    }
-}
 
 pub fn serialize_js_number<S: Serializer>(n: &f64, serializer: S) -> Result<S::Ok, S::Error> {
     if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::ids::UserId;
 use super::text::char_len;
-use super::validation::{FieldError, Problems, TextRule, body_object, string, supplied};
+use super::validation::{FieldError, Problems, body_object, string, supplied};
 
 /// The registration rules, shared with the API documentation.
 pub mod rules {
@@ -33,8 +33,7 @@ pub struct UserName(String);
 
 impl UserName {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        const RULE: TextRule = rules::NAME;
-        RULE.read(&Value::from(raw)).map(Self)
+        rules::NAME.read_str(raw).map(Self)
     }
 
     /// A name read back from storage (already validated when it was written, possibly by the old

@@ -63,12 +63,15 @@ impl Problems {
     }
 }
 
+/// Why a body that is valid JSON but not an object is refused.
+pub const NOT_AN_OBJECT: &str = "Request body must be a JSON object";
+
 /// The JSON object a request body must be.
 pub fn body_object(body: &Value) -> Result<&serde_json::Map<String, Value>, Vec<FieldError>> {
     body.as_object().ok_or_else(|| {
         vec![FieldError {
             path: String::new(),
-            msg: "Request body must be a JSON object".into(),
+            msg: NOT_AN_OBJECT.into(),
             value: None,
         }]
     })
@@ -230,9 +233,10 @@ impl TextRule {
     }
 
     pub fn read(&self, value: &Value) -> Result<String, String> {
-        let raw = value
-            .as_str()
-            .ok_or_else(|| format!("{} must be a string", self.label))?;
+        self.read_str(string(value, self.label)?)
+    }
+
+    pub fn read_str(&self, raw: &str) -> Result<String, String> {
         if super::text::char_len(raw) > self.max {
             return Err(self.message());
         }

@@ -17,6 +17,7 @@ use crate::domain::coach::{ChatMessage, REPORT_DAYS, WeeklySummary};
 use crate::domain::day::{Day, format_timestamp};
 use crate::domain::entry::EntryRange;
 use crate::domain::ids::UserId;
+use crate::domain::validation::NOT_AN_OBJECT;
 use crate::error::{ApiError, ApiResult, RateLimitInfo};
 use crate::jobs::{EnqueueError, JobRecord};
 use crate::state::AppState;
@@ -229,7 +230,7 @@ async fn weekly_report(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     if !body.is_object() {
-        return Err(ApiError::BadRequest("Request body must be a JSON object".into()));
+        return Err(ApiError::BadRequest(NOT_AN_OBJECT.into()));
     }
     let client = client(&state)?;
     let limit = count_request(&state, caller.id).await?;

@@ -20,6 +20,7 @@ use crate::auth::password::Verdict;
 use crate::auth::{self, TokenPair};
 use crate::domain::ids::UserId;
 use crate::domain::user::{Credentials, Registration, User};
+use crate::domain::validation::NOT_AN_OBJECT;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::StoreError;
@@ -208,9 +209,7 @@ async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiRe
 
 /// Reads an optional `refreshToken` string from a body that must be a JSON object.
 fn refresh_token_field(body: &Value) -> ApiResult<Option<&str>> {
-    let object = body
-        .as_object()
-        .ok_or(ApiError::BadRequest("Request body must be a JSON object".into()))?;
+    let object = body.as_object().ok_or(ApiError::BadRequest(NOT_AN_OBJECT.into()))?;
     match object.get("refreshToken") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),

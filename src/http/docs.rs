@@ -1,6 +1,8 @@
 //! This API's own description: the OpenAPI document and Swagger UI, served from the binary (no CDN,
 //! so the page works offline).
 
+use std::sync::LazyLock;
+
 use axum::extract::{OriginalUri, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
@@ -8,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::extract::PathParam;
+use super::observe::{Mount, split_mount};
 use super::openapi::ErrorBody;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -25,7 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object))
 )]
 async fn openapi_json(State(state): State<AppState>) -> Response {
-    let document = state.openapi.get().map_or("{}", |d| &**d).to_owned();
+    let document = state.openapi.get().cloned().unwrap_or_else(|| "{}".into());
     ([(header::CONTENT_TYPE, "application/json")], document).into_response()
 }
 
@@ -34,14 +37,15 @@ async fn openapi_json(State(state): State<AppState>) -> Response {
     get, path = "/docs", tag = "meta",
     responses((status = 200, description = "The documentation page", content_type = "text/html", body = String))
 )]
-async fn docs_page(OriginalUri(uri): OriginalUri) -> Html<String> {
+async fn docs_page(OriginalUri(uri): OriginalUri) -> Html<&'static str> {
     // The page is served under both mounts; its links must stay under the one it was loaded from.
-    let mount = if uri.path().starts_with("/api/") || uri.path() == "/api" {
-        "/api"
-    } else {
-        ""
-    };
-    Html(PAGE.replace("{mount}", mount))
+    static PAGES: LazyLock<[String; 2]> =
+        LazyLock::new(|| [PAGE.replace("{mount}", "/api"), PAGE.replace("{mount}", "")]);
+    let [api, root] = &*PAGES;
+    Html(match split_mount(uri.path()).0 {
+        Mount::Api => api,
+        Mount::Root => root,
+    })
 }
 
 const PAGE: &str = r#"<!doctype html>

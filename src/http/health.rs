@@ -60,6 +60,11 @@ pub struct HealthResponse {
     version: &'static str,
 }
 
+/// Whether the database answers a ping within `timeout` (health and metrics both ask).
+pub async fn database_reachable(state: &AppState, timeout: std::time::Duration) -> bool {
+    matches!(tokio::time::timeout(timeout, state.store.ping()).await, Ok(Ok(())))
+}
+
 /// Readiness: each dependency's state; 503 when the database is unreachable.
 #[utoipa::path(
     get, path = "/health", tag = "health",
@@ -69,12 +74,7 @@ pub struct HealthResponse {
     )
 )]
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
-    let database = async {
-        matches!(
-            tokio::time::timeout(DATABASE_CHECK_TIMEOUT, state.store.ping()).await,
-            Ok(Ok(()))
-        )
-    };
+    let database = database_reachable(&state, DATABASE_CHECK_TIMEOUT);
     let redis = async {
         match &state.redis {
             None => ServiceStatus::NotConfigured,

@@ -20,7 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Prometheus metrics (text exposition; OpenMetrics when the scraper accepts it).
 #[utoipa::path(
@@ -36,22 +36,12 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
     )
 )]
 async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    if let Some(expected) = &state.settings.metrics_token {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if !constant_time_eq(presented.as_bytes(), expected.expose_secret().as_bytes()) {
-            return Err(ApiError::Unauthorized("A valid metrics token is required"));
-        }
+    if !token_accepted(&headers, state.settings.metrics_token.as_ref()) {
+        return Err(ApiError::Unauthorized("A valid metrics token is required"));
     }
 
     let metrics = &state.metrics;
-    let database = matches!(
-        tokio::time::timeout(PROBE_TIMEOUT, state.store.ping()).await,
-        Ok(Ok(()))
-    );
+    let database = super::health::database_reachable(&state, PROBE_TIMEOUT).await;
     metrics.set_dependency("database", database);
     if let Some(redis) = &state.redis {
         metrics.set_dependency("redis", redis.ping().await);
@@ -70,6 +60,18 @@ async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     Ok(([(header::CONTENT_TYPE, content_type)], metrics.render(openmetrics)).into_response())
 }
 
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Whether the request may read the metrics: no `METRICS_TOKEN` set, or `Authorization: Bearer`
+/// with it (compared in constant time). Shared by the API's and the worker's `/metrics`.
+pub fn token_accepted(headers: &HeaderMap, expected: Option<&secrecy::SecretString>) -> bool {
+    let Some(expected) = expected else { return true };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    constant_time_eq(presented.as_bytes(), expected.expose_secret().as_bytes())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -65,7 +65,7 @@ pub fn with_layers(routes: OpenApiRouter<AppState>, state: AppState) -> App {
     let (router, operations) = routes.split_for_parts();
     let document = openapi::document(operations);
     // The same routes always render the same document: a second assembly keeps the first.
-    let _ = state.openapi.set(document.to_string().into());
+    let _ = state.openapi.set(document.to_string().into_bytes().into());
     let templates = observe::RouteTemplates::new(
         document["paths"]
             .as_object()

@@ -168,14 +168,14 @@ fn supervised_monitor(
 
 /// One attempt at one job. The record is updated as it goes (best effort: bookkeeping must never
 /// fail a job).
-async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>) -> Result<String, BoxDynError> {
+async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>) -> Result<(), BoxDynError> {
     let id = id.to_string();
     let attempt_number = attempt.current() as u32;
     let started = Instant::now();
     if let Ok(false) = deps.records.exists(&id).await {
         // Withdrawn by the API (its enqueue ran out of time and the request was answered inline).
         tracing::info!(job_id = %id, "AI job withdrawn before it ran; skipped");
-        return Ok(String::new());
+        return Ok(());
     }
     let _ = deps
         .records
@@ -202,7 +202,7 @@ async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>
                     &[
                         ("state", JobState::Completed.as_str().to_owned()),
                         ("progress", "100".to_owned()),
-                        ("result", result.clone()),
+                        ("result", result),
                         ("finishedAt", now_millis().to_string()),
                     ],
                 )
@@ -211,7 +211,8 @@ async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>
             deps.metrics
                 .record_job(job.task.name(), JobOutcome::Completed, attempt_number);
             tracing::info!(job_id = %id, job = job.task.name(), attempt = attempt_number, elapsed_ms, "AI job completed");
-            Ok(result)
+            // The answer lives in the job record only (`status` reads it there), not in apalis' meta too.
+            Ok(())
         }
         Err(error) => {
             let reason = error.to_string();
