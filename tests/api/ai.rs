@@ -64,6 +64,7 @@ async fn the_chat_prompt_is_sanitized_once_and_keeps_to_health_guidance() {
     let system = messages[0]["content"].as_str().unwrap_or_default();
     assert!(system.contains("health") && system.contains("not a doctor"), "{system}");
     // Markup stripped, text not HTML-escaped (the old backend sent `&amp;lt;b&amp;gt;`).
+    assert_eq!(messages.len(), 2, "{messages:?}");
     assert_eq!(messages[1], json!({"role": "user", "content": "Is fish & chips ok?"}));
 }
 
@@ -291,7 +292,11 @@ async fn ai_posts_are_rate_limited_per_user() {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     assert!(retry_after.is_some_and(|s| s > 0 && s <= 900), "{retry_after:?}");
-    assert!(headers.contains_key("ratelimit-reset"));
+    let reset = headers
+        .get("ratelimit-reset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(reset.is_some_and(|s| s > 0 && s <= 900), "{reset:?}");
     assert_eq!(provider.calls(), 2);
     // Per user, not per IP.
     json_body(app.chat(&other.access, "hi").await, StatusCode::OK).await;
@@ -309,10 +314,15 @@ async fn async_app(provider: &FakeProvider, redis: &TestRedis) -> TestApp {
 
 /// Enqueues a chat and returns the job id, checking the 202 body.
 async fn queued_chat(app: &TestApp, access: &str, message: &str) -> String {
-    let body = json_body(app.chat(access, message).await, StatusCode::ACCEPTED).await;
+    queued(app.chat(access, message).await, "Chat request queued for processing").await
+}
+
+/// Checks a 202 answer (`status`, `mode`, `message`, `jobId`, `checkStatusUrl`) and returns the id.
+async fn queued(response: reqwest::Response, message: &str) -> String {
+    let body = json_body(response, StatusCode::ACCEPTED).await;
     assert_eq!(body["status"], "success");
     assert_eq!(body["mode"], "async");
-    assert_eq!(body["message"], "Chat request queued for processing");
+    assert_eq!(body["message"], message);
     let job_id = body["jobId"].as_str().unwrap_or_default().to_owned();
     assert_eq!(body["checkStatusUrl"], format!("/api/ai/job-status/{job_id}").as_str());
     job_id
@@ -376,12 +386,12 @@ async fn async_weekly_report_completes_with_report_and_summary() {
         &json!({"date": today_minus(1), "calories": 2100, "workouts": true}),
     )
     .await;
-    let body = json_body(app.weekly_report(&session.access).await, StatusCode::ACCEPTED).await;
-    assert_eq!(body["mode"], "async");
-    assert_eq!(body["message"], "Weekly report request queued for processing");
-    let job = app
-        .wait_for_job(&session.access, body["jobId"].as_str().unwrap_or_default(), JOB_TIMEOUT)
-        .await;
+    let job_id = queued(
+        app.weekly_report(&session.access).await,
+        "Weekly report request queued for processing",
+    )
+    .await;
+    let job = app.wait_for_job(&session.access, &job_id, JOB_TIMEOUT).await;
     assert_eq!(job["state"], "completed");
     assert_eq!(job["name"], "weekly-report");
     assert_eq!(job["result"]["report"], answer_text(1).as_str());
@@ -718,6 +728,9 @@ async fn redis_going_down_falls_back_to_sync_and_async_resumes_when_it_returns()
             let body = json_body(response, StatusCode::ACCEPTED).await;
             break body["jobId"].as_str().unwrap_or_default().to_owned();
         }
+        // Until then every request is still answered, inline.
+        let body = json_body(response, StatusCode::OK).await;
+        assert_eq!(body["mode"], "sync", "{body}");
         assert!(Instant::now() < deadline, "async mode did not resume");
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
@@ -763,8 +776,13 @@ async fn the_api_key_never_reaches_a_response() {
     provider.always(Behaviour::Fail(401));
     let app = sync_app(&provider).await;
     let session = app.signup().await;
-    let response = app.chat(&session.access, "hello").await;
-    let text = response.text().await.unwrap_or_default();
+    let body = assert_error(
+        app.chat(&session.access, "hello").await,
+        StatusCode::BAD_GATEWAY,
+        "AI service unavailable",
+    )
+    .await;
+    let text = body.to_string();
     assert!(!text.contains(FAKE_API_KEY) && !text.contains("gsk_"), "{text}");
     // A 401 from the provider is not retried.
     assert_eq!(provider.calls(), 1);

@@ -334,9 +334,14 @@ api_test!(
             let body = assert_error(app.list_entries(&session.access, query).await, StatusCode::BAD_REQUEST, "Validation failed").await;
             assert_eq!(detail_paths(&body), [path], "{query}");
         }
-        // An empty range is not an error: it has no entries.
+        // An inverted range is not an error: it holds no day, so no entry, even where entries exist.
+        for day in ["2026-09-01", "2026-09-05", "2026-09-10"] {
+            json_body(app.create_entry(&session.access, &json!({"date": day})).await, StatusCode::CREATED).await;
+        }
         let body = json_body(app.list_entries(&session.access, "?from=2026-09-10&to=2026-09-01").await, StatusCode::OK).await;
-        assert_eq!(body["count"], 0);
+        assert_eq!((body["count"].clone(), body["data"].clone()), (json!(0), json!([])));
+        let body = json_body(app.list_entries(&session.access, "?from=2026-09-01&to=2026-09-10").await, StatusCode::OK).await;
+        assert_eq!(body["count"], 3, "the same days the right way round");
     }
 );
 

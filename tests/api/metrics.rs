@@ -19,13 +19,23 @@ async fn scrape(app: &TestApp) -> String {
     response.text().await.unwrap_or_default()
 }
 
-/// The value of the sample whose line starts with `prefix` (name and labels).
-fn sample(text: &str, prefix: &str) -> f64 {
+/// The value of the sample whose line starts with `prefix` (name and labels); `None` when the
+/// series is not exposed.
+fn find_sample(text: &str, prefix: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(prefix))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+}
+
+/// For before/after differences: a series not exposed yet counts as 0.
+fn sample(text: &str, prefix: &str) -> f64 {
+    find_sample(text, prefix).unwrap_or(0.0)
+}
+
+/// A series that must be exposed.
+fn value(text: &str, prefix: &str) -> f64 {
+    find_sample(text, prefix).unwrap_or_else(|| panic!("{prefix} is not exposed:\n{text}"))
 }
 
 #[tokio::test]
@@ -63,7 +73,7 @@ async fn http_metrics_move_by_route_template() {
     );
     assert!(after.contains("# TYPE http_requests_in_flight gauge"));
     assert_eq!(
-        sample(&after, r#"healthtracker_dependency_up{dependency="database"}"#),
+        value(&after, r#"healthtracker_dependency_up{dependency="database"}"#),
         1.0
     );
     for name in [
@@ -111,7 +121,7 @@ async fn a_metrics_token_protects_the_endpoint() {
     let refused = app.get("/metrics").send().await.expect("scrape");
     assert_error(refused, StatusCode::UNAUTHORIZED, "A valid metrics token is required").await;
     let wrong = app.get("/metrics").bearer_auth("guess").send().await.expect("scrape");
-    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_error(wrong, StatusCode::UNAUTHORIZED, "A valid metrics token is required").await;
     let allowed = app
         .get("/metrics")
         .bearer_auth("scrape-me-0123456789")
@@ -130,16 +140,16 @@ async fn ai_provider_calls_are_counted() {
     json_body(app.chat(&session.access, "hello").await, StatusCode::OK).await;
     let text = scrape(&app).await;
     assert_eq!(
-        sample(&text, r#"healthtracker_ai_provider_calls_total{outcome="failure"}"#),
+        value(&text, r#"healthtracker_ai_provider_calls_total{outcome="failure"}"#),
         1.0,
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"healthtracker_ai_provider_calls_total{outcome="success"}"#),
+        value(&text, r#"healthtracker_ai_provider_calls_total{outcome="success"}"#),
         1.0
     );
     assert_eq!(
-        sample(&text, "healthtracker_ai_provider_call_duration_seconds_count"),
+        value(&text, "healthtracker_ai_provider_call_duration_seconds_count"),
         2.0
     );
 }
@@ -168,16 +178,16 @@ async fn job_outcomes_and_queue_depth_are_reported() {
     assert_eq!(job["state"], "completed");
     let text = scrape(&app).await;
     assert_eq!(
-        sample(&text, r#"healthtracker_ai_jobs_total{job="chat",outcome="retried"}"#),
+        value(&text, r#"healthtracker_ai_jobs_total{job="chat",outcome="retried"}"#),
         1.0,
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"healthtracker_ai_jobs_total{job="chat",outcome="completed"}"#),
+        value(&text, r#"healthtracker_ai_jobs_total{job="chat",outcome="completed"}"#),
         1.0
     );
-    assert_eq!(sample(&text, "healthtracker_ai_job_attempts_sum"), 2.0);
-    assert_eq!(sample(&text, "healthtracker_ai_jobs_queued "), 0.0);
-    assert_eq!(sample(&text, r#"healthtracker_dependency_up{dependency="redis"}"#), 1.0);
+    assert_eq!(value(&text, "healthtracker_ai_job_attempts_sum"), 2.0);
+    assert_eq!(value(&text, "healthtracker_ai_jobs_queued "), 0.0);
+    assert_eq!(value(&text, r#"healthtracker_dependency_up{dependency="redis"}"#), 1.0);
     redis.cleanup().await;
 }

@@ -103,7 +103,7 @@ pub fn mongoeco_available() -> bool {
 fn run_or_skip(ready: Result<(), String>) -> bool {
     match ready {
         Ok(()) => true,
-        Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+        Err(reason) if crate::helpers::in_ci() => {
             panic!("MongoDB tests cannot run under CI: {reason}")
         }
         Err(reason) => {

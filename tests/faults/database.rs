@@ -16,14 +16,20 @@ fn entry(day: &str) -> Value {
     json!({ "date": day, "calories": 1500, "notes": "fault test" })
 }
 
-/// Polls `check` until it holds (at most `limit`).
-async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+/// Polls until `status` returns `target` (at most `limit`). On the way it may only see `passing`
+/// (the answer before the change took effect) or 503: a 500, or anything else, fails at once.
+async fn settles_on<F, Fut>(limit: Duration, what: &str, passing: u16, target: u16, mut status: F)
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    Fut: std::future::Future<Output = u16>,
 {
     let deadline = Instant::now() + limit;
-    while !check().await {
+    loop {
+        let seen = status().await;
+        if seen == target {
+            return;
+        }
+        assert!([passing, 503].contains(&seen), "{what}: answered {seen} on the way");
         assert!(Instant::now() < deadline, "not within {limit:?}: {what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -128,8 +134,8 @@ async fn an_unwritable_database_answers_503_and_recovers_without_restart() {
     assert_eq!(app.health_live().await.status(), StatusCode::OK);
 
     immutable.clear();
-    eventually(Duration::from_secs(5), "writes work again", || async {
-        status_of(app.create_entry(&session.access, &entry("2026-03-01")).await).await == 201
+    settles_on(Duration::from_secs(5), "writes work again", 201, 201, || async {
+        status_of(app.create_entry(&session.access, &entry("2026-03-01")).await).await
     })
     .await;
     json_body(app.health().await, StatusCode::OK).await;
@@ -157,8 +163,8 @@ async fn a_database_directory_moved_away_answers_503_and_recovers_when_it_is_bac
     // The very next write is refused: never acknowledged into a file that is no longer there.
     let response = app.create_entry(&session.access, &entry("2026-02-01")).await;
     assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "Database unavailable").await;
-    eventually(Duration::from_secs(3), "reads answer 503", || async {
-        status_of(app.list_entries(&session.access, "").await).await == 503
+    settles_on(Duration::from_secs(3), "reads answer 503", 200, 503, || async {
+        status_of(app.list_entries(&session.access, "").await).await
     })
     .await;
     assert_error(
@@ -178,8 +184,8 @@ async fn a_database_directory_moved_away_answers_503_and_recovers_when_it_is_bac
     assert_eq!(app.health_live().await.status(), StatusCode::OK);
 
     std::fs::rename(&away, &dir).expect("move the directory back");
-    eventually(Duration::from_secs(3), "the database is back", || async {
-        status_of(app.health().await).await == 200
+    settles_on(Duration::from_secs(3), "the database is back", 503, 200, || async {
+        status_of(app.health().await).await
     })
     .await;
     app.created_entry(&session.access, &entry("2026-03-01")).await;
@@ -204,11 +210,12 @@ async fn a_deleted_database_directory_refuses_writes_with_503_instead_of_losing_
         let response = app.create_entry(&session.access, &entry(day)).await;
         assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "Database unavailable").await;
     }
-    eventually(Duration::from_secs(3), "reads answer 503", || async {
-        status_of(app.list_entries(&session.access, "").await).await == 503
+    settles_on(Duration::from_secs(3), "reads answer 503", 200, 503, || async {
+        status_of(app.list_entries(&session.access, "").await).await
     })
     .await;
-    json_body(app.health().await, StatusCode::SERVICE_UNAVAILABLE).await;
+    let health = json_body(app.health().await, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(health["services"]["database"], "disconnected", "{health}");
     assert_eq!(app.health_live().await.status(), StatusCode::OK);
 
     // An empty directory where the old one was is not the database back: still 503 (the data is
@@ -217,5 +224,6 @@ async fn a_deleted_database_directory_refuses_writes_with_503_instead_of_losing_
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let response = app.create_entry(&session.access, &entry("2026-02-03")).await;
     assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "Database unavailable").await;
-    json_body(app.health().await, StatusCode::SERVICE_UNAVAILABLE).await;
+    let health = json_body(app.health().await, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(health["services"]["database"], "disconnected", "{health}");
 }

@@ -191,12 +191,8 @@ async fn redis_killed_during_async_ai_load_falls_back_to_sync_and_resumes() {
     for s in sent.iter().filter(|s| s.phase == 1 && s.status == 202) {
         let job_id = s.job_id.as_deref().expect("job id");
         let response = app.job_status(&session.access, job_id).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::NOT_FOUND,
-            "job {} after the restart",
-            s.tag
-        );
+        let body = json_body(response, StatusCode::NOT_FOUND).await;
+        assert_eq!(body["message"], "Job not found", "job {} after the restart", s.tag);
         if answered.get(&s.tag).is_some_and(|(_, ok)| *ok > 0) {
             done_before += 1;
         } else {

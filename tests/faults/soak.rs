@@ -109,9 +109,17 @@ impl Client {
             self.failures
                 .push(format!("{label}: {status} without a JSON content type"));
         }
-        serde_json::from_slice(&bytes)
-            .ok()
-            .map(|v: Value| json!({ "status": status, "body": v }))
+        let Ok(body) = serde_json::from_slice::<Value>(&bytes) else {
+            self.failures
+                .push(format!("{label}: {status} with a body that is not JSON"));
+            return None;
+        };
+        // Every error is the envelope: `status: "error"` and a message.
+        if status >= 400 && (body["status"] != "error" || body["message"].as_str().is_none_or(str::is_empty)) {
+            self.failures
+                .push(format!("{label}: {status} not in the error envelope: {body}"));
+        }
+        Some(json!({ "status": status, "body": body }))
     }
 
     fn day(&mut self) -> String {
@@ -537,6 +545,11 @@ async fn soak_mixed_and_hostile_traffic() {
     );
     assert!(missing.is_empty(), "created entries missing: {missing:#?}");
     assert!(checked > 0);
+    assert!(
+        settled > 0 && samples.len() >= 3,
+        "RSS was not sampled ({} samples): the memory check would prove nothing",
+        samples.len()
+    );
     // Generous: a leak of a few hundred bytes per request would show as tens of MiB here.
     assert!(
         end <= settled + 16 * 1024,
