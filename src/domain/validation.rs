@@ -1,7 +1,8 @@
 //! Validation failures in the shape express-validator produced (`{path,msg,value}`), collected so that
 //! one response lists every failing field, and the small readers that turn loosely-typed JSON (numbers
-//! as strings, blanks from HTML forms) into typed values. Each field's rule lives with its type in
-//! `user.rs` / `entry.rs`; this module only knows how to read and report.
+//! as strings, blanks from HTML forms) into typed values. The rule types (`IntegerRule`,
+//! `DecimalRule`, `TextRule`) are defined here, with the patterns the API documentation derives
+//! from them; each field's rule values live with its type in `user.rs`, `entry.rs` and `coach.rs`.
 
 use serde::Serialize;
 use serde_json::Value;

@@ -1,5 +1,6 @@
 //! `/ai`: the AI coach. Queued in Redis when async jobs are on and the queue takes the job (202 with
-//! a job id), answered inline otherwise (200) — the caller never sees a queue error.
+//! a job id), answered inline otherwise (200): a queue outage costs the caller time, never an error.
+//! Too many of the caller's jobs in flight is a 429; job status answers 503 while Redis is down.
 
 use axum::Json;
 use axum::extract::State;
