@@ -1,11 +1,13 @@
 //! The production log as the real binary writes it: one JSON object per line, one access line per
-//! request, nothing secret, and every line flushed before the process exits.
+//! request, nothing secret (no password, token, note, chat message, AI key or provider error detail),
+//! and every line flushed before the process exits.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::fake_ai::{Behaviour, FAKE_API_KEY, FakeProvider};
 use crate::helpers::PASSWORD;
 use crate::process::{ServerProcess, install_crypto_provider};
 
@@ -13,7 +15,19 @@ use crate::process::{ServerProcess, install_crypto_provider};
 async fn production_logs_are_json_with_one_access_line_per_request_and_no_secrets() {
     install_crypto_provider();
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut server = ServerProcess::start(dir.path(), &dir.path().join("ht.db"), &[]).await;
+    // An AI provider that fails with a detailed error: neither the key nor the detail may be logged.
+    let provider = FakeProvider::start().await;
+    provider.always(Behaviour::Fail(500));
+    let mut server = ServerProcess::start(
+        dir.path(),
+        &dir.path().join("ht.db"),
+        &[
+            ("GROQ_API_KEY", FAKE_API_KEY),
+            ("AI_BASE_URL", &provider.base_url),
+            ("AI_MAX_RETRIES", "0"),
+        ],
+    )
+    .await;
     let client = reqwest::Client::new();
     let email = "logged@example.com";
 
@@ -52,6 +66,14 @@ async fn production_logs_are_json_with_one_access_line_per_request_and_no_secret
         .await
         .expect("list");
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    let chat = client
+        .post(server.url("/api/ai/chat"))
+        .bearer_auth(&access)
+        .json(&json!({"message": "private question"}))
+        .send()
+        .await
+        .expect("chat");
+    assert_eq!(chat.status(), StatusCode::BAD_GATEWAY);
     let logout = client
         .post(server.url("/api/auth/logout"))
         .bearer_auth(&access)
@@ -71,8 +93,8 @@ async fn production_logs_are_json_with_one_access_line_per_request_and_no_secret
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}")))
         .collect();
     let access_lines: Vec<&Value> = lines.iter().filter(|l| l["message"] == "request").collect();
-    // The readiness polls of ServerProcess::start are requests too; ours are the last five.
-    let ours = &access_lines[access_lines.len() - 5..];
+    // The readiness polls of ServerProcess::start are requests too; ours are the last six.
+    let ours = &access_lines[access_lines.len() - 6..];
     let summary: Vec<(String, String, u64)> = ours
         .iter()
         .map(|l| {
@@ -90,11 +112,13 @@ async fn production_logs_are_json_with_one_access_line_per_request_and_no_secret
             ("POST".to_owned(), "/auth/login".to_owned(), 400),
             ("POST".to_owned(), "/api/entries/".to_owned(), 201),
             ("GET".to_owned(), "/api/entries".to_owned(), 401),
+            ("POST".to_owned(), "/api/ai/chat".to_owned(), 502),
             ("POST".to_owned(), "/api/auth/logout".to_owned(), 200),
         ]
     );
     for line in ours {
-        assert_eq!(line["level"], "INFO");
+        let level = if line["status"] == 502 { "ERROR" } else { "INFO" };
+        assert_eq!(line["level"], level, "{line}");
         assert!(line["timestamp"].is_string() && line["latency_ms"].is_number() && line["request_id"].is_string());
     }
     assert_eq!(ours[2]["request_id"], "trace-me-42");
@@ -116,6 +140,9 @@ async fn production_logs_are_json_with_one_access_line_per_request_and_no_secret
         refresh.as_str(),
         "forged.token.value",
         "private note",
+        "private question",
+        FAKE_API_KEY,
+        "internal provider detail",
     ] {
         assert!(!log.contains(secret), "{secret:?} reached the log");
     }
