@@ -7,7 +7,6 @@ pub mod ai;
 pub mod auth;
 pub mod config;
 pub mod domain;
-pub mod error;
 pub mod http;
 pub mod jobs;
 pub mod metrics;

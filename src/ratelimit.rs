@@ -1,6 +1,6 @@
-//! Fixed-window counters for rate limits (auth routes per IP, failed logins per e-mail). The counters
-//! live behind a trait so several instances can share them in Redis; without Redis they live in
-//! this process.
+//! Fixed-window counters for rate limits (auth routes per IP, failed logins, AI requests per user).
+//! The counters live behind a trait so several instances can share them in Redis; without Redis they
+//! live in this process. A limiter only decides; the HTTP layer turns a refusal into its 429.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use crate::error::{ApiError, RateLimitInfo};
 use crate::redis_conn::RedisConn;
 
 /// A key's count in its current window.
@@ -174,6 +173,14 @@ impl CounterStore for RedisCounters {
     }
 }
 
+/// A key's standing against its limit, as the `RateLimit-*` headers report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimitInfo {
+    pub limit: u64,
+    pub remaining: u64,
+    pub reset_after: Duration,
+}
+
 /// A limit: at most `max` hits per `window` per key.
 #[derive(Clone)]
 pub struct RateLimiter {
@@ -235,17 +242,6 @@ impl RateLimiter {
 
     pub async fn reset(&self, key: &str) {
         self.counters.reset(&self.key(key)).await
-    }
-}
-
-impl Decision {
-    /// The 429 for a refused request: `Retry-After` always, `RateLimit-*` when `with_headers`.
-    pub fn reject(self, message: &'static str, with_headers: bool) -> ApiError {
-        ApiError::TooManyRequests {
-            message,
-            retry_after: self.info.reset_after,
-            limit: with_headers.then_some(self.info),
-        }
     }
 }
 

@@ -14,7 +14,7 @@ use axum::extract::Request;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::ai::AiClient;
+use crate::ai::{AiClient, Retries};
 use crate::config::Settings;
 use crate::jobs::worker::{self, WorkerOptions};
 use crate::metrics::{Metrics, SharedMetrics};
@@ -27,6 +27,7 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
 
 pub struct Application {
     listener: TcpListener,
+    port: u16,
     state: AppState,
     worker: Option<WorkerSetup>,
 }
@@ -46,7 +47,7 @@ impl WorkerSetup {
         let Some(url) = &settings.redis.url else {
             return Ok(None);
         };
-        let Some(ai) = AiClient::new(&settings.ai, Some(0), Arc::clone(&metrics))? else {
+        let Some(ai) = AiClient::new(&settings.ai, Retries::Never, Arc::clone(&metrics))? else {
             tracing::warn!("async jobs are enabled but GROQ_API_KEY is not set: no AI job worker runs");
             return Ok(None);
         };
@@ -84,15 +85,18 @@ impl Application {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("binding {address}"))?;
+        let port = listener.local_addr().context("reading the bound address")?.port();
         Ok(Self {
             listener,
+            port,
             state,
             worker,
         })
     }
 
+    /// The port it listens on (the one the OS picked when the settings said 0).
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.port
     }
 
     pub fn state(&self) -> &AppState {
@@ -110,6 +114,7 @@ impl Application {
             listener,
             state,
             worker,
+            ..
         } = self;
         let (stop, stopped) = watch::channel(false);
         let stop_on_signal = stop.clone();

@@ -4,7 +4,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::ai::AiClient;
+use crate::ai::{AiClient, Retries};
+use crate::auth::Accounts;
 use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
@@ -20,12 +21,10 @@ pub struct AppState(Arc<AppContext>);
 pub struct AppContext {
     pub settings: Settings,
     pub store: Arc<dyn Storage>,
-    pub tokens: TokenKeys,
-    pub passwords: PasswordHasher,
+    /// Registration, login, tokens, sessions: the account rules.
+    pub accounts: Accounts,
     /// Register, login and refresh: per client IP.
     pub auth_limiter: RateLimiter,
-    /// Failed logins: per e-mail.
-    pub login_failures: RateLimiter,
     /// AI requests: per user.
     pub ai_limiter: RateLimiter,
     /// `None` without an API key: the AI routes answer 503.
@@ -81,13 +80,18 @@ impl AppState {
             (Some(redis), true) => Some(JobQueue::new(redis, settings.jobs.max_per_user)),
             _ => None,
         };
-        Ok(Self(Arc::new(AppContext {
-            tokens: TokenKeys::new(&settings.jwt_secret),
-            passwords: PasswordHasher::new(cores)?,
-            ai: AiClient::new(&settings.ai, None, Arc::clone(&metrics))?,
-            store,
-            auth_limiter,
+        let accounts = Accounts::new(
+            Arc::clone(&store),
+            TokenKeys::new(&settings.jwt_secret),
+            PasswordHasher::new(cores)?,
             login_failures,
+            settings.refresh_token_rotation,
+        );
+        Ok(Self(Arc::new(AppContext {
+            ai: AiClient::new(&settings.ai, Retries::Configured, Arc::clone(&metrics))?,
+            store,
+            accounts,
+            auth_limiter,
             ai_limiter,
             jobs,
             redis,

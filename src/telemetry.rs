@@ -100,7 +100,8 @@ pub fn write_access_line(line: &AccessLine<'_>) -> bool {
 }
 
 fn format_access_line(line: &AccessLine<'_>, now: chrono::DateTime<chrono::Utc>) -> String {
-    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned());
+    #[allow(clippy::expect_used)]
+    let quoted = |s: &str| serde_json::to_string(s).expect("a string always serializes");
     let mut text = String::with_capacity(256);
     text.push_str(r#"{"timestamp":""#);
     text.push_str(&now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));

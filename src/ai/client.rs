@@ -101,14 +101,18 @@ enum Failure {
     Final(String),
 }
 
+/// How a client retries a failed provider call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retries {
+    /// `AI_MAX_RETRIES` retries within `AI_TIMEOUT_SECS`: answers given inline.
+    Configured,
+    /// One call per attempt: a queued job's retries are the job system's.
+    Never,
+}
+
 impl AiClient {
-    /// `None` without an API key. `max_retries` overrides the configured retries (queued jobs retry
-    /// as jobs instead, so their client makes one call per attempt).
-    pub fn new(
-        settings: &AiSettings,
-        max_retries: Option<u32>,
-        metrics: SharedMetrics,
-    ) -> anyhow::Result<Option<Self>> {
+    /// `None` without an API key.
+    pub fn new(settings: &AiSettings, retries: Retries, metrics: SharedMetrics) -> anyhow::Result<Option<Self>> {
         let Some(api_key) = settings.api_key.clone() else {
             return Ok(None);
         };
@@ -124,7 +128,10 @@ impl AiClient {
             model: settings.model.clone().into(),
             api_key,
             timeout: settings.timeout,
-            max_retries: max_retries.unwrap_or(settings.max_retries),
+            max_retries: match retries {
+                Retries::Configured => settings.max_retries,
+                Retries::Never => 0,
+            },
             last_outcome: Arc::new(AtomicU8::new(ProviderHealth::Unknown as u8)),
             metrics,
         }))

@@ -7,7 +7,7 @@ pub mod prompts;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use self::client::{AiClient, AiError};
+pub use self::client::{AiClient, AiError, Retries};
 use crate::domain::coach::{ChatMessage, WeeklySummary};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -17,12 +17,34 @@ pub enum AiTask {
     WeeklyReport { summary: WeeklySummary },
 }
 
-impl AiTask {
-    /// The job name clients see.
-    pub fn name(&self) -> &'static str {
+/// What kind of task a job runs: its `name` in job status, logs and metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TaskKind {
+    Chat,
+    WeeklyReport,
+}
+
+impl TaskKind {
+    pub fn as_str(self) -> &'static str {
         match self {
-            AiTask::Chat { .. } => "chat",
-            AiTask::WeeklyReport { .. } => "weekly-report",
+            TaskKind::Chat => "chat",
+            TaskKind::WeeklyReport => "weekly-report",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [TaskKind::Chat, TaskKind::WeeklyReport]
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
+}
+
+impl AiTask {
+    pub fn kind(&self) -> TaskKind {
+        match self {
+            AiTask::Chat { .. } => TaskKind::Chat,
+            AiTask::WeeklyReport { .. } => TaskKind::WeeklyReport,
         }
     }
 

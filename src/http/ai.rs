@@ -11,16 +11,17 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiError, ApiResult, too_many_requests, write_rate_limit_headers};
 use super::extract::{AuthUser, JsonBody, PathParam};
 use super::openapi::{ChatRequest, ErrorBody, Success, WeeklyReportRequest};
-use crate::ai::{AiAnswer, AiClient, AiTask};
+use crate::ai::{AiAnswer, AiClient, AiTask, TaskKind};
 use crate::domain::coach::{ChatMessage, REPORT_DAYS, WeeklySummary};
 use crate::domain::day::{Day, format_timestamp};
 use crate::domain::entry::EntryRange;
 use crate::domain::ids::UserId;
-use crate::domain::validation::NOT_AN_OBJECT;
-use crate::error::{ApiError, ApiResult, RateLimitInfo};
-use crate::jobs::{EnqueueError, JobRecord};
+use crate::domain::validation::body_object;
+use crate::jobs::{EnqueueError, JobRecord, JobState};
+use crate::ratelimit::RateLimitInfo;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -33,15 +34,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
 const NOT_CONFIGURED: ApiError = ApiError::ServiceUnavailable("AI service is not configured");
 const QUEUE_UNAVAILABLE: ApiError = ApiError::ServiceUnavailable("Queue not available");
 
+/// `mode` of an answer given inline: `"sync"`.
 #[derive(Serialize, ToSchema, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
-pub enum Sync {
+pub enum InlineMode {
     Sync,
 }
 
+/// `mode` of a request queued as a job: `"async"`.
 #[derive(Serialize, ToSchema, Clone, Copy)]
 #[serde(rename_all = "lowercase")]
-pub enum Async {
+pub enum QueuedMode {
     Async,
 }
 
@@ -49,7 +52,7 @@ pub enum Async {
 #[derive(Serialize, ToSchema)]
 pub struct ChatReply {
     status: Success,
-    mode: Sync,
+    mode: InlineMode,
     /// The coach's answer.
     reply: String,
     /// The same as `reply` (the existing frontend reads `message`).
@@ -60,7 +63,7 @@ pub struct ChatReply {
 #[derive(Serialize, ToSchema)]
 pub struct ReportReply {
     status: Success,
-    mode: Sync,
+    mode: InlineMode,
     report: String,
     summary: WeeklySummary,
 }
@@ -70,7 +73,7 @@ pub struct ReportReply {
 #[serde(rename_all = "camelCase")]
 pub struct Queued {
     status: Success,
-    mode: Async,
+    mode: QueuedMode,
     #[schema(pattern = "^[0-9A-HJKMNP-TV-Z]{26}$")]
     job_id: String,
     message: &'static str,
@@ -78,31 +81,14 @@ pub struct Queued {
     check_status_url: String,
 }
 
-#[derive(Serialize, ToSchema, Clone, Copy)]
-#[serde(rename_all = "kebab-case")]
-pub enum JobName {
-    Chat,
-    WeeklyReport,
-}
-
-#[derive(Serialize, ToSchema, Clone, Copy)]
-#[serde(rename_all = "lowercase")]
-pub enum JobStateView {
-    Waiting,
-    Active,
-    Delayed,
-    Completed,
-    Failed,
-}
-
 /// A queued job as its owner sees it.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobView {
     id: String,
-    name: JobName,
+    name: TaskKind,
     /// `delayed`: an attempt failed and the next waits out its backoff.
-    state: JobStateView,
+    state: JobState,
     #[schema(minimum = 0, maximum = 100)]
     progress: u8,
     /// Attempts made so far.
@@ -119,21 +105,10 @@ pub struct JobView {
 
 impl From<JobRecord> for JobView {
     fn from(record: JobRecord) -> Self {
-        use crate::jobs::JobState;
         Self {
             id: record.id,
-            name: if record.name == "weekly-report" {
-                JobName::WeeklyReport
-            } else {
-                JobName::Chat
-            },
-            state: match record.state {
-                JobState::Waiting => JobStateView::Waiting,
-                JobState::Active => JobStateView::Active,
-                JobState::Delayed => JobStateView::Delayed,
-                JobState::Completed => JobStateView::Completed,
-                JobState::Failed => JobStateView::Failed,
-            },
+            name: record.name,
+            state: record.state,
             progress: record.progress.min(100),
             attempts: record.attempts,
             result: record.result,
@@ -158,7 +133,11 @@ fn client(state: &AppState) -> ApiResult<&AiClient> {
 async fn count_request(state: &AppState, user: UserId) -> ApiResult<RateLimitInfo> {
     let decision = state.ai_limiter.hit(&user.to_string()).await;
     if !decision.allowed {
-        return Err(decision.reject("Too many AI requests, please try again later.", true));
+        return Err(too_many_requests(
+            decision,
+            "Too many AI requests, please try again later.",
+            true,
+        ));
     }
     Ok(decision.info)
 }
@@ -174,9 +153,6 @@ async fn count_request(state: &AppState, user: UserId) -> ApiResult<RateLimitInf
             links(("JobStatus" = (operation_id = "job_status", parameters(("job_id" = "$response.body#/jobId")))))),
         (status = 400, description = "Validation failed or malformed JSON", body = ErrorBody,
             example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "message", "msg": "Message must be between 1 and 2000 characters", "value": ""}]})),
-        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 429, description = "Too many AI requests, or too many of the caller's jobs in flight", body = ErrorBody,
             example = json!({"status": "error", "message": "Too many AI requests, please try again later."})),
         (status = 502, description = "The AI provider failed", body = ErrorBody,
@@ -212,11 +188,8 @@ async fn chat(State(state): State<AppState>, caller: AuthUser, JsonBody(body): J
             links(("JobStatus" = (operation_id = "job_status", parameters(("job_id" = "$response.body#/jobId")))))),
         (status = 400, description = "Malformed body", body = ErrorBody,
             example = json!({"status": "error", "message": "Malformed JSON in request body: expected value at line 1 column 1"})),
-        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
         (status = 404, description = "No entries in the last 7 days", body = ErrorBody,
             example = json!({"status": "error", "message": "No health data found for the past week"})),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 429, description = "Too many AI requests, or too many of the caller's jobs in flight", body = ErrorBody,
             example = json!({"status": "error", "message": "Too many AI requests, please try again later."})),
         (status = 502, description = "The AI provider failed", body = ErrorBody,
@@ -230,9 +203,7 @@ async fn weekly_report(
     caller: AuthUser,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    if !body.is_object() {
-        return Err(ApiError::BadRequest(NOT_AN_OBJECT.into()));
-    }
+    body_object(&body).map_err(ApiError::Validation)?;
     let client = client(&state)?;
     let limit = count_request(&state, caller.id).await?;
     let week = EntryRange::last_days(Day::today(), REPORT_DAYS);
@@ -264,7 +235,7 @@ async fn respond(
         Some(job_id) => {
             let body = Queued {
                 status: Success::Success,
-                mode: Async::Async,
+                mode: QueuedMode::Async,
                 check_status_url: format!("/api/ai/job-status/{job_id}"),
                 job_id,
                 message: queued_message,
@@ -273,20 +244,20 @@ async fn respond(
         }
         None => {
             let answer = task.run(client).await.map_err(|error| {
-                tracing::warn!(job = task.name(), error = %error, "AI request failed");
+                tracing::warn!(job = task.kind().as_str(), error = %error, "AI request failed");
                 ApiError::BadGateway("AI service unavailable")
             })?;
             match answer {
                 AiAnswer::Chat(chat) => Json(ChatReply {
                     status: Success::Success,
-                    mode: Sync::Sync,
+                    mode: InlineMode::Sync,
                     reply: chat.reply,
                     message: chat.message,
                 })
                 .into_response(),
                 AiAnswer::Report(report) => Json(ReportReply {
                     status: Success::Success,
-                    mode: Sync::Sync,
+                    mode: InlineMode::Sync,
                     report: report.report,
                     summary: report.summary,
                 })
@@ -294,7 +265,7 @@ async fn respond(
             }
         }
     };
-    limit.write_headers(response.headers_mut());
+    write_rate_limit_headers(&limit, response.headers_mut());
     Ok(response)
 }
 
@@ -322,7 +293,6 @@ async fn enqueue(state: &AppState, user: UserId, task: &AiTask) -> ApiResult<Opt
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The job", body = JobStatusResponse),
-        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
         (status = 404, description = "No such job, or not the caller's", body = ErrorBody,
             example = json!({"status": "error", "message": "Job not found"})),
         (status = 503, description = "No AI provider is configured, or the queue is unavailable", body = ErrorBody,

@@ -5,25 +5,22 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiError, ApiResult, too_many_requests, write_rate_limit_headers};
 use super::extract::{AuthUser, ClientIp, JsonBody};
 use super::openapi::{
     ErrorBody, LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest, Success,
 };
-use crate::auth::password::Verdict;
-use crate::auth::{self, TokenPair};
+use crate::auth::LoggedIn;
 use crate::domain::ids::UserId;
-use crate::domain::user::{Credentials, Registration, User};
-use crate::domain::validation::NOT_AN_OBJECT;
-use crate::error::{ApiError, ApiResult};
+use crate::domain::user::{Credentials, Registration};
+use crate::domain::validation::body_object;
 use crate::state::AppState;
-use crate::storage::StoreError;
 
 pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
     let limited = OpenApiRouter::new()
@@ -39,12 +36,15 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
 async fn limit_by_ip(State(state): State<AppState>, ClientIp(ip): ClientIp, request: Request, next: Next) -> Response {
     let decision = state.auth_limiter.hit(&ip.to_string()).await;
     if !decision.allowed {
-        return decision
-            .reject("Too many requests from this IP, please try again later.", true)
-            .into_response();
+        return too_many_requests(
+            decision,
+            "Too many requests from this IP, please try again later.",
+            true,
+        )
+        .into_response();
     }
     let mut response = next.run(request).await;
-    decision.info.write_headers(response.headers_mut());
+    write_rate_limit_headers(&decision.info, response.headers_mut());
     response
 }
 
@@ -75,7 +75,7 @@ pub struct SessionResponse {
 }
 
 impl SessionResponse {
-    fn new(message: &str, tokens: TokenPair, user: &User) -> Self {
+    fn new(message: &str, LoggedIn { user, tokens }: LoggedIn) -> Self {
         Self {
             status: Success::Success,
             message: message.to_owned(),
@@ -113,8 +113,6 @@ pub struct RefreshResponse {
             example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "password", "msg": "Password must contain at least one uppercase letter, one lowercase letter, and one number"}]})),
         (status = 409, description = "The e-mail is taken", body = ErrorBody,
             example = json!({"status": "error", "message": "User already exists"})),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 429, description = "Too many requests from this IP", body = ErrorBody,
             example = json!({"status": "error", "message": "Too many requests from this IP, please try again later."})),
     )
@@ -124,29 +122,10 @@ async fn register(
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<SessionResponse>)> {
     let registration = Registration::parse(&body).map_err(ApiError::Validation)?;
-    const TAKEN: ApiError = ApiError::Conflict("User already exists");
-    // Checked before hashing so a taken e-mail costs no hash; the insert still catches races.
-    if state.store.user_by_email(&registration.email).await?.is_some() {
-        return Err(TAKEN);
-    }
-    let now = Utc::now();
-    let user = User {
-        id: UserId::new(),
-        name: registration.name,
-        email: registration.email,
-        password_hash: state.passwords.hash(registration.password.expose()).await?,
-        created_at: now,
-        updated_at: now,
-    };
-    match state.store.insert_user(&user).await {
-        Err(StoreError::Conflict) => return Err(TAKEN),
-        other => other?,
-    }
-    let tokens = auth::issue_tokens(&state, user.id, None).await?;
-    tracing::info!(user_id = %user.id, "user registered");
+    let logged_in = state.accounts.register(registration).await?;
     Ok((
         StatusCode::CREATED,
-        Json(SessionResponse::new("User registered successfully", tokens, &user)),
+        Json(SessionResponse::new("User registered successfully", logged_in)),
     ))
 }
 
@@ -161,55 +140,19 @@ async fn register(
         (status = 200, description = "Logged in", body = SessionResponse),
         (status = 400, description = "Validation failed, or `Invalid credentials`", body = ErrorBody,
             example = json!({"status": "error", "message": "Invalid credentials"})),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 429, description = "Too many requests from this IP, or too many failed logins for this e-mail", body = ErrorBody,
             example = json!({"status": "error", "message": "Too many failed login attempts for this account, please try again later."})),
     )
 )]
 async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Json<SessionResponse>> {
     let credentials = Credentials::parse(&body).map_err(ApiError::Validation)?;
-    let throttle_key = credentials.email.as_str();
-    if let Some(decision) = state.login_failures.exceeded(throttle_key).await {
-        return Err(decision.reject(
-            "Too many failed login attempts for this account, please try again later.",
-            false,
-        ));
-    }
-
-    let user = state.store.user_by_email(&credentials.email).await?;
-    // Unknown e-mails are checked against a decoy hash: same answer, similar time.
-    let verdict = state
-        .passwords
-        .verify(&credentials.password, user.as_ref().map(|u| u.password_hash.clone()))
-        .await?;
-    let (Some(user), Verdict::Match { upgrade }) = (user, verdict) else {
-        state.login_failures.hit(throttle_key).await;
-        // 400, not 401: the existing frontend treats any 401 as "session over" and reloads.
-        return Err(ApiError::BadRequest("Invalid credentials".into()));
-    };
-    state.login_failures.reset(throttle_key).await;
-
-    if upgrade {
-        // A bcrypt hash from the old backend (or weaker argon2 parameters): store today's hash.
-        use secrecy::ExposeSecret;
-        match state.passwords.hash(credentials.password.expose_secret()).await {
-            Ok(hash) => {
-                state.store.set_password_hash(user.id, &hash).await?;
-                tracing::info!(user_id = %user.id, "password hash upgraded to argon2id");
-            }
-            Err(error) => {
-                tracing::warn!(user_id = %user.id, error = format!("{error:#}"), "could not upgrade password hash")
-            }
-        }
-    }
-    let tokens = auth::issue_tokens(&state, user.id, None).await?;
-    Ok(Json(SessionResponse::new("Login successful", tokens, &user)))
+    let logged_in = state.accounts.login(credentials).await?;
+    Ok(Json(SessionResponse::new("Login successful", logged_in)))
 }
 
 /// Reads an optional `refreshToken` string from a body that must be a JSON object.
 fn refresh_token_field(body: &Value) -> ApiResult<Option<&str>> {
-    let object = body.as_object().ok_or(ApiError::BadRequest(NOT_AN_OBJECT.into()))?;
+    let object = body_object(body).map_err(ApiError::Validation)?;
     match object.get("refreshToken") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
@@ -231,15 +174,13 @@ fn refresh_token_field(body: &Value) -> ApiResult<Option<&str>> {
             example = json!({"status": "error", "message": "Refresh token is required"})),
         (status = 401, description = "Invalid, expired, revoked or not a refresh token", body = ErrorBody,
             example = json!({"status": "error", "message": "Invalid or expired refresh token"})),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
         (status = 429, description = "Too many requests from this IP", body = ErrorBody,
             example = json!({"status": "error", "message": "Too many requests from this IP, please try again later."})),
     )
 )]
 async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Json<RefreshResponse>> {
     let token = refresh_token_field(&body)?.ok_or(ApiError::BadRequest("Refresh token is required".into()))?;
-    let tokens = auth::refresh(&state, token).await?;
+    let tokens = state.accounts.refresh(token).await?;
     Ok(Json(RefreshResponse {
         status: Success::Success,
         token: tokens.access.token.clone(),
@@ -258,9 +199,6 @@ async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody) -> Api
         (status = 200, description = "Logged out", body = MessageResponse),
         (status = 400, description = "Malformed body", body = ErrorBody,
             example = json!({"status": "error", "message": "Malformed JSON in request body: expected value at line 1 column 1"})),
-        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
     )
 )]
 async fn logout(
@@ -269,6 +207,6 @@ async fn logout(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<MessageResponse>> {
     let refresh_token = refresh_token_field(&body)?;
-    auth::logout(&state, &caller.token, refresh_token).await?;
+    state.accounts.logout(&caller.0, refresh_token).await?;
     Ok(Json(MessageResponse::new("Logged out successfully")))
 }

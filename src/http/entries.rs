@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser, JsonBody, PathParam};
 use super::openapi::{EntryInput, EntryUpdate, ErrorBody, MessageResponse, Success};
 use crate::domain::day::Day;
@@ -17,7 +18,6 @@ use crate::domain::entry::{Entry, EntryChanges, EntryDocument, EntryRange, FoodI
 use crate::domain::ids::EntryId;
 use crate::domain::numbers::serialize_js_number;
 use crate::domain::validation::FieldError;
-use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::storage::StoreError;
 
@@ -121,7 +121,6 @@ struct ListQuery {
         (status = 200, description = "Entries, newest day first", body = EntryListResponse),
         (status = 400, description = "Bad query (every failing parameter in `details`)", body = ErrorBody,
             example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "limit", "msg": "limit must be an integer between 1 and 366", "value": "0"}]})),
-        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
     )
 )]
 async fn list(
@@ -164,7 +163,6 @@ struct SummaryQuery {
         (status = 200, description = "The day's figures", body = SummaryResponse),
         (status = 400, description = "Bad `date`", body = ErrorBody,
             example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "date", "msg": "date must be a date in YYYY-MM-DD format", "value": "28/11/2026"}]})),
-        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
     )
 )]
 async fn summary(
@@ -214,7 +212,6 @@ async fn summary(
         (status = 200, description = "The entry", body = EntryResponse),
         (status = 400, description = "Malformed id", body = ErrorBody,
             example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "id", "msg": "Invalid entry id", "value": "not-an-id"}]})),
-        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
         (status = 404, description = "No such entry, or not the caller's", body = ErrorBody,
             example = json!({"status": "error", "message": "Entry not found"})),
     )
@@ -238,11 +235,8 @@ async fn fetch(State(state): State<AppState>, caller: AuthUser, PathParam(id): P
         )),
         (status = 400, description = "Validation failed (every failing field in `details`) or malformed JSON", body = ErrorBody,
             example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "calories", "msg": "Calories must be an integer between 0 and 10000", "value": 10001}]})),
-        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
         (status = 409, description = "The day already has an entry", body = ErrorBody,
             example = json!({"status": "error", "message": "Entry already exists for this date"})),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
     )
 )]
 async fn create(State(state): State<AppState>, caller: AuthUser, JsonBody(body): JsonBody) -> ApiResult<Response> {
@@ -274,13 +268,10 @@ async fn create(State(state): State<AppState>, caller: AuthUser, JsonBody(body):
         (status = 200, description = "Updated", body = EntryResponse),
         (status = 400, description = "Malformed id, validation failed or malformed JSON", body = ErrorBody,
             example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "sleep", "msg": "Sleep must be a number between 0 and 24", "value": 25}]})),
-        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
         (status = 404, description = "No such entry, or not the caller's", body = ErrorBody,
             example = json!({"status": "error", "message": "Entry not found"})),
         (status = 409, description = "The new day already has an entry", body = ErrorBody,
             example = json!({"status": "error", "message": "Entry already exists for this date"})),
-        (status = 413, description = "Body over the limit", body = ErrorBody),
-        (status = 415, description = "Body is not JSON", body = ErrorBody),
     )
 )]
 async fn update(
@@ -314,7 +305,6 @@ async fn update(
         (status = 200, description = "Deleted", body = MessageResponse),
         (status = 400, description = "Malformed id", body = ErrorBody,
             example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "id", "msg": "Invalid entry id", "value": "not-an-id"}]})),
-        (status = 401, description = "No token, or an invalid, expired or revoked one", body = ErrorBody),
         (status = 404, description = "No such entry, or not the caller's", body = ErrorBody,
             example = json!({"status": "error", "message": "Entry not found"})),
     )

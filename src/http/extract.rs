@@ -6,51 +6,44 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::Value;
 
+use super::error::ApiError;
 use super::observe::RequestContext;
-use crate::auth::tokens::{TokenKind, VerifiedToken};
-use crate::domain::ids::UserId;
-use crate::error::ApiError;
+use crate::auth::Caller;
 use crate::state::AppState;
 
 /// The caller, proven by a valid, unrevoked access token in `Authorization: Bearer …`.
-pub struct AuthUser {
-    pub id: UserId,
-    pub token: VerifiedToken,
+pub struct AuthUser(pub Caller);
+
+impl std::ops::Deref for AuthUser {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any case, as RFC 7235
+/// says), or `None`. The API's auth and the metrics token both read it here.
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.get(..7)
-                    .filter(|scheme| scheme.eq_ignore_ascii_case("bearer "))
-                    .map(|_| &v[7..])
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::Unauthorized("No token provided"))?;
-        let token = state
-            .tokens
-            .verify(token, TokenKind::Access)
-            .map_err(|_| ApiError::Unauthorized("Invalid or expired token"))?;
-        if state.store.is_access_token_revoked(&token.revocation_key).await? {
-            return Err(ApiError::Unauthorized("Token has been revoked"));
-        }
+        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthorized("No token provided"))?;
+        let caller = state.accounts.authenticate(token).await?;
         if let Some(context) = parts.extensions.get::<RequestContext>() {
-            context.set_user(token.user_id);
+            context.set_user(caller.id);
         }
-        Ok(Self {
-            id: token.user_id,
-            token,
-        })
+        Ok(Self(caller))
     }
 }
 

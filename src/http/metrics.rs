@@ -10,8 +10,8 @@ use secrecy::ExposeSecret;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::error::ApiError;
 use super::openapi::ErrorBody;
-use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -64,11 +64,7 @@ async fn scrape(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
 /// with it (compared in constant time). Shared by the API's and the worker's `/metrics`.
 pub fn token_accepted(headers: &HeaderMap, expected: Option<&secrecy::SecretString>) -> bool {
     let Some(expected) = expected else { return true };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let presented = super::extract::bearer_token(headers).unwrap_or_default();
     constant_time_eq(presented.as_bytes(), expected.expose_secret().as_bytes())
 }
 

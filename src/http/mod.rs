@@ -18,13 +18,14 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::error::{ApiError, new_error_id};
+use self::error::{ApiError, new_error_id};
 use crate::state::AppState;
 
 pub mod ai;
 pub mod auth;
 pub mod docs;
 pub mod entries;
+pub mod error;
 pub mod extract;
 pub mod health;
 pub mod metrics;

@@ -12,7 +12,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::domain::coach::CHAT_MESSAGE;
-use crate::domain::entry::{Meal, Mood, rules as entry};
+use crate::domain::entry::rules::{self as entry, FieldKey, FieldRule};
+use crate::domain::entry::{Meal, Mood};
 use crate::domain::user::rules as user;
 use crate::domain::validation::{BOOLEAN_STRINGS, DecimalRule, IntegerRule, TextRule};
 
@@ -63,9 +64,10 @@ impl MessageResponse {
     }
 }
 
-struct SecurityScheme_;
+/// The two bearer schemes: access tokens for the API, the metrics token for `/metrics`.
+struct SecuritySchemes;
 
-impl Modify for SecurityScheme_ {
+impl Modify for SecuritySchemes {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
@@ -108,7 +110,7 @@ length is checked.";
         (url = "/api", description = "Mounted under /api (the React frontend)"),
         (url = "/", description = "Mounted at the root (the old backend's paths)")
     ),
-    modifiers(&SecurityScheme_),
+    modifiers(&SecuritySchemes),
     tags(
         (name = "auth", description = "Accounts and tokens"),
         (name = "entries", description = "Daily entries, one per user per UTC day"),
@@ -154,7 +156,8 @@ fn optional(schema: Value) -> Value {
     json!({ "anyOf": [schema, { "type": "string", "enum": [""] }, { "type": "null" }] })
 }
 
-fn integer(rule: IntegerRule, example: u64) -> Value {
+fn integer(rule: IntegerRule, example: impl Into<Value>) -> Value {
+    let example = example.into();
     json!({
         "description": format!("{}: an integer 0–{}, or the same as a digit string", rule.label, rule.max),
         "anyOf": [
@@ -165,7 +168,8 @@ fn integer(rule: IntegerRule, example: u64) -> Value {
     })
 }
 
-fn decimal(rule: DecimalRule, example: f64) -> Value {
+fn decimal(rule: DecimalRule, example: impl Into<Value>) -> Value {
+    let example = example.into();
     json!({
         "description": format!("{}: a number 0–{}, or the same as a decimal string", rule.label, rule.max),
         "anyOf": [
@@ -176,7 +180,8 @@ fn decimal(rule: DecimalRule, example: f64) -> Value {
     })
 }
 
-fn text(rule: TextRule, example: &str) -> Value {
+fn text(rule: TextRule, example: impl Into<Value>) -> Value {
+    let example = example.into();
     let mut schema = json!({
         "type": "string",
         "maxLength": rule.max,
@@ -201,58 +206,97 @@ fn day() -> Value {
     })
 }
 
-fn enumeration<T: Serialize>(values: &[T], example: &str) -> Value {
+fn enumeration<T: Serialize>(values: &[T], example: impl Into<Value>) -> Value {
+    let example = example.into();
     json!({ "type": "string", "enum": values, "examples": [example] })
 }
 
-fn entry_fields() -> serde_json::Map<String, Value> {
-    let food_item = json!({
-        "type": "object",
-        "required": ["meal", "food"],
-        "properties": {
-            "meal": enumeration(&Meal::ALL, "lunch"),
-            "food": text(entry::FOOD, "Grilled salmon"),
-            "calories": optional(integer(entry::FOOD_CALORIES, 450)),
-        }
-    });
-    let sleep = decimal(entry::SLEEP_HOURS, 7.5);
-    let mut deprecated_alias = sleep.clone();
-    deprecated_alias["description"] = json!("Alias of `sleep` (what the existing frontend sends); `sleep` wins");
-    deprecated_alias["deprecated"] = json!(true);
-    let fields = json!({
-        "calories": optional(integer(entry::CALORIES, 2100)),
-        "sleep": optional(sleep),
-        "sleepHours": optional(deprecated_alias),
-        "workouts": optional(json!({
-            "description": "Whether you worked out: a boolean, 0/1, or \"true\"/\"false\"/\"1\"/\"0\"",
+/// An example value for each entry field, for the documentation.
+fn entry_example(key: FieldKey) -> Value {
+    match key {
+        FieldKey::Date => json!("2026-11-28"),
+        FieldKey::Calories => json!(2100),
+        FieldKey::Sleep | FieldKey::SleepHours => json!(7.5),
+        FieldKey::Workouts => json!(true),
+        FieldKey::FoodIntake => json!([{"meal": "lunch", "food": "Grilled salmon", "calories": 450}]),
+        FieldKey::HeartRate => json!(64),
+        FieldKey::Steps => json!(9500),
+        FieldKey::Symptoms => json!(["headache"]),
+        FieldKey::Mood => json!("good"),
+        FieldKey::WaterIntake => json!(2.5),
+        FieldKey::Notes => json!("Felt rested"),
+    }
+}
+
+/// The schema of a value that meets `rule`.
+fn rule_schema(rule: FieldRule, example: Value) -> Value {
+    match rule {
+        FieldRule::Day => day(),
+        FieldRule::Integer(rule) => integer(rule, example),
+        FieldRule::Decimal(rule) => decimal(rule, example),
+        FieldRule::Boolean { label } => json!({
+            "description": format!("{label}: a boolean, 0/1, or \"true\"/\"false\"/\"1\"/\"0\""),
             "anyOf": [
                 { "type": "boolean" },
                 { "type": "integer", "enum": [0, 1] },
                 { "type": "string", "enum": BOOLEAN_STRINGS }
             ],
-            "examples": [true]
-        })),
-        "foodIntake": optional(json!({ "type": "array", "maxItems": entry::FOOD_ITEMS_MAX, "items": food_item })),
-        "heartRate": optional(integer(entry::HEART_RATE, 64)),
-        "steps": optional(integer(entry::STEPS, 9500)),
-        "symptoms": optional(json!({
+            "examples": [example]
+        }),
+        FieldRule::FoodItems => json!({
+            "type": "array",
+            "maxItems": entry::FOOD_ITEMS_MAX,
+            "items": {
+                "type": "object",
+                "required": ["meal", "food"],
+                "properties": {
+                    "meal": enumeration(&Meal::ALL, "lunch"),
+                    "food": text(entry::FOOD, "Grilled salmon"),
+                    "calories": optional(integer(entry::FOOD_CALORIES, 450)),
+                }
+            },
+            "examples": [example]
+        }),
+        FieldRule::Symptoms => json!({
             "type": "array",
             "maxItems": entry::SYMPTOMS_MAX,
-            "items": text(entry::SYMPTOM, "headache")
-        })),
-        "mood": optional(enumeration(&Mood::ALL, "good")),
-        "waterIntake": optional(decimal(entry::WATER_LITRES, 2.5)),
-        "notes": optional(text(entry::NOTES, "Felt rested")),
-    });
-    fields.as_object().cloned().unwrap_or_default()
+            "items": text(entry::SYMPTOM, "headache"),
+            "examples": [example]
+        }),
+        FieldRule::Mood => enumeration(&Mood::ALL, example),
+        FieldRule::Text(rule) => text(rule, example),
+    }
+}
+
+/// The entry body's properties, from the field table the parser walks. `date` is required on
+/// create (`date_required`), optional on update; every other field is optional.
+fn entry_properties(date_required: bool) -> serde_json::Map<String, Value> {
+    entry::FIELDS
+        .iter()
+        .map(|field| {
+            let mut schema = rule_schema(field.rule, entry_example(field.key));
+            if let Some(canonical) = field.alias_of {
+                schema["description"] = json!(format!(
+                    "Alias of `{canonical}` (what the existing frontend sends); `{canonical}` wins"
+                ));
+                schema["deprecated"] = json!(true);
+            }
+            let required = date_required && field.key == FieldKey::Date;
+            (field.name.to_owned(), if required { schema } else { optional(schema) })
+        })
+        .collect()
 }
 
 fn object(required: &[&str], properties: serde_json::Map<String, Value>, description: &str) -> Value {
     json!({ "type": "object", "description": description, "required": required, "properties": properties })
 }
 
+/// The properties of a `json!({...})` literal.
 fn properties(value: Value) -> serde_json::Map<String, Value> {
-    value.as_object().cloned().unwrap_or_default()
+    match value {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// The request bodies, from the same rules the parsers apply.
@@ -269,10 +313,8 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
     let refresh_token =
         json!({ "type": "string", "minLength": 1, "description": "A refresh token", "writeOnly": true });
 
-    let mut create = entry_fields();
-    create.insert("date".into(), day());
-    let mut update = entry_fields();
-    update.insert("date".into(), optional(day()));
+    let create = entry_properties(true);
+    let update = entry_properties(false);
 
     vec![
         (
@@ -340,49 +382,72 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// The finished document: the operations collected from the router, this crate's metadata, and the
-/// rule-derived request schemas.
+/// The finished document: the operations collected from the router, this crate's metadata, the
+/// rule-derived request schemas, and the error responses every route of a kind shares.
 pub fn document(operations: utoipa::openapi::OpenApi) -> Value {
     let mut doc = ApiDoc::openapi();
     doc.merge(operations);
-    let mut doc = serde_json::to_value(&doc).unwrap_or_else(|_| json!({}));
+    #[allow(clippy::expect_used)]
+    let mut doc = serde_json::to_value(&doc).expect("an OpenAPI document always serializes to JSON");
     if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
         for (name, schema) in request_schemas() {
             schemas.insert(name.to_owned(), schema);
         }
     }
-    add_common_error_examples(&mut doc);
+    add_shared_errors(&mut doc);
     doc
 }
 
-/// The errors many routes share say the same everywhere, so their examples are written once, here;
-/// a handler's own `example = …` (a specific 401, every 400/404/409/429/5xx) is left as it is.
-fn add_common_error_examples(doc: &mut Value) {
-    const COMMON: [(&str, &str); 3] = [
-        ("401", "Invalid or expired token"),
-        ("413", "Request body too large"),
-        ("415", "Content-Type must be application/json"),
-    ];
+/// Errors that follow from what an operation is, stated once here instead of on every handler:
+/// an operation behind `bearerAuth` can answer 401, one with a request body 413 and 415. Each gets
+/// an example with its real message, as every error response does; a handler's own response for a
+/// status (a refresh token's 401, say) is left as it is. Responses are listed by status.
+fn add_shared_errors(doc: &mut Value) {
+    let shared = |description: &str, message: &str| {
+        json!({
+            "description": description,
+            "content": { "application/json": {
+                "schema": { "$ref": "#/components/schemas/ErrorBody" },
+                "example": { "status": "error", "message": message }
+            }}
+        })
+    };
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };
-    let responses = paths
+    let operations = paths
         .values_mut()
         .filter_map(Value::as_object_mut)
         .flat_map(|operations| operations.values_mut())
-        .filter_map(|operation| operation.get_mut("responses").and_then(Value::as_object_mut));
-    for responses in responses {
-        for (status, message) in COMMON {
-            if let Some(content) = responses
-                .get_mut(status)
-                .and_then(|response| response.pointer_mut("/content/application~1json"))
-                .and_then(Value::as_object_mut)
-            {
-                content
-                    .entry("example")
-                    .or_insert_with(|| json!({ "status": "error", "message": message }));
-            }
+        .filter_map(Value::as_object_mut);
+    for operation in operations {
+        let bearer = operation
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|schemes| schemes.iter().any(|scheme| scheme.get(BEARER).is_some()));
+        let has_body = operation.contains_key("requestBody");
+        let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        if bearer {
+            responses.entry("401").or_insert_with(|| {
+                shared(
+                    "No token, or an invalid, expired or revoked one",
+                    "Invalid or expired token",
+                )
+            });
         }
+        if has_body {
+            responses
+                .entry("413")
+                .or_insert_with(|| shared("Body over the limit", "Request body too large"));
+            responses
+                .entry("415")
+                .or_insert_with(|| shared("Body is not JSON", "Content-Type must be application/json"));
+        }
+        let mut sorted: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
+        sorted.sort_by(|(a, _), (b, _)| a.cmp(b));
+        responses.extend(sorted);
     }
 }
 

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-use crate::ai::{AiAnswer, AiTask};
+use crate::ai::{AiAnswer, AiTask, TaskKind};
 use crate::domain::ids::UserId;
 use crate::redis_conn::RedisConn;
 
@@ -32,7 +32,7 @@ const STALE_RESERVATION: Duration = Duration::from_secs(60 * 60);
 /// What a worker receives.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AiJob {
-    pub user_id: String,
+    pub user_id: UserId,
     pub task: AiTask,
 }
 
@@ -69,7 +69,8 @@ pub enum EnqueueError {
 pub struct QueueUnavailable(pub String);
 
 /// A job's public state (BullMQ's names, which the old backend exposed).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum JobState {
     Waiting,
     Active,
@@ -105,8 +106,8 @@ impl JobState {
 #[derive(Clone, Debug)]
 pub struct JobRecord {
     pub id: String,
-    pub owner: String,
-    pub name: String,
+    pub owner: UserId,
+    pub name: TaskKind,
     pub state: JobState,
     pub progress: u8,
     pub attempts: u32,
@@ -118,7 +119,8 @@ pub struct JobRecord {
 
 impl JobRecord {
     fn from_hash(id: &str, fields: HashMap<String, String>) -> Option<Self> {
-        let owner = fields.get("owner")?.clone();
+        let owner = UserId::parse(fields.get("owner")?)?;
+        let name = TaskKind::parse(fields.get("name")?)?;
         let millis = |name: &str| {
             fields
                 .get(name)
@@ -128,7 +130,7 @@ impl JobRecord {
         Some(Self {
             id: id.to_owned(),
             owner,
-            name: fields.get("name").cloned().unwrap_or_default(),
+            name,
             state: JobState::parse(fields.get("state").map_or("", String::as_str)),
             progress: fields.get("progress").and_then(|v| v.parse().ok()).unwrap_or(0),
             attempts: fields.get("attempts").and_then(|v| v.parse().ok()).unwrap_or(0),
@@ -167,12 +169,12 @@ impl JobRecords {
         self.redis.key(&format!("job:{id}"))
     }
 
-    fn inflight_key(&self, user: &str) -> String {
+    fn inflight_key(&self, user: UserId) -> String {
         self.redis.key(&format!("jobs:inflight:{user}"))
     }
 
     /// Holds one of the user's `max` slots for job `id`; `false` when all are taken.
-    async fn reserve(&self, user: &str, id: &str, max: u32) -> redis::RedisResult<bool> {
+    async fn reserve(&self, user: UserId, id: &str, max: u32) -> redis::RedisResult<bool> {
         let now = now_millis();
         // Built once: `Script::new` hashes the source (SHA-1) every time it is called.
         static RESERVE: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(RESERVE_SCRIPT));
@@ -189,7 +191,7 @@ impl JobRecords {
     }
 
     /// Frees the job's slot (it finished, or never made it into the queue).
-    pub async fn release(&self, user: &str, id: &str) -> redis::RedisResult<()> {
+    pub async fn release(&self, user: UserId, id: &str) -> redis::RedisResult<()> {
         redis::cmd("ZREM")
             .arg(self.inflight_key(user))
             .arg(id)
@@ -212,7 +214,7 @@ impl JobRecords {
 
     /// Takes back a job the API did not hand over (its enqueue failed or ran out of time): frees
     /// the slot and deletes the record, so a worker that finds the job anyway skips it.
-    async fn withdraw(&self, user: &str, id: &str) -> redis::RedisResult<()> {
+    async fn withdraw(&self, user: UserId, id: &str) -> redis::RedisResult<()> {
         redis::pipe()
             .zrem(self.inflight_key(user), id)
             .ignore()
@@ -261,14 +263,13 @@ impl JobQueue {
     /// so it neither holds one of the user's slots nor runs a second time behind the inline answer.
     pub async fn enqueue(&self, user: UserId, task: AiTask) -> Result<String, EnqueueError> {
         let id = Ulid::generate();
-        let owner = user.to_string();
-        match tokio::time::timeout(ENQUEUE_BUDGET, self.try_enqueue(&owner, id, task)).await {
+        match tokio::time::timeout(ENQUEUE_BUDGET, self.try_enqueue(user, id, task)).await {
             Ok(outcome) => outcome,
             Err(_) => {
                 let records = self.records.clone();
                 tokio::spawn(async move {
                     // Best effort: if Redis is down, the reservation expires by itself.
-                    let _ = records.withdraw(&owner, &id.to_string()).await;
+                    let _ = records.withdraw(user, &id.to_string()).await;
                 });
                 Err(EnqueueError::Unavailable(format!(
                     "no answer within {ENQUEUE_BUDGET:?}"
@@ -277,7 +278,7 @@ impl JobQueue {
         }
     }
 
-    async fn try_enqueue(&self, owner: &str, ulid: Ulid, task: AiTask) -> Result<String, EnqueueError> {
+    async fn try_enqueue(&self, owner: UserId, ulid: Ulid, task: AiTask) -> Result<String, EnqueueError> {
         let unavailable = |e: redis::RedisError| EnqueueError::Unavailable(e.to_string());
         let id = ulid.to_string();
         if !self
@@ -289,8 +290,8 @@ impl JobQueue {
             return Err(EnqueueError::UserLimit);
         }
         let record = [
-            ("owner", owner.to_owned()),
-            ("name", task.name().to_owned()),
+            ("owner", owner.to_string()),
+            ("name", task.kind().as_str().to_owned()),
             ("state", JobState::Waiting.as_str().to_owned()),
             ("progress", "0".to_owned()),
             ("attempts", "0".to_owned()),
@@ -299,12 +300,9 @@ impl JobQueue {
         let pushed = async {
             // The record first, so a worker never picks up a job without one.
             self.records.update(&id, &record).await.map_err(unavailable)?;
-            let job = TaskBuilder::new(AiJob {
-                user_id: owner.to_owned(),
-                task,
-            })
-            .task_id(TaskId::from_ulid(ulid))
-            .build();
+            let job = TaskBuilder::new(AiJob { user_id: owner, task })
+                .task_id(TaskId::from_ulid(ulid))
+                .build();
             // A fresh clone per push: a push cancelled half-way leaves state in the sink that would turn
             // the next push on the same value into a silent no-op.
             let mut storage = self.storage.clone();
@@ -329,7 +327,7 @@ impl JobQueue {
         }
         let lookup = tokio::time::timeout(ENQUEUE_BUDGET, self.records.get(id)).await;
         match lookup {
-            Ok(Ok(record)) => Ok(record.filter(|r| r.owner == user.to_string())),
+            Ok(Ok(record)) => Ok(record.filter(|r| r.owner == user)),
             Ok(Err(e)) => Err(QueueUnavailable(e.to_string())),
             Err(_) => Err(QueueUnavailable("Redis did not answer".to_owned())),
         }

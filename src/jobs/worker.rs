@@ -207,10 +207,10 @@ async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>
                     ],
                 )
                 .await;
-            let _ = deps.records.release(&job.user_id, &id).await;
+            let _ = deps.records.release(job.user_id, &id).await;
             deps.metrics
-                .record_job(job.task.name(), JobOutcome::Completed, attempt_number);
-            tracing::info!(job_id = %id, job = job.task.name(), attempt = attempt_number, elapsed_ms, "AI job completed");
+                .record_job(job.task.kind().as_str(), JobOutcome::Completed, attempt_number);
+            tracing::info!(job_id = %id, job = job.task.kind().as_str(), attempt = attempt_number, elapsed_ms, "AI job completed");
             // The answer lives in the job record only (`status` reads it there), not in apalis' meta too.
             Ok(())
         }
@@ -224,14 +224,15 @@ async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>
             }
             let _ = deps.records.update(&id, &fields).await;
             let outcome = if last { JobOutcome::Failed } else { JobOutcome::Retried };
-            deps.metrics.record_job(job.task.name(), outcome, attempt_number);
+            deps.metrics
+                .record_job(job.task.kind().as_str(), outcome, attempt_number);
             if last {
-                let _ = deps.records.release(&job.user_id, &id).await;
-                tracing::warn!(job_id = %id, job = job.task.name(), attempt = attempt_number, elapsed_ms, %reason, "AI job failed");
+                let _ = deps.records.release(job.user_id, &id).await;
+                tracing::warn!(job_id = %id, job = job.task.kind().as_str(), attempt = attempt_number, elapsed_ms, %reason, "AI job failed");
                 // Final: apalis-redis would otherwise re-queue it up to 25 times.
                 return Err(Box::new(AbortError::new(error)));
             }
-            tracing::info!(job_id = %id, job = job.task.name(), attempt = attempt_number, %reason, "AI job attempt failed; will retry");
+            tracing::info!(job_id = %id, job = job.task.kind().as_str(), attempt = attempt_number, %reason, "AI job attempt failed; will retry");
             Err(Box::new(error))
         }
     }

@@ -17,7 +17,7 @@ use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
 
 use super::documents::{ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, USERS, day_of};
-use super::{ErrorClass, classify_error, error_code, error_summary};
+use super::errors::{ErrorClass, classify_error, error_code, error_summary};
 use crate::domain::day::{Day, format_timestamp};
 
 struct Spec {

@@ -1,6 +1,8 @@
 //! The one error type handlers return, and the one place errors become HTTP responses: every error
 //! is JSON in the envelope API.md describes (`{status:"error", message, details?, errorId?}`).
-//! Server-side failures get an `errorId` that is also in the log line, and never show internal text.
+//! Server-side failures get an `errorId` that is also in their one log line, and never show
+//! internal text. The other layers' errors (`AuthError`, `StoreError`) and a rate limiter's refusal
+//! are mapped here, so handlers just use `?`.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -10,24 +12,25 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::auth::AuthError;
 use crate::domain::validation::FieldError;
+use crate::ratelimit::{Decision, RateLimitInfo};
 use crate::storage::StoreError;
 
-/// Rate-limit state reported in `RateLimit-*` headers.
-#[derive(Clone, Copy, Debug)]
-pub struct RateLimitInfo {
-    pub limit: u64,
-    pub remaining: u64,
-    pub reset_after: Duration,
+/// `RateLimit-Limit/-Remaining/-Reset` (IETF draft 6, what express-rate-limit sends).
+pub fn write_rate_limit_headers(info: &RateLimitInfo, headers: &mut HeaderMap) {
+    let reset = info.reset_after.as_secs_f64().ceil() as u64;
+    headers.insert("ratelimit-limit", HeaderValue::from(info.limit));
+    headers.insert("ratelimit-remaining", HeaderValue::from(info.remaining));
+    headers.insert("ratelimit-reset", HeaderValue::from(reset));
 }
 
-impl RateLimitInfo {
-    /// `RateLimit-Limit/-Remaining/-Reset` (IETF draft 6, what express-rate-limit sends).
-    pub fn write_headers(&self, headers: &mut HeaderMap) {
-        let reset = self.reset_after.as_secs_f64().ceil() as u64;
-        headers.insert("ratelimit-limit", HeaderValue::from(self.limit));
-        headers.insert("ratelimit-remaining", HeaderValue::from(self.remaining));
-        headers.insert("ratelimit-reset", HeaderValue::from(reset));
+/// The 429 for a request a limiter refused: `Retry-After` always, `RateLimit-*` when `with_headers`.
+pub fn too_many_requests(decision: Decision, message: &'static str, with_headers: bool) -> ApiError {
+    ApiError::TooManyRequests {
+        message,
+        retry_after: decision.info.reset_after,
+        limit: with_headers.then_some(decision.info),
     }
 }
 
@@ -59,6 +62,9 @@ pub enum ApiError {
     BadGateway(&'static str),
     #[error("{0}")]
     ServiceUnavailable(&'static str),
+    /// The database cannot serve (the reason is logged with the response's error id).
+    #[error("database unavailable: {0}")]
+    DatabaseUnavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -71,11 +77,30 @@ impl From<StoreError> for ApiError {
             // Handlers that can conflict map this to their own message first; reaching here means an
             // unexpected uniqueness clash.
             StoreError::Conflict => ApiError::Conflict("Resource already exists"),
-            StoreError::Unavailable(reason) => {
-                tracing::warn!(%reason, "database unavailable");
-                ApiError::ServiceUnavailable("Database unavailable")
-            }
+            StoreError::Unavailable(reason) => ApiError::DatabaseUnavailable(reason),
             StoreError::Other(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// What the account rules refused, as the contract words it.
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::EmailTaken => ApiError::Conflict("User already exists"),
+            // 400, not 401: the existing frontend treats any 401 as "session over" and reloads.
+            AuthError::InvalidCredentials => ApiError::BadRequest("Invalid credentials".into()),
+            AuthError::LoginThrottled(info) => ApiError::TooManyRequests {
+                message: "Too many failed login attempts for this account, please try again later.",
+                retry_after: info.reset_after,
+                limit: None,
+            },
+            AuthError::InvalidToken => ApiError::Unauthorized("Invalid or expired token"),
+            AuthError::RevokedToken => ApiError::Unauthorized("Token has been revoked"),
+            AuthError::InvalidRefreshToken => ApiError::Unauthorized("Invalid or expired refresh token"),
+            AuthError::RevokedRefreshToken => ApiError::Unauthorized("Refresh token has been revoked"),
+            AuthError::Store(error) => error.into(),
+            AuthError::Internal(error) => ApiError::Internal(error),
         }
     }
 }
@@ -117,12 +142,13 @@ impl IntoResponse for ApiError {
                 let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 if let Some(limit) = limit {
-                    limit.write_headers(headers);
+                    write_rate_limit_headers(limit, headers);
                 }
                 return response;
             }
             ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, Cow::Borrowed(*m)),
             ApiError::ServiceUnavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, Cow::Borrowed(*m)),
+            ApiError::DatabaseUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Database unavailable".into()),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error".into()),
         };
 

@@ -1,0 +1,147 @@
+//! Reading the environment: defaults, errors, the old backend's variables.
+
+use super::reader::parse_database_url;
+use super::*;
+use std::collections::HashMap;
+
+fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Settings::from_lookup(&move |k| map.get(k).cloned())
+}
+
+#[test]
+fn zero_configuration_works_in_development() -> Result<(), ConfigError> {
+    let s = settings(&[])?;
+    assert_eq!(s.port, 5000);
+    assert_eq!(s.host.to_string(), "127.0.0.1");
+    assert_eq!(s.body_limit, 10 * 1024 * 1024);
+    assert!(s.jwt_secret_len() >= MIN_JWT_SECRET_BYTES);
+    assert_eq!(s.allowed_origins.len(), 3);
+    assert!(s.refresh_token_rotation);
+    assert!(!s.warnings.is_empty());
+    Ok(())
+}
+
+#[test]
+fn production_requires_a_long_secret() {
+    let err = settings(&[("NODE_ENV", "production")])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.starts_with("JWT_SECRET"), "{err}");
+    let err = settings(&[("APP_ENV", "production"), ("JWT_SECRET", "short")])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("too short") && !err.contains("short\""), "{err}");
+    assert!(settings(&[("APP_ENV", "production"), ("JWT_SECRET", &"x".repeat(32))]).is_ok());
+}
+
+#[test]
+fn every_bad_variable_is_named() {
+    let err = settings(&[
+        ("PORT", "eighty"),
+        ("BODY_LIMIT", "huge"),
+        ("ALLOWED_ORIGINS", "*"),
+        ("TRUST_PROXY", "maybe"),
+    ])
+    .err()
+    .map(|e| e.0)
+    .unwrap_or_default();
+    let names: Vec<_> = err.iter().map(|l| l.split(':').next().unwrap_or_default()).collect();
+    assert_eq!(names, ["PORT", "ALLOWED_ORIGINS", "BODY_LIMIT", "TRUST_PROXY"]);
+}
+
+#[test]
+fn redis_from_the_old_variables() {
+    use secrecy::ExposeSecret;
+    let url = |vars: &[(&str, &str)]| {
+        settings(vars)
+            .ok()
+            .and_then(|s| s.redis.url.map(|u| u.expose_secret().to_owned()))
+    };
+    assert_eq!(url(&[]), None);
+    assert_eq!(
+        url(&[("ENABLE_ASYNC_JOBS", "true")]).as_deref(),
+        Some("redis://127.0.0.1:6379/0")
+    );
+    assert_eq!(
+        url(&[
+            ("REDIS_HOST", "cache"),
+            ("REDIS_PORT", "6380"),
+            ("REDIS_PASSWORD", "p@ss"),
+            ("REDIS_DB", "2")
+        ])
+        .as_deref(),
+        Some("redis://:p%40ss@cache:6380/2")
+    );
+    assert_eq!(
+        url(&[("REDIS_URL", "redis://r:1/3"), ("REDIS_HOST", "ignored")]).as_deref(),
+        Some("redis://r:1/3")
+    );
+    assert!(settings(&[("REDIS_URL", "http://nope")]).is_err());
+}
+
+#[test]
+fn byte_sizes() {
+    assert_eq!(parse_byte_size("10mb"), Some(10 * 1024 * 1024));
+    assert_eq!(parse_byte_size("100KB"), Some(100 * 1024));
+    assert_eq!(parse_byte_size("2048"), Some(2048));
+    assert_eq!(parse_byte_size("1.5mb"), Some(1_572_864));
+    assert_eq!(parse_byte_size("lots"), None);
+    assert_eq!(parse_byte_size("0"), None);
+}
+
+#[test]
+fn database_urls() {
+    assert!(
+        matches!(parse_database_url("sqlite://data/x.db"), Some(DatabaseSettings::Sqlite { path }) if path.as_path() == std::path::Path::new("data/x.db"))
+    );
+    assert!(
+        matches!(parse_database_url("sqlite:///tmp/x.db"), Some(DatabaseSettings::Sqlite { path }) if path.as_path() == std::path::Path::new("/tmp/x.db"))
+    );
+    assert!(parse_database_url("sqlite::memory:").is_none());
+    assert!(parse_database_url("postgres://x").is_none());
+    for url in [
+        "mongodb://localhost:27017/healthtracker",
+        "mongodb+srv://app:pw@cluster0.example.net/healthtracker?retryWrites=true&w=majority",
+    ] {
+        assert!(
+            matches!(parse_database_url(url), Some(DatabaseSettings::Mongo { url: secret }) if secret.expose_secret() == url)
+        );
+    }
+}
+
+#[test]
+fn the_old_mongo_uri_variable_still_works() {
+    let s = settings(&[("MONGO_URI", "mongodb://db.internal:27017/healthtracker")]);
+    assert!(matches!(s.map(|s| s.database), Ok(DatabaseSettings::Mongo { .. })));
+    // DATABASE_URL wins when both are set.
+    let s = settings(&[("MONGO_URI", "mongodb://db/x"), ("DATABASE_URL", "sqlite://x.db")]);
+    assert!(matches!(s.map(|s| s.database), Ok(DatabaseSettings::Sqlite { .. })));
+}
+
+#[test]
+fn a_bad_database_url_is_reported_without_its_password() {
+    let err = settings(&[("DATABASE_URL", "mongo://app:hunter2@db.example.com/ht")])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.starts_with("DATABASE_URL") && err.contains("db.example.com"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+    let url = "mongodb://app:s3cret@db1:27017,db2/ht?replicaSet=rs0";
+    assert_eq!(url_password(url), Some("s3cret"));
+    assert_eq!(
+        redact_url_password(url, url),
+        "mongodb://app:***@db1:27017,db2/ht?replicaSet=rs0"
+    );
+    assert_eq!(
+        redact_url_password("auth failed for app:s3cret", url),
+        "auth failed for app:***"
+    );
+    assert_eq!(url_password("mongodb://db1/ht"), None);
+    assert_eq!(url_password("mongodb://user@db1/ht"), None);
+}

@@ -1,0 +1,345 @@
+//! A request body becomes a typed change set here, by walking the field table ([`super::rules`]):
+//! each supplied field is read by its rule, and every failing field is listed.
+
+use serde_json::{Map, Value};
+
+use super::rules::{self, FIELDS, FieldKey, FieldRule};
+use super::{DayLog, FoodItem, Meal, Mood};
+use crate::domain::day::Day;
+use crate::domain::validation::{FieldError, Problems, body_object, boolean, string, supplied};
+
+/// A validated change set: every field optional. `POST` needs `date` and fills the rest with
+/// defaults; `PUT` applies just what was sent. Fields that are not part of an entry (`user`, `_id`,
+/// `createdAt`, …) are never read, so they can never be written.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EntryChanges {
+    pub date: Option<Day>,
+    pub calories: Option<i64>,
+    pub sleep: Option<f64>,
+    pub workouts: Option<bool>,
+    pub food_intake: Option<Vec<FoodItem>>,
+    pub heart_rate: Option<i64>,
+    pub steps: Option<i64>,
+    pub symptoms: Option<Vec<String>>,
+    pub mood: Option<Mood>,
+    pub water_intake: Option<f64>,
+    pub notes: Option<String>,
+}
+
+/// A new entry for `POST /entries`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEntry {
+    pub date: Day,
+    pub log: DayLog,
+}
+
+impl NewEntry {
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let object = body_object(body)?;
+        let mut problems = Problems::new();
+        let changes = EntryChanges::read(object, &mut problems);
+        if changes.date.is_none() && supplied(object, "date").is_none() {
+            problems.add("date", "Date is required", object.get("date"));
+        }
+        let Some(date) = changes.date.filter(|_| problems.is_empty()) else {
+            return Err(problems.into_vec());
+        };
+        let mut log = DayLog::default();
+        changes.apply(&mut log);
+        Ok(Self { date, log })
+    }
+}
+
+/// A field's value once its rule accepted it.
+enum FieldValue {
+    Day(Day),
+    Integer(i64),
+    Decimal(f64),
+    Boolean(bool),
+    FoodItems(Vec<FoodItem>),
+    Texts(Vec<String>),
+    Mood(Mood),
+    Text(String),
+}
+
+impl FieldRule {
+    /// Reads `value` for the field at `path`, recording what fails.
+    fn read(self, path: &str, value: &Value, problems: &mut Problems) -> Option<FieldValue> {
+        match self {
+            FieldRule::Day => problems
+                .check(path, value, |v| {
+                    string(v, "Date")
+                        .ok()
+                        .and_then(Day::parse)
+                        .ok_or_else(|| "Date must be a valid date (YYYY-MM-DD or ISO 8601)".to_string())
+                })
+                .map(FieldValue::Day),
+            FieldRule::Integer(rule) => problems.check(path, value, |v| rule.read(v)).map(FieldValue::Integer),
+            FieldRule::Decimal(rule) => problems.check(path, value, |v| rule.read(v)).map(FieldValue::Decimal),
+            FieldRule::Boolean { label } => problems
+                .check(path, value, |v| boolean(v, label))
+                .map(FieldValue::Boolean),
+            FieldRule::FoodItems => read_food_intake(path, value, problems).map(FieldValue::FoodItems),
+            FieldRule::Symptoms => read_symptoms(path, value, problems).map(FieldValue::Texts),
+            FieldRule::Mood => problems
+                .check(path, value, |v| {
+                    v.as_str()
+                        .and_then(Mood::parse)
+                        .ok_or_else(|| "Mood must be one of: poor, fair, neutral, good, excellent".to_string())
+                })
+                .map(FieldValue::Mood),
+            FieldRule::Text(rule) => problems.check(path, value, |v| rule.read(v)).map(FieldValue::Text),
+        }
+    }
+}
+
+impl EntryChanges {
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let object = body_object(body)?;
+        let mut problems = Problems::new();
+        let changes = Self::read(object, &mut problems);
+        problems.finish(|| changes)
+    }
+
+    /// Applies every supplied field except `date` (the caller decides about moving days).
+    pub fn apply(self, log: &mut DayLog) {
+        let Self {
+            date: _,
+            calories,
+            sleep,
+            workouts,
+            food_intake,
+            heart_rate,
+            steps,
+            symptoms,
+            mood,
+            water_intake,
+            notes,
+        } = self;
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = $field { log.$field = v; } )* };
+        }
+        set!(
+            calories,
+            sleep,
+            workouts,
+            food_intake,
+            heart_rate,
+            steps,
+            symptoms,
+            mood,
+            water_intake,
+            notes
+        );
+    }
+
+    fn read(object: &Map<String, Value>, problems: &mut Problems) -> Self {
+        let mut changes = Self::default();
+        for field in &FIELDS {
+            if let Some(value) = supplied(object, field.name)
+                && let Some(value) = field.rule.read(field.name, value, problems)
+            {
+                changes.set(field.key, value);
+            }
+        }
+        changes
+    }
+
+    /// Stores a value its rule produced. Each key's rule yields that key's type (the table is checked
+    /// against this by `every_field_of_the_table_lands_in_its_own_slot`).
+    fn set(&mut self, key: FieldKey, value: FieldValue) {
+        match (key, value) {
+            (FieldKey::Date, FieldValue::Day(day)) => self.date = Some(day),
+            (FieldKey::Calories, FieldValue::Integer(n)) => self.calories = Some(n),
+            (FieldKey::Sleep, FieldValue::Decimal(hours)) => self.sleep = Some(hours),
+            // `sleep` wins when both are sent (it is read first); both must be valid.
+            (FieldKey::SleepHours, FieldValue::Decimal(hours)) => {
+                self.sleep.get_or_insert(hours);
+            }
+            (FieldKey::Workouts, FieldValue::Boolean(b)) => self.workouts = Some(b),
+            (FieldKey::FoodIntake, FieldValue::FoodItems(items)) => self.food_intake = Some(items),
+            (FieldKey::HeartRate, FieldValue::Integer(n)) => self.heart_rate = Some(n),
+            (FieldKey::Steps, FieldValue::Integer(n)) => self.steps = Some(n),
+            (FieldKey::Symptoms, FieldValue::Texts(symptoms)) => self.symptoms = Some(symptoms),
+            (FieldKey::Mood, FieldValue::Mood(mood)) => self.mood = Some(mood),
+            (FieldKey::WaterIntake, FieldValue::Decimal(amount)) => self.water_intake = Some(amount),
+            (FieldKey::Notes, FieldValue::Text(notes)) => self.notes = Some(notes),
+            (key, _) => debug_assert!(false, "the field table gives {key:?} a rule of another type"),
+        }
+    }
+}
+
+fn read_food_intake(path: &str, value: &Value, problems: &mut Problems) -> Option<Vec<FoodItem>> {
+    use rules::{FOOD, FOOD_CALORIES, FOOD_ITEMS_MAX};
+    let Some(items) = value.as_array() else {
+        problems.add(path, "Food intake must be an array", Some(value));
+        return None;
+    };
+    if items.len() > FOOD_ITEMS_MAX {
+        problems.add(
+            path,
+            format!("Food intake can have at most {FOOD_ITEMS_MAX} items"),
+            None,
+        );
+        return None;
+    }
+    let mut parsed = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let at = |field: &str| format!("{path}[{i}].{field}");
+        let Some(object) = item.as_object() else {
+            problems.add(format!("{path}[{i}]"), "Each food item must be an object", Some(item));
+            continue;
+        };
+        let meal = match supplied(object, "meal") {
+            None => {
+                problems.add(at("meal"), "Meal is required", object.get("meal"));
+                None
+            }
+            Some(v) => problems.check(&at("meal"), v, |v| {
+                v.as_str()
+                    .and_then(Meal::parse)
+                    .ok_or_else(|| "Meal must be one of: breakfast, lunch, dinner, snack".to_string())
+            }),
+        };
+        let food = match object.get("food") {
+            None | Some(Value::Null) => {
+                problems.add(at("food"), "Food is required", None);
+                None
+            }
+            Some(v) => problems.check(&at("food"), v, |v| FOOD.read(v)),
+        };
+        let calories = match supplied(object, "calories") {
+            None => Some(0),
+            Some(v) => problems.check(&at("calories"), v, |v| FOOD_CALORIES.read(v)),
+        };
+        if let (Some(meal), Some(food), Some(calories)) = (meal, food, calories) {
+            parsed.push(FoodItem { meal, food, calories });
+        }
+    }
+    // Any failing item was reported and left out.
+    (parsed.len() == items.len()).then_some(parsed)
+}
+
+fn read_symptoms(path: &str, value: &Value, problems: &mut Problems) -> Option<Vec<String>> {
+    use rules::{SYMPTOM, SYMPTOMS_MAX};
+    let Some(items) = value.as_array() else {
+        problems.add(path, "Symptoms must be an array of strings", Some(value));
+        return None;
+    };
+    if items.len() > SYMPTOMS_MAX {
+        problems.add(path, format!("Symptoms can have at most {SYMPTOMS_MAX} items"), None);
+        return None;
+    }
+    let mut parsed = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        parsed.extend(problems.check(&format!("{path}[{i}]"), item, |v| SYMPTOM.read(v)));
+    }
+    (parsed.len() == items.len()).then_some(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn paths(errors: &[FieldError]) -> Vec<&str> {
+        errors.iter().map(|e| e.path.as_str()).collect()
+    }
+
+    #[test]
+    fn create_applies_defaults_and_aliases() {
+        let entry = NewEntry::parse(&json!({
+            "date": "2026-11-28", "calories": "2000", "sleepHours": "7.5", "heartRate": "",
+            "mood": "good", "symptoms": ["<b>headache</b>"], "notes": "", "workouts": "true",
+            "user": "507f1f77bcf86cd799439011", "_id": "x", "createdAt": "1970-01-01"
+        }));
+        let Ok(entry) = entry else { panic!("{entry:?}") };
+        assert_eq!(entry.date.to_ymd(), "2026-11-28");
+        assert_eq!(entry.log.calories, 2000);
+        assert_eq!(entry.log.sleep, 7.5);
+        assert_eq!(entry.log.heart_rate, 0);
+        assert!(entry.log.workouts);
+        assert_eq!(entry.log.mood, Mood::Good);
+        assert_eq!(entry.log.symptoms, ["headache"]);
+    }
+
+    #[test]
+    fn create_lists_every_failure() {
+        let errors = NewEntry::parse(&json!({
+            "calories": 10001, "sleep": -1, "foodIntake": [{"meal": "brunch", "food": "", "calories": 1.5}],
+            "mood": "ecstatic", "symptoms": ["x".repeat(101)], "waterIntake": "lots"
+        }))
+        .err()
+        .unwrap_or_default();
+        assert_eq!(
+            paths(&errors),
+            [
+                "calories",
+                "sleep",
+                "foodIntake[0].meal",
+                "foodIntake[0].food",
+                "foodIntake[0].calories",
+                "symptoms[0]",
+                "mood",
+                "waterIntake",
+                "date"
+            ]
+        );
+    }
+
+    #[test]
+    fn too_many_items_are_refused() {
+        let food: Vec<_> = (0..51).map(|_| json!({"meal": "snack", "food": "apple"})).collect();
+        let errors = NewEntry::parse(&json!({"date": "2026-11-28", "foodIntake": food, "symptoms": vec!["a"; 11]}))
+            .err()
+            .unwrap_or_default();
+        assert_eq!(paths(&errors), ["foodIntake", "symptoms"]);
+    }
+
+    #[test]
+    fn changes_apply_only_what_was_sent() {
+        let mut log = DayLog {
+            calories: 1800,
+            steps: 4000,
+            ..DayLog::default()
+        };
+        let changes = EntryChanges::parse(&json!({"steps": 9000})).unwrap_or_default();
+        changes.apply(&mut log);
+        assert_eq!((log.calories, log.steps), (1800, 9000));
+    }
+
+    #[test]
+    fn sleep_wins_over_its_alias() {
+        let changes = EntryChanges::parse(&json!({"sleep": 6, "sleepHours": "8"})).unwrap_or_default();
+        assert_eq!(changes.sleep, Some(6.0));
+        let changes = EntryChanges::parse(&json!({"sleepHours": "8"})).unwrap_or_default();
+        assert_eq!(changes.sleep, Some(8.0));
+    }
+
+    /// Every row of the table pairs its key with a rule of the key's type: a valid value for each
+    /// field, sent alone, changes exactly one thing.
+    #[test]
+    fn every_field_of_the_table_lands_in_its_own_slot() {
+        for field in &FIELDS {
+            let sample = match field.rule {
+                FieldRule::Day => json!("2026-11-28"),
+                FieldRule::Integer(_) | FieldRule::Decimal(_) => json!(1),
+                FieldRule::Boolean { .. } => json!(true),
+                FieldRule::FoodItems => json!([{"meal": "lunch", "food": "soup"}]),
+                FieldRule::Symptoms => json!(["cough"]),
+                FieldRule::Mood => json!("good"),
+                FieldRule::Text(_) => json!("text"),
+            };
+            let changes = EntryChanges::parse(&json!({ field.name: sample }));
+            let Ok(changes) = changes else {
+                panic!("{}: {changes:?}", field.name)
+            };
+            assert_ne!(
+                changes,
+                EntryChanges::default(),
+                "{} was read but not stored",
+                field.name
+            );
+        }
+    }
+}

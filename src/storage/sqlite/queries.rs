@@ -1,0 +1,283 @@
+//! The `Storage` trait on SQLite: each method one statement (or one write job).
+
+use std::sync::atomic::Ordering;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::SqliteStore;
+use super::rows::{
+    EntryRow, SESSION_COLUMNS, USER_COLUMNS, day_bounds, entry_columns, entry_from_row, session_from_row, ts,
+    user_from_row,
+};
+use crate::domain::day::Day;
+use crate::domain::entry::{DocumentJson, Entry, EntryRange};
+use crate::domain::ids::{EntryId, UserId};
+use crate::domain::user::{Email, User};
+use crate::storage::{RefreshSession, Storage, StoreResult};
+
+#[async_trait]
+impl Storage for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let file = &self.inner.file;
+        if !file.check() {
+            return Err(file.unavailable());
+        }
+        if file.writes_failing.load(Ordering::Relaxed) {
+            // Writes are being refused while reads work (a read-only file, a full disk): a read
+            // would report a healthy database. Probe with a write that changes nothing (the
+            // `user_version` header field, set to its own value); it clears the flag once it works.
+            return self
+                .write(|c| {
+                    let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                    c.execute_batch(&format!("PRAGMA user_version = {version}"))
+                })
+                .await;
+        }
+        self.read(|c| {
+            c.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())
+        })
+    }
+
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        let values = (
+            user.id.to_string(),
+            user.name.as_str().to_owned(),
+            user.email.as_str().to_owned(),
+            user.password_hash.clone(),
+            ts(user.created_at),
+            ts(user.updated_at),
+        );
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT INTO users (id, name, email, password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![values.0, values.1, values.2, values.3, values.4, values.5])
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>> {
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = ?1"))?
+                .query_row([email.as_str()], user_from_row)
+                .optional()
+        })
+    }
+
+    async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>> {
+        self.read(|c| {
+            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+                .query_row([id.to_string()], user_from_row)
+                .optional()
+        })
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
+        let (hash, id) = (hash.to_owned(), id.to_string());
+        self.write(move |c| {
+            c.prepare_cached("UPDATE users SET password_hash = ?1, updated_at = ?2 WHERE id = ?3")?
+                .execute(params![hash, ts(Utc::now()), id])
+                .map(|_| ())
+        })
+        .await
+    }
+
+    async fn insert_session(&self, s: &RefreshSession) -> StoreResult<()> {
+        let s = s.clone();
+        self.write(move |c| {
+            c.prepare_cached(&format!(
+                "INSERT INTO refresh_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))?
+            .execute(params![
+                s.token_hash,
+                s.user_id.to_string(),
+                s.family_id,
+                ts(s.created_at),
+                s.expires_at.timestamp(),
+                s.rotated_at.map(ts),
+                s.revoked_at.map(ts)
+            ])
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn session_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshSession>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM refresh_sessions WHERE token_hash = ?1"
+            ))?
+            .query_row([token_hash], session_from_row)
+            .optional()
+        })
+    }
+
+    async fn mark_session_rotated(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |c| {
+            c.prepare_cached(
+                "UPDATE refresh_sessions SET rotated_at = ?1 \
+                 WHERE token_hash = ?2 AND rotated_at IS NULL AND revoked_at IS NULL",
+            )?
+            .execute(params![ts(at), token_hash])
+            .map(|changed| changed == 1)
+        })
+        .await
+    }
+
+    async fn revoke_session(&self, user: UserId, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let token_hash = token_hash.to_owned();
+        self.write(move |c| {
+            c.prepare_cached(
+                "UPDATE refresh_sessions SET revoked_at = ?1 WHERE token_hash = ?2 AND user_id = ?3 AND revoked_at IS NULL",
+            )?
+            .execute(params![ts(at), token_hash, user.to_string()])
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn revoke_session_family(&self, family_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let family_id = family_id.to_owned();
+        self.write(move |c| {
+            c.prepare_cached("UPDATE refresh_sessions SET revoked_at = ?1 WHERE family_id = ?2 AND revoked_at IS NULL")?
+                .execute(params![ts(at), family_id])
+                .map(|_| ())
+        })
+        .await
+    }
+
+    async fn revoke_user_sessions(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
+        self.write(move |c| {
+            c.prepare_cached("UPDATE refresh_sessions SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL")?
+                .execute(params![ts(at), user.to_string()])
+                .map(|_| ())
+        })
+        .await
+    }
+
+    async fn revoke_access_token(&self, key: &str, user: UserId, expires_at: DateTime<Utc>) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT OR IGNORE INTO revoked_tokens (token_key, user_id, expires_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![key, user.to_string(), expires_at.timestamp()])
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn is_access_token_revoked(&self, key: &str) -> StoreResult<bool> {
+        self.read(|c| {
+            c.prepare_cached("SELECT 1 FROM revoked_tokens WHERE token_key = ?1")?
+                .exists([key])
+        })
+    }
+
+    async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let now = now.timestamp();
+        self.write(move |c| {
+            let tokens = c.execute("DELETE FROM revoked_tokens WHERE expires_at < ?1", [now])?;
+            let sessions = c.execute("DELETE FROM refresh_sessions WHERE expires_at < ?1", [now])?;
+            Ok((tokens + sessions) as u64)
+        })
+        .await
+    }
+
+    async fn insert_entry(&self, entry: &Entry) -> StoreResult<()> {
+        let row = EntryRow::new(entry);
+        self.write(move |c| {
+            c.prepare_cached(concat!(
+                "INSERT INTO entries (",
+                entry_columns!(),
+                ", document) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+            ))?
+            .execute(row.params())
+            .map(|_| ())
+        })
+        .await
+    }
+
+    async fn list_entries(&self, user: UserId, range: &EntryRange) -> StoreResult<Vec<Entry>> {
+        let (from, to) = day_bounds(range);
+        self.read(|c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                entry_columns!(),
+                " FROM entries WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day DESC LIMIT ?4"
+            ))?
+            .query_map(params![user.to_string(), from, to, range.limit], entry_from_row)?
+            .collect()
+        })
+    }
+
+    async fn list_entry_documents(&self, user: UserId, range: &EntryRange) -> StoreResult<Vec<DocumentJson>> {
+        let (from, to) = day_bounds(range);
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT document FROM entries WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day DESC LIMIT ?4",
+            )?
+            .query_map(params![user.to_string(), from, to, range.limit], |row| {
+                Ok(DocumentJson::from_stored(row.get(0)?))
+            })?
+            .collect()
+        })
+    }
+
+    async fn entry_by_id(&self, user: UserId, id: EntryId) -> StoreResult<Option<Entry>> {
+        self.read(|c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                entry_columns!(),
+                " FROM entries WHERE id = ?1 AND user_id = ?2"
+            ))?
+            .query_row(params![id.to_string(), user.to_string()], entry_from_row)
+            .optional()
+        })
+    }
+
+    async fn entry_on_day(&self, user: UserId, day: Day) -> StoreResult<Option<Entry>> {
+        self.read(|c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                entry_columns!(),
+                " FROM entries WHERE user_id = ?1 AND day = ?2"
+            ))?
+            .query_row(params![user.to_string(), day.to_ymd()], entry_from_row)
+            .optional()
+        })
+    }
+
+    async fn update_entry(&self, entry: &Entry) -> StoreResult<bool> {
+        let row = EntryRow::new(entry);
+        self.write(move |c| {
+            // The same numbered values as the insert; `created_at` (?14) is left as it was.
+            c.prepare_cached(
+                "UPDATE entries SET day = ?3, calories = ?4, sleep = ?5, workouts = ?6, food_intake = ?7, \
+                 heart_rate = ?8, steps = ?9, symptoms = ?10, mood = ?11, water_intake = ?12, notes = ?13, \
+                 updated_at = ?15, document = ?16 WHERE id = ?1 AND user_id = ?2",
+            )?
+            .execute(row.params())
+            .map(|changed| changed == 1)
+        })
+        .await
+    }
+
+    async fn delete_entry(&self, user: UserId, id: EntryId) -> StoreResult<bool> {
+        self.write(move |c| {
+            c.prepare_cached("DELETE FROM entries WHERE id = ?1 AND user_id = ?2")?
+                .execute(params![id.to_string(), user.to_string()])
+                .map(|changed| changed == 1)
+        })
+        .await
+    }
+}

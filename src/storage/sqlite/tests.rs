@@ -1,0 +1,105 @@
+//! The store's own invariants (the HTTP suite covers its behaviour through the API).
+
+use std::path::Path;
+
+use chrono::Utc;
+use rusqlite::Connection;
+
+use super::SqliteStore;
+use super::connection::connect;
+use super::migrations::MIGRATIONS;
+use crate::domain::day::Day;
+use crate::domain::entry::{DayLog, Entry, EntryRange};
+use crate::domain::ids::{EntryId, UserId};
+use crate::domain::user::User;
+use crate::domain::user::{Email, UserName};
+use crate::storage::Storage;
+
+async fn store_with_one_entry(dir: &Path) -> anyhow::Result<(SqliteStore, Entry)> {
+    let store = SqliteStore::open(&dir.join("db").join("ht.db")).await?;
+    store.migrate().await?;
+    let now = Utc::now();
+    let user = User {
+        id: UserId::new(),
+        name: UserName::from_stored("Ada".into()),
+        email: Email::from_stored("ada@example.com".into()),
+        password_hash: "x".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_user(&user).await?;
+    let entry = Entry {
+        id: EntryId::new(),
+        user: user.id,
+        date: Day::today(),
+        log: DayLog {
+            calories: 1800,
+            notes: "fine".into(),
+            ..DayLog::default()
+        },
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_entry(&entry).await?;
+    Ok((store, entry))
+}
+
+#[tokio::test]
+async fn entries_stored_without_a_document_get_one_when_the_schema_is_migrated() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (store, entry) = store_with_one_entry(dir.path()).await?;
+    // As a row written before the document column existed.
+    store
+        .write(|c| c.execute("UPDATE entries SET document = NULL", []))
+        .await?;
+    store.migrate().await?;
+    let page = store
+        .list_entry_documents(
+            entry.user,
+            &EntryRange::parse(None, None, None).map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        )
+        .await?;
+    assert_eq!(page, vec![entry.document_json()]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_database_migrated_by_sqlx_is_upgraded_not_recreated() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("old.db");
+    {
+        // What the sqlx-based build left: the first migration applied and recorded in sqlx's table.
+        let connection = Connection::open(&path)?;
+        connection.execute_batch(MIGRATIONS[0].1)?;
+        connection.execute_batch(
+            "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, description TEXT NOT NULL, \
+             installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, success BOOLEAN NOT NULL, \
+             checksum BLOB NOT NULL, execution_time BIGINT NOT NULL);",
+        )?;
+        connection.execute(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (?1, 'initial', 1, x'00', 0)",
+            [MIGRATIONS[0].0],
+        )?;
+    }
+    let store = SqliteStore::open(&path).await?;
+    store.migrate().await?;
+    let versions: Vec<i64> = store.read(|c| {
+        c.prepare("SELECT version FROM schema_migrations ORDER BY version")?
+            .query_map([], |r| r.get(0))?
+            .collect()
+    })?;
+    assert_eq!(versions, MIGRATIONS.iter().map(|(v, _)| *v).collect::<Vec<_>>());
+    Ok(())
+}
+
+#[test]
+fn a_read_connection_never_creates_the_database_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("moved-away.db");
+    assert!(connect(&path, true).is_err());
+    assert!(
+        !path.exists(),
+        "a reader created an empty database in place of the real one"
+    );
+}
