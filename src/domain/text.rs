@@ -44,11 +44,6 @@ fn without_control_characters(input: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Length in characters as a person counts them (Unicode scalar values).
-pub fn char_len(s: &str) -> usize {
-    s.chars().count()
-}
-
 #[cfg(test)]
 mod tests {
     use super::sanitize;

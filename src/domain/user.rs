@@ -6,8 +6,9 @@ use std::fmt;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
+use validator::{ValidateEmail, ValidateLength};
+
 use super::ids::UserId;
-use super::text::char_len;
 use super::validation::{FieldError, Problems, body_object, string, supplied};
 
 /// The registration rules, shared with the API documentation.
@@ -52,9 +53,35 @@ impl UserName {
 pub struct Email(String);
 
 impl Email {
+    /// A new address (registration): `validator`'s e-mail syntax (the HTML5 rule that browsers'
+    /// `type=email` inputs apply), plus what a deliverable address also needs: a dotted domain
+    /// whose last label is a real top-level domain, and a local part without empty dot-atoms.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let email = raw.trim().to_lowercase();
-        if char_len(raw) <= rules::EMAIL_MAX_CHARS && is_plausible_email(&email) {
+        let deliverable = email.rsplit_once('@').is_some_and(|(local, domain)| {
+            let local_ok = !local.starts_with('.') && !local.ends_with('.') && !local.contains("..");
+            let tld_ok = domain
+                .rsplit_once('.')
+                .is_some_and(|(_, tld)| tld.chars().count() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
+            local_ok && tld_ok
+        });
+        if raw.validate_length(None, Some(rules::EMAIL_MAX_CHARS as u64), None) && email.validate_email() && deliverable
+        {
+            Ok(Self(email))
+        } else {
+            Err("Please provide a valid email".into())
+        }
+    }
+
+    /// An address to look an account up by (login): normalised like [`Email::parse`] but only
+    /// checked for shape, so every stored address — some written by the old backend under other
+    /// rules — can still log in; an address that is not stored simply matches no account.
+    pub fn for_lookup(raw: &str) -> Result<Self, String> {
+        let email = raw.trim().to_lowercase();
+        let shaped = email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty());
+        if shaped && raw.validate_length(None, Some(rules::EMAIL_MAX_CHARS as u64), None) {
             Ok(Self(email))
         } else {
             Err("Please provide a valid email".into())
@@ -76,38 +103,6 @@ impl fmt::Display for Email {
     }
 }
 
-/// The pragmatic subset of RFC 5321 that real sign-up forms accept: `local@domain.tld`, no spaces or
-/// control characters, at most 254 characters, labels of letters/digits/hyphens.
-fn is_plausible_email(email: &str) -> bool {
-    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return false;
-    }
-    let Some((local, domain)) = email.rsplit_once('@') else {
-        return false;
-    };
-    let local_ok = !local.is_empty()
-        && local.len() <= 64
-        && !local.starts_with('.')
-        && !local.ends_with('.')
-        && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
-    let labels: Vec<&str> = domain.split('.').collect();
-    let domain_ok = labels.len() >= 2
-        && labels.iter().all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
-    local_ok && domain_ok
-}
-
 /// A new password: 6–128 characters with a lower-case letter, an upper-case letter and a digit.
 /// Never printed.
 pub struct NewPassword(SecretString);
@@ -115,7 +110,7 @@ pub struct NewPassword(SecretString);
 impl NewPassword {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let (min, max) = rules::PASSWORD_CHARS;
-        if !(min..=max).contains(&char_len(raw)) {
+        if !raw.validate_length(Some(min as u64), Some(max as u64), None) {
             return Err(format!("Password must be between {min} and {max} characters"));
         }
         let has = |f: fn(&u8) -> bool| raw.as_bytes().iter().any(f);
@@ -158,7 +153,7 @@ impl Registration {
             }
             Some(v) => problems.check("name", v, |v| string(v, "Name").and_then(UserName::parse)),
         };
-        let email = required_email(object, &mut problems);
+        let email = required_email(object, &mut problems, Email::parse);
         let password = match object.get("password").and_then(Value::as_str) {
             Some(raw) if !raw.is_empty() => match NewPassword::parse(raw) {
                 Ok(p) => Some(p),
@@ -190,7 +185,7 @@ impl Credentials {
     pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
         let object = body_object(body)?;
         let mut problems = Problems::new();
-        let email = required_email(object, &mut problems);
+        let email = required_email(object, &mut problems, Email::for_lookup);
         let password = match object.get("password").and_then(Value::as_str) {
             Some(raw) if !raw.is_empty() && raw.len() <= rules::LOGIN_PASSWORD_MAX_BYTES => {
                 Some(SecretString::from(raw))
@@ -211,13 +206,17 @@ impl Credentials {
     }
 }
 
-fn required_email(object: &serde_json::Map<String, Value>, problems: &mut Problems) -> Option<Email> {
+fn required_email(
+    object: &serde_json::Map<String, Value>,
+    problems: &mut Problems,
+    parse: fn(&str) -> Result<Email, String>,
+) -> Option<Email> {
     match supplied(object, "email") {
         None => {
             problems.add("email", "Email is required", object.get("email"));
             None
         }
-        Some(v) => problems.check("email", v, |v| string(v, "Email").and_then(Email::parse)),
+        Some(v) => problems.check("email", v, |v| string(v, "Email").and_then(parse)),
     }
 }
 

@@ -2,10 +2,13 @@
 //! one response lists every failing field, and the small readers that turn loosely-typed JSON (numbers
 //! as strings, blanks from HTML forms) into typed values. The rule types (`IntegerRule`,
 //! `DecimalRule`, `TextRule`) are defined here, with the patterns the API documentation derives
-//! from them; each field's rule values live with its type in `user.rs`, `entry.rs` and `coach.rs`.
+//! from them; each field's rule values live with its type in `user.rs`, `entry/rules.rs` and
+//! `coach.rs`. The checks themselves are `validator`'s (`ValidateRange`, `ValidateLength`); what is
+//! ours is reading the lenient legacy input (digit strings, blanks) into a value to check.
 
 use serde::Serialize;
 use serde_json::Value;
+use validator::{ValidateLength, ValidateRange};
 
 /// One failing field.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -120,7 +123,7 @@ impl IntegerRule {
             _ => None,
         };
         match n {
-            Some(n) if n <= self.max => Ok(n as i64),
+            Some(n) if n.validate_range(Some(0), Some(self.max), None, None) => Ok(n as i64),
             _ => Err(self.message()),
         }
     }
@@ -147,7 +150,7 @@ impl DecimalRule {
         let n = match value {
             Value::Number(n) => n
                 .as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0 && *f <= self.max as f64),
+                .filter(|f| f.is_finite() && f.validate_range(Some(0.0), Some(self.max as f64), None, None)),
             Value::String(s) => self.read_str(s),
             _ => None,
         };
@@ -238,11 +241,12 @@ impl TextRule {
     }
 
     pub fn read_str(&self, raw: &str) -> Result<String, String> {
-        if super::text::char_len(raw) > self.max {
+        let (min, max) = (self.min as u64, self.max as u64);
+        if !raw.validate_length(None, Some(max), None) {
             return Err(self.message());
         }
         let text = super::text::sanitize(raw);
-        if super::text::char_len(&text) < self.min {
+        if !text.validate_length(Some(min), None, None) {
             return Err(self.message());
         }
         Ok(text)

@@ -83,6 +83,7 @@ pub fn with_layers(routes: OpenApiRouter<AppState>, state: AppState) -> App {
         templates: Arc::new(templates),
     };
     let stack = ServiceBuilder::new()
+        .layer_fn(observe::request_ids)
         .layer(middleware::from_fn_with_state(observe_state, observe::observe))
         .layer(cors(&state.settings.allowed_origins))
         .layer(CatchPanicLayer::custom(panic_response))

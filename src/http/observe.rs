@@ -1,8 +1,9 @@
-//! What every request passes through first: the mount point and trailing slash are normalised, a
-//! request id is taken or made, and when the answer is ready it gets the security headers, is logged
-//! once (method, path, status, latency, user id when known, request id) and is counted in the HTTP
-//! metrics by route template. Never logs bodies, query strings or headers, so no password or token
-//! reaches the log.
+//! What every request passes through first. Its request id is tower-http's (`request_ids`: an
+//! incoming `x-request-id` is kept when it is sane, otherwise one is made, and it is echoed on the
+//! answer); `observe` then normalises the mount point and trailing slash, and when the answer is
+//! ready gives it the security headers, logs it once (method, path, status, latency, user id when
+//! known, request id) and counts it in the HTTP metrics by route template. Never logs bodies, query
+//! strings or headers, so no password or token reaches the log.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -11,6 +12,7 @@ use axum::extract::{OriginalUri, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tracing::Instrument;
 
 use crate::domain::ids::UserId;
@@ -19,9 +21,8 @@ use crate::state::AppState;
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// Shared between this middleware and the auth extractor, which records the caller.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct RequestContext {
-    pub request_id: Arc<str>,
     user: Arc<OnceLock<UserId>>,
 }
 
@@ -156,10 +157,45 @@ pub struct ObserveState {
     pub templates: Arc<RouteTemplates>,
 }
 
-fn incoming_request_id(request: &Request) -> Option<String> {
-    let id = request.headers().get(REQUEST_ID_HEADER)?.to_str().ok()?;
-    let sane = !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic());
-    sane.then(|| id.to_owned())
+/// Random ids for requests that arrive without a usable one.
+#[derive(Clone, Copy)]
+struct RandomHexId;
+
+impl MakeRequestId for RandomHexId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&hex::encode(rand::random::<[u8; 12]>()))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// An incoming id is echoed into logs and answers: only a short, printable one is kept (tower-http
+/// keeps whatever arrives, so an unusable one is dropped before it looks).
+fn drop_unusable_request_id(mut request: Request) -> Request {
+    let usable = |id: &HeaderValue| {
+        let id = id.as_bytes();
+        !id.is_empty() && id.len() <= 128 && id.iter().all(u8::is_ascii_graphic)
+    };
+    if request.headers().get(REQUEST_ID_HEADER).is_some_and(|id| !usable(id)) {
+        request.headers_mut().remove(REQUEST_ID_HEADER);
+    }
+    request
+}
+
+/// The request-id layers, outermost first: drop an unusable incoming id, set one (the incoming or
+/// a new one), echo it on the answer. They go outside `observe`, which reads the id they set.
+pub fn request_ids<S>(
+    service: S,
+) -> impl tower::Service<Request, Response = Response, Error = S::Error, Future: Send> + Clone + Send + Sync
+where
+    S: tower::Service<Request, Response = Response> + Clone + Send + Sync + 'static,
+    S::Future: Send + 'static,
+{
+    tower::ServiceBuilder::new()
+        .map_request(drop_unusable_request_id)
+        .layer(SetRequestIdLayer::x_request_id(RandomHexId))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .service(service)
 }
 
 /// Whether the request declares a body too big to be discarded cheaply if left unread.
@@ -201,13 +237,13 @@ pub async fn observe(State(observe): State<ObserveState>, mut request: Request, 
     let metrics = &observe.app.metrics;
     metrics.http_in_flight.inc();
     let _in_flight = InFlight(&metrics.http_in_flight);
-    let request_id: Arc<str> = incoming_request_id(&request)
-        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 12]>()))
+    let request_id: Arc<str> = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or_default()
         .into();
-    let context = RequestContext {
-        request_id: Arc::clone(&request_id),
-        user: Arc::default(),
-    };
+    let context = RequestContext::default();
     request.extensions_mut().insert(context.clone());
 
     let method = request.method().clone();
@@ -232,9 +268,6 @@ pub async fn observe(State(observe): State<ObserveState>, mut request: Request, 
         headers.insert(name, value);
     }
 
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
     let status = response.status().as_u16();
     if status == 413 || (status >= 400 && large_body) {
         // The body may be left unread (refused before or while reading it), and the connection then
