@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::extract::Request;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::ai::{AiClient, Retries};
 use crate::config::Settings;
+use crate::http::server::ConnectionLimits;
 use crate::jobs::worker::{self, WorkerOptions};
 use crate::metrics::{Metrics, SharedMetrics};
 use crate::redis_conn::RedisConn;
@@ -124,12 +124,14 @@ impl Application {
         });
 
         let purge = tokio::spawn(purge_expired_periodically(state.clone()));
+        let limits = ConnectionLimits {
+            header_read_timeout: state.settings.timeouts.header_read,
+            keep_alive_timeout: state.settings.timeouts.keep_alive,
+        };
         let app = crate::http::app(state);
-        let service = axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app);
         let api_stopped = stopped.clone();
         let mut api = tokio::spawn(async move {
-            axum::serve(listener, service)
-                .with_graceful_shutdown(wait_for(api_stopped))
+            crate::http::server::serve(listener, app, limits, wait_for(api_stopped))
                 .await
                 .context("HTTP server failed")
         });

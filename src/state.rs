@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::ai::{AiClient, Retries};
-use crate::auth::Accounts;
 use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::TokenKeys;
+use crate::auth::{Accounts, LoginThrottle, RefreshPolicy};
 use crate::config::Settings;
 use crate::jobs::JobQueue;
 use crate::metrics::{Metrics, SharedMetrics};
@@ -64,12 +64,20 @@ impl AppState {
             u64::from(limits.auth_max_requests),
             limits.auth_window,
         );
-        let login_failures = RateLimiter::new(
-            counters.clone(),
-            "rl:login-fail",
-            u64::from(limits.login_max_failures),
-            limits.login_failure_window,
-        );
+        let throttle = LoginThrottle {
+            per_address: RateLimiter::new(
+                counters.clone(),
+                "rl:login-fail",
+                u64::from(limits.login_max_failures),
+                limits.login_failure_window,
+            ),
+            per_account: RateLimiter::new(
+                counters.clone(),
+                "rl:login-fail-account",
+                u64::from(limits.login_max_failures_per_account),
+                limits.login_failure_window,
+            ),
+        };
         let ai_limiter = RateLimiter::new(
             counters,
             "rl:ai",
@@ -84,8 +92,11 @@ impl AppState {
             Arc::clone(&store),
             TokenKeys::new(&settings.jwt_secret),
             PasswordHasher::new(cores)?,
-            login_failures,
-            settings.refresh_token_rotation,
+            throttle,
+            RefreshPolicy {
+                rotation: settings.refresh_token_rotation,
+                reuse_interval: settings.refresh_reuse_interval,
+            },
         );
         Ok(Self(Arc::new(AppContext {
             ai: AiClient::new(&settings.ai, Retries::Configured, Arc::clone(&metrics))?,

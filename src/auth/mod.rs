@@ -7,9 +7,11 @@
 pub mod password;
 pub mod tokens;
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
 use self::password::{PasswordHasher, Verdict};
@@ -17,7 +19,7 @@ use self::tokens::{MintedToken, TokenKeys, TokenKind, VerifiedToken, digest};
 use crate::domain::ids::UserId;
 use crate::domain::user::{Credentials, Registration, User};
 use crate::ratelimit::{RateLimitInfo, RateLimiter};
-use crate::storage::{RefreshSession, Storage, StoreError};
+use crate::storage::{RefreshSession, Storage, StoreError, TokenStanding};
 
 /// Why an account operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -64,15 +66,36 @@ pub struct Caller {
     pub token: VerifiedToken,
 }
 
+/// Failed logins are counted twice: per e-mail *and client address* (a few per window), so an
+/// attacker who knows a victim's e-mail cannot lock the victim out from elsewhere; and per e-mail
+/// from every address (many per window), which stops guessing spread over many addresses.
+pub struct LoginThrottle {
+    pub per_address: RateLimiter,
+    pub per_account: RateLimiter,
+}
+
+impl LoginThrottle {
+    fn address_key(email: &str, client: IpAddr) -> String {
+        format!("{email}:{client}")
+    }
+}
+
+/// How refresh tokens behave (`REFRESH_TOKEN_ROTATION`, `REFRESH_REUSE_INTERVAL_SECS`).
+#[derive(Clone, Copy, Debug)]
+pub struct RefreshPolicy {
+    /// A refresh hands out a new refresh token and retires the old one.
+    pub rotation: bool,
+    /// A retired token presented again this soon after its rotation is a race (two tabs), not theft.
+    pub reuse_interval: Duration,
+}
+
 /// The account rules over one store.
 pub struct Accounts {
     store: Arc<dyn Storage>,
     tokens: TokenKeys,
     passwords: PasswordHasher,
-    /// Failed logins, per e-mail.
-    login_failures: RateLimiter,
-    /// `REFRESH_TOKEN_ROTATION`: a refresh hands out a new refresh token and retires the old one.
-    rotation: bool,
+    throttle: LoginThrottle,
+    refresh: RefreshPolicy,
 }
 
 impl Accounts {
@@ -80,15 +103,15 @@ impl Accounts {
         store: Arc<dyn Storage>,
         tokens: TokenKeys,
         passwords: PasswordHasher,
-        login_failures: RateLimiter,
-        rotation: bool,
+        throttle: LoginThrottle,
+        refresh: RefreshPolicy,
     ) -> Self {
         Self {
             store,
             tokens,
             passwords,
-            login_failures,
-            rotation,
+            throttle,
+            refresh,
         }
     }
 
@@ -117,11 +140,17 @@ impl Accounts {
     }
 
     /// Checks the password (an unknown e-mail costs what a wrong password costs), throttles repeated
-    /// failures, and replaces a hash the old backend wrote (bcrypt) or weaker parameters than today's.
-    pub async fn login(&self, credentials: Credentials) -> AuthResult<LoggedIn> {
-        let throttle_key = credentials.email.as_str();
-        if let Some(decision) = self.login_failures.exceeded(throttle_key).await {
-            return Err(AuthError::LoginThrottled(decision.info));
+    /// failures (see [`LoginThrottle`]), and replaces a hash the old backend wrote (bcrypt) or one
+    /// with weaker parameters than today's.
+    pub async fn login(&self, credentials: Credentials, client: IpAddr) -> AuthResult<LoggedIn> {
+        let email = credentials.email.as_str();
+        let address_key = LoginThrottle::address_key(email, client);
+        let (per_address, per_account) = tokio::join!(
+            self.throttle.per_address.exceeded(&address_key),
+            self.throttle.per_account.exceeded(email),
+        );
+        if let Some(refused) = per_address.or(per_account) {
+            return Err(AuthError::LoginThrottled(refused.info));
         }
         let user = self.store.user_by_email(&credentials.email).await?;
         // Unknown e-mails are checked against a decoy hash: same answer, similar time.
@@ -130,10 +159,14 @@ impl Accounts {
             .verify(&credentials.password, user.as_ref().map(|u| u.password_hash.clone()))
             .await?;
         let (Some(user), Verdict::Match { upgrade }) = (user, verdict) else {
-            self.login_failures.hit(throttle_key).await;
+            tokio::join!(
+                self.throttle.per_address.hit(&address_key),
+                self.throttle.per_account.hit(email),
+            );
             return Err(AuthError::InvalidCredentials);
         };
-        self.login_failures.reset(throttle_key).await;
+        // The address's count starts over; the account's keeps counting what others tried.
+        self.throttle.per_address.reset(&address_key).await;
         if upgrade {
             match self.passwords.hash(credentials.password.expose_secret()).await {
                 Ok(hash) => {
@@ -149,19 +182,25 @@ impl Accounts {
         Ok(LoggedIn { user, tokens })
     }
 
-    /// The caller behind an access token: signed by us, of the access type, not expired, not revoked.
+    /// The caller behind an access token: signed by us with plausible times, of the access type,
+    /// not revoked, and of a user that exists (one lookup answers both).
     pub async fn authenticate(&self, token: &str) -> AuthResult<Caller> {
         let token = self
             .tokens
             .verify(token, TokenKind::Access)
             .map_err(|_| AuthError::InvalidToken)?;
-        if self.store.is_access_token_revoked(&token.revocation_key).await? {
-            return Err(AuthError::RevokedToken);
+        match self
+            .store
+            .access_token_standing(&token.revocation_key, token.user_id)
+            .await?
+        {
+            TokenStanding::Valid => Ok(Caller {
+                id: token.user_id,
+                token,
+            }),
+            TokenStanding::Revoked => Err(AuthError::RevokedToken),
+            TokenStanding::UnknownUser => Err(AuthError::InvalidToken),
         }
-        Ok(Caller {
-            id: token.user_id,
-            token,
-        })
     }
 
     /// Issues an access token and a refresh token, recording the refresh token (hashed). `family`
@@ -189,14 +228,17 @@ impl Accounts {
 
     /// A new access token and (with rotation) a new refresh token. Presenting a token that was
     /// already rotated revokes every token of its family: either the client or an attacker holds a
-    /// stolen copy, and the server cannot tell which (OAuth 2.0 Security BCP §4.14).
+    /// stolen copy, and the server cannot tell which (OAuth 2.0 Security BCP §4.14) — unless it comes
+    /// within the reuse interval of its rotation while its successor is still the live token: that is
+    /// two tabs (or a retried request) refreshing at once, and it gets the same successor.
     pub async fn refresh(&self, token: &str) -> AuthResult<TokenPair> {
         let verified = self
             .tokens
             .verify(token, TokenKind::Refresh)
             .map_err(|_| AuthError::InvalidRefreshToken)?;
         let hash = digest(token);
-        let now = Utc::now();
+        // Stored with millisecond precision: the successor is derived from exactly what is stored.
+        let now = DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).unwrap_or_else(Utc::now);
 
         let Some(session) = self.store.session_by_hash(&hash).await? else {
             // A token the old backend stored in clear: honoured once, then replaced by one of ours.
@@ -211,20 +253,88 @@ impl Accounts {
         if session.revoked_at.is_some() {
             return Err(AuthError::RevokedRefreshToken);
         }
-
-        if !self.rotation {
+        if !self.refresh.rotation {
             let access = self.tokens.mint(verified.user_id, TokenKind::Access)?;
             return Ok(TokenPair {
                 access,
                 refresh: token.to_owned(),
             });
         }
-        if session.rotated_at.is_some() || !self.store.mark_session_rotated(&hash, now).await? {
-            tracing::warn!(user_id = %session.user_id, "refresh token reused; revoking its session family");
-            self.store.revoke_session_family(&session.family_id, now).await?;
-            return Err(AuthError::RevokedRefreshToken);
+        // The rotation is one conditional update: of any number of concurrent uses, one wins.
+        if session.rotated_at.is_none() && self.store.mark_session_rotated(&hash, now).await? {
+            return self.successor(&session, now).await;
         }
-        self.issue_tokens(verified.user_id, Some(session.family_id)).await
+        // Rotated before, or by a concurrent request just now: read when. (A rotation "in the future"
+        // is another instance's clock running ahead: it counts as just now.)
+        let session = match session.rotated_at {
+            Some(_) => session,
+            None => self
+                .store
+                .session_by_hash(&hash)
+                .await?
+                .ok_or(AuthError::InvalidRefreshToken)?,
+        };
+        if let Some(rotated_at) = session.rotated_at
+            && session.revoked_at.is_none()
+            && (now - rotated_at).to_std().unwrap_or_default() < self.refresh.reuse_interval
+            && let Some(pair) = self.live_successor(&session, rotated_at).await?
+        {
+            return Ok(pair);
+        }
+        tracing::warn!(user_id = %session.user_id, "refresh token reused; revoking its session family");
+        self.store.revoke_session_family(&session.family_id, now).await?;
+        Err(AuthError::RevokedRefreshToken)
+    }
+
+    /// The successor of `parent`, rotated at `rotated_at` (the same token for every request that
+    /// asks), recorded once, with a fresh access token.
+    async fn successor(&self, parent: &RefreshSession, rotated_at: DateTime<Utc>) -> AuthResult<TokenPair> {
+        let refresh = self
+            .tokens
+            .mint_successor(parent.user_id, &parent.token_hash, rotated_at)?;
+        let recorded = self
+            .store
+            .insert_session(&RefreshSession {
+                token_hash: digest(&refresh.token),
+                user_id: parent.user_id,
+                family_id: parent.family_id.clone(),
+                created_at: rotated_at,
+                expires_at: refresh.expires_at,
+                rotated_at: None,
+                revoked_at: None,
+            })
+            .await;
+        match recorded {
+            // A concurrent request recorded the same successor first.
+            Ok(()) | Err(StoreError::Conflict) => {}
+            Err(error) => return Err(error.into()),
+        }
+        Ok(TokenPair {
+            access: self.tokens.mint(parent.user_id, TokenKind::Access)?,
+            refresh: refresh.token,
+        })
+    }
+
+    /// The successor again, for a request that lost the race to rotate `parent` — if it is still the
+    /// family's live token. `None` when it was rotated or revoked since: then `parent` is an older
+    /// ancestor, and presenting it is reuse.
+    async fn live_successor(
+        &self,
+        parent: &RefreshSession,
+        rotated_at: DateTime<Utc>,
+    ) -> AuthResult<Option<TokenPair>> {
+        let refresh = self
+            .tokens
+            .mint_successor(parent.user_id, &parent.token_hash, rotated_at)?;
+        match self.store.session_by_hash(&digest(&refresh.token)).await? {
+            Some(live) if live.rotated_at.is_none() && live.revoked_at.is_none() => Ok(Some(TokenPair {
+                access: self.tokens.mint(parent.user_id, TokenKind::Access)?,
+                refresh: refresh.token,
+            })),
+            // The winner has not recorded it yet (or failed to): record it here.
+            None => self.successor(parent, rotated_at).await.map(Some),
+            Some(_) => Ok(None),
+        }
     }
 
     /// The access token used for the call stops working at once, on every instance; so does the

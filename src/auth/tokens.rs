@@ -1,6 +1,11 @@
 //! JSON Web Tokens: HS256, access tokens for 15 minutes and refresh tokens for 7 days, with the
-//! claims the old backend wrote (`userId`, `type`) plus a unique `jti` (the old backend's tokens minted
-//! in the same second were identical) used for revocation.
+//! claims the old backend wrote (`userId`, `type`, `iat`) plus a unique `jti` (the old backend's
+//! tokens minted in the same second were identical) used for revocation.
+//!
+//! A token is refused unless its signature, algorithm and type check out, it is not expired, it was
+//! not issued (`iat`) or made valid (`nbf`) in the future beyond [`CLOCK_LEEWAY`], and it does not
+//! claim a longer life than its kind has: a correctly signed token with `exp` in 2100 is a leaked
+//! key's forgery, not one of ours.
 
 use std::time::Duration;
 
@@ -14,6 +19,8 @@ use crate::domain::ids::UserId;
 
 pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+/// How far another server's clock may run ahead of ours.
+pub const CLOCK_LEEWAY: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenKind {
@@ -28,19 +35,28 @@ impl TokenKind {
             TokenKind::Refresh => "refresh",
         }
     }
+
+    pub fn ttl(self) -> Duration {
+        match self {
+            TokenKind::Access => ACCESS_TOKEN_TTL,
+            TokenKind::Refresh => REFRESH_TOKEN_TTL,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
 struct Claims {
     #[serde(rename = "userId")]
     user_id: String,
-    /// Absent in tokens from before the old backend introduced refresh tokens: those were access tokens.
+    /// Always set, by the old backend too; a token without it is refused.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     jti: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     iat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
     exp: i64,
 }
 
@@ -85,17 +101,31 @@ impl TokenKeys {
     }
 
     pub fn mint(&self, user: UserId, kind: TokenKind) -> anyhow::Result<MintedToken> {
-        let ttl = match kind {
-            TokenKind::Access => ACCESS_TOKEN_TTL,
-            TokenKind::Refresh => REFRESH_TOKEN_TTL,
-        };
-        let now = Utc::now();
-        let expires_at = now + ttl;
+        self.sign(user, kind, hex::encode(rand::random::<[u8; 16]>()), Utc::now())
+    }
+
+    /// The refresh token that replaces the one whose digest is `parent_hash`, rotated at
+    /// `rotated_at`: the same token every time it is asked for (its `jti` comes from the parent, its
+    /// times from the rotation), so requests racing with one refresh token all get one successor.
+    pub fn mint_successor(
+        &self,
+        user: UserId,
+        parent_hash: &str,
+        rotated_at: DateTime<Utc>,
+    ) -> anyhow::Result<MintedToken> {
+        let jti = digest(&format!("successor-of:{parent_hash}"))[..32].to_owned();
+        self.sign(user, TokenKind::Refresh, jti, rotated_at)
+    }
+
+    fn sign(&self, user: UserId, kind: TokenKind, jti: String, issued: DateTime<Utc>) -> anyhow::Result<MintedToken> {
+        let issued_at = issued.timestamp();
+        let expires_at = DateTime::from_timestamp(issued_at, 0).unwrap_or(issued) + kind.ttl();
         let claims = Claims {
             user_id: user.to_string(),
             kind: Some(kind.claim().to_owned()),
-            jti: Some(hex::encode(rand::random::<[u8; 16]>())),
-            iat: Some(now.timestamp()),
+            jti: Some(jti),
+            iat: Some(issued_at),
+            nbf: None,
             exp: expires_at.timestamp(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
@@ -106,12 +136,16 @@ impl TokenKeys {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| InvalidToken)?
             .claims;
-        let kind_ok = match (claims.kind.as_deref(), expected) {
-            (Some(kind), expected) => kind == expected.claim(),
-            (None, TokenKind::Access) => true,
-            (None, TokenKind::Refresh) => false,
-        };
-        if !kind_ok {
+        if claims.kind.as_deref() != Some(expected.claim()) {
+            return Err(InvalidToken);
+        }
+        let latest_plausible = Utc::now().timestamp() + CLOCK_LEEWAY.as_secs() as i64;
+        let issued_at = claims.iat.ok_or(InvalidToken)?;
+        let lifetime = claims.exp.saturating_sub(issued_at);
+        if issued_at > latest_plausible
+            || claims.nbf.is_some_and(|nbf| nbf > latest_plausible)
+            || lifetime > expected.ttl().as_secs() as i64
+        {
             return Err(InvalidToken);
         }
         let user_id = UserId::parse(&claims.user_id).ok_or(InvalidToken)?;
@@ -171,6 +205,18 @@ mod tests {
         let token = theirs.mint(UserId::new(), TokenKind::Access)?.token;
         assert!(ours.verify(&token, TokenKind::Access).is_err());
         assert!(ours.verify("not.a.token", TokenKind::Access).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn a_successor_is_the_same_token_every_time() -> anyhow::Result<()> {
+        let keys = keys("a-secret-that-is-long-enough-for-hs256-0123");
+        let user = UserId::new();
+        let at = Utc::now();
+        let first = keys.mint_successor(user, "parent", at)?.token;
+        assert_eq!(first, keys.mint_successor(user, "parent", at)?.token);
+        assert_ne!(first, keys.mint_successor(user, "another parent", at)?.token);
+        assert!(keys.verify(&first, TokenKind::Refresh).is_ok());
         Ok(())
     }
 }

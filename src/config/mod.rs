@@ -44,10 +44,42 @@ pub enum LogFormat {
 #[derive(Clone, Debug)]
 pub enum DatabaseSettings {
     /// The embedded store: a SQLite file (its directory is created).
-    Sqlite { path: PathBuf },
+    Sqlite {
+        path: PathBuf,
+        synchronous: SqliteSynchronous,
+    },
     /// A MongoDB deployment (`mongodb://` or `mongodb+srv://`); the URL may hold a password, so it
     /// is kept secret and only its host names are ever logged.
     Mongo { url: SecretString },
+}
+
+impl DatabaseSettings {
+    /// The embedded store at `path`, with the default durability.
+    pub fn sqlite(path: impl Into<PathBuf>) -> Self {
+        Self::Sqlite {
+            path: path.into(),
+            synchronous: SqliteSynchronous::Full,
+        }
+    }
+}
+
+/// `SQLITE_SYNCHRONOUS`: when SQLite waits for the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqliteSynchronous {
+    /// Every commit is on disk before it is acknowledged (survives power loss). The default.
+    Full,
+    /// Commits reach the disk at checkpoints: a crash of the machine (not of the process) can lose
+    /// the last acknowledged writes, for faster commits.
+    Normal,
+}
+
+impl SqliteSynchronous {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Full => "FULL",
+            SqliteSynchronous::Normal => "NORMAL",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -55,9 +87,23 @@ pub struct RateLimitSettings {
     /// Requests per client IP per window on register, login and refresh.
     pub auth_max_requests: u32,
     pub auth_window: Duration,
-    /// Failed logins per e-mail per window before further attempts are refused.
+    /// Failed logins per e-mail and client IP per window before that pair is refused.
     pub login_max_failures: u32,
+    /// Failed logins per e-mail from all addresses per window (distributed guessing).
+    pub login_max_failures_per_account: u32,
     pub login_failure_window: Duration,
+}
+
+/// How long the server waits for slow clients (`HEADER_READ_TIMEOUT_SECS`, `KEEP_ALIVE_TIMEOUT_SECS`,
+/// `REQUEST_TIMEOUT_SECS`).
+#[derive(Clone, Copy, Debug)]
+pub struct TimeoutSettings {
+    /// From a request's first byte to the end of its headers.
+    pub header_read: Duration,
+    /// An idle keep-alive connection is closed after this.
+    pub keep_alive: Duration,
+    /// A request still unanswered after this gets 503 "Request timed out".
+    pub request: Duration,
 }
 
 /// The AI provider: any OpenAI-compatible chat-completions API (Groq by default).
@@ -107,11 +153,15 @@ pub struct Settings {
     pub jwt_secret: SecretString,
     pub allowed_origins: Vec<String>,
     pub body_limit: usize,
+    pub timeouts: TimeoutSettings,
     pub log_level: String,
     pub log_format: LogFormat,
     pub trust_proxy: bool,
     pub rate_limit: RateLimitSettings,
     pub refresh_token_rotation: bool,
+    /// `REFRESH_REUSE_INTERVAL_SECS`: a rotated refresh token presented again within this long gets
+    /// the same successor (two tabs refreshing at once); later, it is reuse. Zero turns it off.
+    pub refresh_reuse_interval: Duration,
     pub ai: AiSettings,
     pub redis: RedisSettings,
     pub jobs: JobSettings,
@@ -135,7 +185,10 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-pub const DEFAULT_ALLOWED_ORIGINS: &str = "http://localhost:3000,http://localhost:3001,http://localhost:5173";
+/// The existing frontend's origins: CRA (`:3000`), the old backend's port (`:3001`), Vite's dev
+/// server (`:5173`) and its `npm start` preview (`:4173`).
+pub const DEFAULT_ALLOWED_ORIGINS: &str =
+    "http://localhost:3000,http://localhost:3001,http://localhost:5173,http://localhost:4173";
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 impl Settings {
@@ -158,11 +211,25 @@ impl Settings {
         let jwt_secret = sections::jwt_secret(&mut env, environment, &mut warnings);
         let allowed_origins = sections::allowed_origins(&mut env);
         let body_limit = sections::body_limit(&mut env);
+        let timeouts = sections::timeouts(&mut env);
         let (log_level, log_format) = sections::logging(&mut env, environment);
         let trust_proxy = env.bool("TRUST_PROXY", false);
         let rate_limit = sections::rate_limits(&mut env);
         let refresh_token_rotation = env.bool("REFRESH_TOKEN_ROTATION", true);
+        let refresh_reuse_interval = Duration::from_secs(env.parse(
+            "REFRESH_REUSE_INTERVAL_SECS",
+            10u64,
+            "a whole number of seconds (0 turns it off)",
+            |s| s.parse().ok(),
+        ));
         let ai = sections::ai(&mut env);
+        if timeouts.request <= ai.timeout {
+            warnings.push(format!(
+                "REQUEST_TIMEOUT_SECS ({}) is not above AI_TIMEOUT_SECS ({}): inline AI answers can be cut off",
+                timeouts.request.as_secs(),
+                ai.timeout.as_secs()
+            ));
+        }
         let jobs_enabled = env.bool("ENABLE_ASYNC_JOBS", false);
         let redis = sections::redis(&mut env, jobs_enabled);
         let jobs = sections::jobs(&mut env, jobs_enabled);
@@ -179,11 +246,13 @@ impl Settings {
             jwt_secret,
             allowed_origins,
             body_limit,
+            timeouts,
             log_level,
             log_format,
             trust_proxy,
             rate_limit,
             refresh_token_rotation,
+            refresh_reuse_interval,
             ai,
             redis,
             jobs,

@@ -99,9 +99,7 @@ pub(super) fn parse_database_url(url: &str) -> Option<DatabaseSettings> {
     }
     let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = path.split('?').next().unwrap_or_default();
-    (!path.is_empty() && !path.starts_with(":memory:")).then(|| DatabaseSettings::Sqlite {
-        path: PathBuf::from(path),
-    })
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| DatabaseSettings::sqlite(PathBuf::from(path)))
 }
 
 /// `REDIS_URL`, or the old backend's `REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`/`REDIS_DB`. With async

@@ -10,7 +10,7 @@ use secrecy::SecretString;
 use super::reader::{Reader, parse_byte_size, parse_database_url, parse_origin, redact_url_password, redis_url};
 use super::{
     AiSettings, DEFAULT_ALLOWED_ORIGINS, DatabaseSettings, Environment, JobSettings, LogFormat, MIN_JWT_SECRET_BYTES,
-    RateLimitSettings, RedisSettings,
+    RateLimitSettings, RedisSettings, SqliteSynchronous, TimeoutSettings,
 };
 
 fn ms(n: u64) -> Duration {
@@ -56,10 +56,18 @@ pub(super) fn database(env: &mut Reader<'_>) -> DatabaseSettings {
     } else {
         "MONGO_URI"
     };
-    match env.get(name) {
-        None => DatabaseSettings::Sqlite {
-            path: PathBuf::from("data/healthtracker.db"),
+    let synchronous = env.parse(
+        "SQLITE_SYNCHRONOUS",
+        SqliteSynchronous::Full,
+        "full or normal",
+        |s| match s.to_ascii_lowercase().as_str() {
+            "full" => Some(SqliteSynchronous::Full),
+            "normal" => Some(SqliteSynchronous::Normal),
+            _ => None,
         },
+    );
+    let database = match env.get(name) {
+        None => DatabaseSettings::sqlite("data/healthtracker.db"),
         Some(raw) => parse_database_url(&raw).unwrap_or_else(|| {
             // Not `env.parse`: that quotes the value, and a database URL can carry a password.
             env.errors.push(format!(
@@ -67,8 +75,12 @@ pub(super) fn database(env: &mut Reader<'_>) -> DatabaseSettings {
                  mongodb://… or mongodb+srv://…",
                 redact_url_password(&raw, &raw)
             ));
-            DatabaseSettings::Sqlite { path: PathBuf::new() }
+            DatabaseSettings::sqlite(PathBuf::new())
         }),
+    };
+    match database {
+        DatabaseSettings::Sqlite { path, .. } => DatabaseSettings::Sqlite { path, synchronous },
+        mongo => mongo,
     }
 }
 
@@ -131,6 +143,18 @@ pub(super) fn body_limit(env: &mut Reader<'_>) -> usize {
     )
 }
 
+/// `HEADER_READ_TIMEOUT_SECS`, `KEEP_ALIVE_TIMEOUT_SECS`, `REQUEST_TIMEOUT_SECS`.
+pub(super) fn timeouts(env: &mut Reader<'_>) -> TimeoutSettings {
+    let secs = |env: &mut Reader<'_>, name: &str, default: u64| {
+        Duration::from_secs(env.positive(name, default, "a positive number of seconds"))
+    };
+    TimeoutSettings {
+        header_read: secs(env, "HEADER_READ_TIMEOUT_SECS", 10),
+        keep_alive: secs(env, "KEEP_ALIVE_TIMEOUT_SECS", 75),
+        request: secs(env, "REQUEST_TIMEOUT_SECS", 60),
+    }
+}
+
 /// `LOG_LEVEL` and `LOG_FORMAT` (JSON in production by default).
 pub(super) fn logging(env: &mut Reader<'_>, environment: Environment) -> (String, LogFormat) {
     let level = env.parse(
@@ -170,6 +194,11 @@ pub(super) fn rate_limits(env: &mut Reader<'_>) -> RateLimitSettings {
             "a positive number of milliseconds",
         )),
         login_max_failures: env.positive("LOGIN_MAX_FAILURES", 5u32, "a positive whole number"),
+        login_max_failures_per_account: env.positive(
+            "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+            100u32,
+            "a positive whole number",
+        ),
     }
 }
 

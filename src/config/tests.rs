@@ -16,7 +16,7 @@ fn zero_configuration_works_in_development() -> Result<(), ConfigError> {
     assert_eq!(s.host.to_string(), "127.0.0.1");
     assert_eq!(s.body_limit, 10 * 1024 * 1024);
     assert!(s.jwt_secret_len() >= MIN_JWT_SECRET_BYTES);
-    assert_eq!(s.allowed_origins.len(), 3);
+    assert_eq!(s.allowed_origins.len(), 4);
     assert!(s.refresh_token_rotation);
     assert!(!s.warnings.is_empty());
     Ok(())
@@ -95,10 +95,10 @@ fn byte_sizes() {
 #[test]
 fn database_urls() {
     assert!(
-        matches!(parse_database_url("sqlite://data/x.db"), Some(DatabaseSettings::Sqlite { path }) if path.as_path() == std::path::Path::new("data/x.db"))
+        matches!(parse_database_url("sqlite://data/x.db"), Some(DatabaseSettings::Sqlite { path, .. }) if path.as_path() == std::path::Path::new("data/x.db"))
     );
     assert!(
-        matches!(parse_database_url("sqlite:///tmp/x.db"), Some(DatabaseSettings::Sqlite { path }) if path.as_path() == std::path::Path::new("/tmp/x.db"))
+        matches!(parse_database_url("sqlite:///tmp/x.db"), Some(DatabaseSettings::Sqlite { path, .. }) if path.as_path() == std::path::Path::new("/tmp/x.db"))
     );
     assert!(parse_database_url("sqlite::memory:").is_none());
     assert!(parse_database_url("postgres://x").is_none());

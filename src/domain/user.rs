@@ -22,8 +22,12 @@ pub mod rules {
     };
     pub const EMAIL_MAX_CHARS: usize = 254;
     pub const PASSWORD_CHARS: (usize, usize) = (6, 128);
-    /// The composition rule as a pattern (ASCII classes, as the check below).
-    pub const PASSWORD_PATTERN: &str = "^(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])";
+    /// From this length on a password is a passphrase: no mix of cases and digits is required.
+    pub const PASSPHRASE_CHARS: usize = 12;
+    /// The composition rule as a pattern: the mix, or a passphrase. (The pattern's classes are
+    /// ASCII; the check below also counts other scripts' cases, and refuses what is trivially
+    /// guessable, which no pattern can say.)
+    pub const PASSWORD_PATTERN: &str = "^(?:(?=[\\s\\S]*[a-z])(?=[\\s\\S]*[A-Z])(?=[\\s\\S]*[0-9])|[\\s\\S]{12,})";
     /// Longer login passwords are refused before hashing (a hashing cost bound, not a rule).
     pub const LOGIN_PASSWORD_MAX_BYTES: usize = 1024;
 }
@@ -103,20 +107,33 @@ impl fmt::Display for Email {
     }
 }
 
-/// A new password: 6–128 characters with a lower-case letter, an upper-case letter and a digit.
-/// Never printed.
+/// A new password: 6–128 characters, with a lower-case letter, an upper-case letter and a digit
+/// unless it is a passphrase of 12 or more; and not trivially guessable (a zxcvbn score of 0, which
+/// also counts the account's own name and e-mail as guessable). Never printed.
 pub struct NewPassword(SecretString);
 
 impl NewPassword {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    /// `personal`: what else is known of the account (its name, its e-mail).
+    pub fn parse(raw: &str, personal: &[&str]) -> Result<Self, String> {
         let (min, max) = rules::PASSWORD_CHARS;
         if !raw.validate_length(Some(min as u64), Some(max as u64), None) {
             return Err(format!("Password must be between {min} and {max} characters"));
         }
-        let has = |f: fn(&u8) -> bool| raw.as_bytes().iter().any(f);
-        if !(has(u8::is_ascii_lowercase) && has(u8::is_ascii_uppercase) && has(u8::is_ascii_digit)) {
+        let passphrase = raw.validate_length(Some(rules::PASSPHRASE_CHARS as u64), None, None);
+        let has = |f: fn(&char) -> bool| raw.chars().any(|c| f(&c));
+        let mixed = has(|c| c.is_lowercase()) && has(|c| c.is_uppercase()) && has(char::is_ascii_digit);
+        if !(mixed || passphrase) {
+            return Err(format!(
+                "Password must contain at least one uppercase letter, one lowercase letter, and one number \
+                 (or be a passphrase of at least {} characters)",
+                rules::PASSPHRASE_CHARS
+            ));
+        }
+        if zxcvbn::zxcvbn(raw, personal).score() == zxcvbn::Score::Zero {
             return Err(
-                "Password must contain at least one uppercase letter, one lowercase letter, and one number".into(),
+                "Password is too easy to guess (a common password, word, name or pattern); \
+                        choose a less predictable one"
+                    .into(),
             );
         }
         Ok(Self(SecretString::from(raw)))
@@ -154,8 +171,12 @@ impl Registration {
             Some(v) => problems.check("name", v, |v| string(v, "Name").and_then(UserName::parse)),
         };
         let email = required_email(object, &mut problems, Email::parse);
+        let personal: Vec<&str> = [name.as_ref().map(UserName::as_str), email.as_ref().map(Email::as_str)]
+            .into_iter()
+            .flatten()
+            .collect();
         let password = match object.get("password").and_then(Value::as_str) {
-            Some(raw) if !raw.is_empty() => match NewPassword::parse(raw) {
+            Some(raw) if !raw.is_empty() => match NewPassword::parse(raw, &personal) {
                 Ok(p) => Some(p),
                 Err(msg) => {
                     problems.add_secret("password", msg);
@@ -268,12 +289,28 @@ mod tests {
 
     #[test]
     fn password_rules() {
-        assert!(NewPassword::parse("Secret1").is_ok());
-        assert!(NewPassword::parse("secret1").is_err());
-        assert!(NewPassword::parse("SECRET1").is_err());
-        assert!(NewPassword::parse("Secret").is_err());
-        assert!(NewPassword::parse("Se1").is_err());
-        assert!(NewPassword::parse(&format!("Aa1{}", "x".repeat(126))).is_err());
+        let parse = |raw: &str| NewPassword::parse(raw, &[]);
+        assert!(parse("Secret1").is_ok());
+        assert!(parse("secret1").is_err());
+        assert!(parse("SECRET1").is_err());
+        assert!(parse("Secret").is_err());
+        assert!(parse("Se1").is_err());
+        assert!(parse(&format!("Aa1{}", "x".repeat(126))).is_err());
+        // Passphrases, other scripts' cases, characters not bytes.
+        assert!(parse("correct horse battery").is_ok());
+        assert!(parse("Ünïcödé9x").is_ok());
+        assert!(parse("ÄäÖö12").is_ok());
+        // Trivially guessable (zxcvbn score 0), and what the account itself gives away.
+        for guessable in ["Password1", "Passw0rd", "Qwerty123", "aaaaaaaaaaaa"] {
+            assert!(parse(guessable).is_err(), "{guessable}");
+        }
+        assert!(parse("Secret123x").is_ok());
+        // The account's own name or e-mail as its password.
+        let personal = ["Ada Lovelace", "ada@example.com"];
+        for own in personal {
+            assert!(NewPassword::parse(own, &personal).is_err(), "{own}");
+            assert!(parse(own).is_ok(), "{own} is a fine passphrase for someone else");
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(job_status))
 }
 
-const NOT_CONFIGURED: ApiError = ApiError::ServiceUnavailable("AI service is not configured");
+const NOT_CONFIGURED: ApiError = ApiError::NotConfigured("AI service is not configured");
 const QUEUE_UNAVAILABLE: ApiError = ApiError::ServiceUnavailable("Queue not available");
 
 /// `mode` of an answer given inline: `"sync"`.

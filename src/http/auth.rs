@@ -132,7 +132,8 @@ async fn register(
 /// Log in.
 ///
 /// A wrong password and an unknown e-mail get the same 400 (not 401: the existing frontend treats
-/// any 401 as "session over"). Failed logins are throttled per e-mail.
+/// any 401 as "session over"). Failed logins are throttled per e-mail and client address, and per
+/// e-mail across all addresses at a much higher count.
 #[utoipa::path(
     post, path = "/auth/login", tag = "auth",
     request_body = LoginRequest,
@@ -144,9 +145,13 @@ async fn register(
             example = json!({"status": "error", "message": "Too many failed login attempts for this account, please try again later."})),
     )
 )]
-async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Json<SessionResponse>> {
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(client): ClientIp,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<SessionResponse>> {
     let credentials = Credentials::parse(&body).map_err(ApiError::Validation)?;
-    let logged_in = state.accounts.login(credentials).await?;
+    let logged_in = state.accounts.login(credentials, client).await?;
     Ok(Json(SessionResponse::new("Login successful", logged_in)))
 }
 

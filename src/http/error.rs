@@ -65,6 +65,12 @@ pub enum ApiError {
     /// The database cannot serve (the reason is logged with the response's error id).
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
+    /// A part the operator left out (the AI provider): said once at start-up, so answered quietly.
+    #[error("{0}")]
+    NotConfigured(&'static str),
+    /// `REQUEST_TIMEOUT_SECS` passed before the handler answered.
+    #[error("request timed out")]
+    RequestTimedOut,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -104,6 +110,11 @@ impl From<AuthError> for ApiError {
         }
     }
 }
+
+/// Marks a 5xx that is the configured state of the server rather than a failure (its access line is
+/// not logged as an error).
+#[derive(Clone, Copy, Debug)]
+pub struct Expected;
 
 /// A short random id that ties a 5xx response to its log line.
 pub fn new_error_id() -> String {
@@ -149,6 +160,8 @@ impl IntoResponse for ApiError {
             ApiError::BadGateway(m) => (StatusCode::BAD_GATEWAY, Cow::Borrowed(*m)),
             ApiError::ServiceUnavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, Cow::Borrowed(*m)),
             ApiError::DatabaseUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "Database unavailable".into()),
+            ApiError::NotConfigured(m) => (StatusCode::SERVICE_UNAVAILABLE, Cow::Borrowed(*m)),
+            ApiError::RequestTimedOut => (StatusCode::SERVICE_UNAVAILABLE, "Request timed out".into()),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error".into()),
         };
 
@@ -158,10 +171,17 @@ impl IntoResponse for ApiError {
                 ApiError::Internal(e) => {
                     tracing::error!(error_id = %error_id, error = format!("{e:#}"), "request failed")
                 }
+                ApiError::NotConfigured(_) => {
+                    tracing::debug!(error_id = %error_id, error = %self, "request could not be served")
+                }
                 other => tracing::warn!(error_id = %error_id, error = %other, "request could not be served"),
             }
             let body = json!({ "status": "error", "message": message, "errorId": error_id });
-            return (status, Json(body)).into_response();
+            let mut response = (status, Json(body)).into_response();
+            if matches!(self, ApiError::NotConfigured(_)) {
+                response.extensions_mut().insert(Expected);
+            }
+            return response;
         }
         error_body(status, &message)
     }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::observe::RequestContext;
 use crate::auth::Caller;
+use crate::domain::validation::{FieldError, Problems};
 use crate::state::AppState;
 
 /// The caller, proven by a valid, unrevoked access token in `Authorization: Bearer …`.
@@ -115,18 +116,42 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-/// Query parameters; a malformed query string is a JSON 400 like every other error.
+/// Query parameters. A parameter given twice (`?limit=5&limit=6`) is a validation error naming it,
+/// like every other bad input, not the deserializer's own words.
 pub struct ApiQuery<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let mut values: Vec<(String, Vec<String>)> = Vec::new();
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            match values.iter_mut().find(|(known, _)| *known == name) {
+                Some((_, given)) => given.push(value.into_owned()),
+                None => values.push((name.into_owned(), vec![value.into_owned()])),
+            }
+        }
+        let mut problems = Problems::new();
+        for (name, given) in values.iter().filter(|(_, given)| given.len() > 1) {
+            problems.add(
+                name.as_str(),
+                format!("{name} may be given only once"),
+                Some(&serde_json::Value::from(given.clone())),
+            );
+        }
+        if !problems.is_empty() {
+            return Err(ApiError::Validation(problems.into_vec()));
+        }
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Query(value)| Self(value))
             .map_err(|rejection| {
-                ApiError::BadRequest(format!("Invalid query string: {}", rejection.body_text()).into())
+                ApiError::Validation(vec![FieldError {
+                    path: String::new(),
+                    msg: format!("Invalid query string: {}", rejection.body_text()),
+                    value: None,
+                }])
             })
     }
 }

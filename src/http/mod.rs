@@ -10,7 +10,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower::util::BoxCloneSyncService;
@@ -19,6 +18,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa_axum::router::OpenApiRouter;
 
 use self::error::{ApiError, new_error_id};
+use crate::config::{Environment, Settings};
 use crate::state::AppState;
 
 pub mod ai;
@@ -31,6 +31,7 @@ pub mod health;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
+pub mod server;
 
 /// The application as one service: what `axum::serve` runs.
 pub type App = BoxCloneSyncService<Request, Response, Infallible>;
@@ -84,8 +85,8 @@ pub fn with_layers(routes: OpenApiRouter<AppState>, state: AppState) -> App {
     };
     let stack = ServiceBuilder::new()
         .layer_fn(observe::request_ids)
-        .layer(middleware::from_fn_with_state(observe_state, observe::observe))
-        .layer(cors(&state.settings.allowed_origins))
+        .layer(observe::ObserveLayer(observe_state))
+        .layer(cors(&state.settings))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(state.settings.body_limit))
         .service(router);
@@ -113,14 +114,32 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
     (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
 }
 
-fn cors(origins: &[String]) -> CorsLayer {
+/// `ALLOWED_ORIGINS`, and in development any loopback origin too: a refused preflight silently sends
+/// the existing frontend into its demo mode (fake figures that look like success), whatever port its
+/// dev server happens to run on. Production keeps to the list.
+fn cors(settings: &Settings) -> CorsLayer {
     // A predicate over a shared set: the layer is cloned per request, and a list would be copied.
-    let origins: Arc<HashSet<HeaderValue>> =
-        Arc::new(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect());
+    let origins: Arc<HashSet<HeaderValue>> = Arc::new(
+        settings
+            .allowed_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect(),
+    );
+    let loopback_too = settings.environment == Environment::Development;
     CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |origin, _| origins.contains(origin)))
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origins.contains(origin) || (loopback_too && is_loopback_origin(origin))
+        }))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
         .expose_headers([
             HeaderName::from_static(observe::REQUEST_ID_HEADER),
@@ -129,4 +148,54 @@ fn cors(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("ratelimit-remaining"),
             HeaderName::from_static("ratelimit-reset"),
         ])
+}
+
+/// `http(s)://localhost`, `127.0.0.1` or `[::1]`, with or without a port, and nothing else.
+fn is_loopback_origin(origin: &HeaderValue) -> bool {
+    let Ok(origin) = origin.to_str() else { return false };
+    let Some(rest) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let (host, port) = match rest.strip_prefix("[::1]") {
+        Some(port) => ("[::1]", port),
+        None => rest.split_at(rest.find(':').unwrap_or(rest.len())),
+    };
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|digits| {
+            !digits.is_empty() && digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit())
+        });
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]") && port_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_origins() {
+        for yes in [
+            "http://localhost:4173",
+            "http://127.0.0.1:3000",
+            "http://[::1]:5173",
+            "http://localhost",
+            "https://localhost:8443",
+        ] {
+            assert!(is_loopback_origin(&HeaderValue::from_static(yes)), "{yes}");
+        }
+        for no in [
+            "http://localhost.evil.example",
+            "http://localhost:80@evil.example",
+            "http://127.0.0.2",
+            "http://[::1]:x",
+            "http://localhost:",
+            "file://localhost",
+            "http://evil.example#localhost",
+            "http://localhost:3000/path",
+        ] {
+            assert!(!is_loopback_origin(&HeaderValue::from_static(no)), "{no}");
+        }
+    }
 }

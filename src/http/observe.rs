@@ -8,13 +8,13 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-use axum::extract::{OriginalUri, Request, State};
+use axum::extract::{OriginalUri, Request};
 use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tracing::Instrument;
 
+use super::error::{ApiError, Expected};
 use crate::domain::ids::UserId;
 use crate::state::AppState;
 
@@ -232,42 +232,121 @@ impl Drop for InFlight<'_> {
     }
 }
 
-pub async fn observe(State(observe): State<ObserveState>, mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let metrics = &observe.app.metrics;
-    metrics.http_in_flight.inc();
-    let _in_flight = InFlight(&metrics.http_in_flight);
-    let request_id: Arc<str> = request
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|id| id.header_value().to_str().ok())
-        .unwrap_or_default()
-        .into();
-    let context = RequestContext::default();
-    request.extensions_mut().insert(context.clone());
+/// `observe` as a layer around the rest of the stack.
+#[derive(Clone)]
+pub struct ObserveLayer(pub ObserveState);
 
-    let method = request.method().clone();
-    let route = observe.templates.label(request.uri().path());
-    let large_body = declares_large_body(&request);
-    let mut path = request.uri().path().to_owned();
-    if path.len() > 200 {
-        let mut cut = 200;
-        while !path.is_char_boundary(cut) {
-            cut -= 1;
+impl<S> tower::Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe {
+            inner,
+            state: self.0.clone(),
         }
-        path.truncate(cut);
-        path.push('…');
+    }
+}
+
+/// A hand-written service rather than `middleware::from_fn`: that clones and boxes the whole inner
+/// stack for every request; here the inner service is called in place and only the answer's
+/// bookkeeping waits in the future.
+#[derive(Clone)]
+pub struct Observe<S> {
+    inner: S,
+    state: ObserveState,
+}
+
+impl<S, B> tower::Service<Request> for Observe<S>
+where
+    S: tower::Service<Request, Response = axum::http::Response<B>, Error = std::convert::Infallible>,
+    S::Future: Send + 'static,
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
     }
 
-    normalize_path(&mut request);
-    let span = tracing::info_span!("request", request_id = %request_id);
-    let mut response = next.run(request).instrument(span).await;
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let started = Instant::now();
+        let state = self.state.clone();
+        state.app.metrics.http_in_flight.inc();
+        let request_id: Arc<str> = request
+            .extensions()
+            .get::<RequestId>()
+            .and_then(|id| id.header_value().to_str().ok())
+            .unwrap_or_default()
+            .into();
+        let context = RequestContext::default();
+        request.extensions_mut().insert(context.clone());
+        let method = request.method().clone();
+        let route = state.templates.label(request.uri().path());
+        let large_body = declares_large_body(&request);
+        let path = loggable_path(request.uri().path());
+        normalize_path(&mut request);
 
+        let span = tracing::info_span!("request", request_id = %request_id);
+        let answering = span.in_scope(|| self.inner.call(request));
+        // Not tower-http's `TimeoutLayer`: it answers with an empty body, and the contract wants
+        // the JSON envelope (`"Request timed out"`, with an error id) that `ApiError` gives.
+        let limit = state.app.settings.timeouts.request;
+        Box::pin(async move {
+            let metrics = &state.app.metrics;
+            let _in_flight = InFlight(&metrics.http_in_flight);
+            let answer = tokio::time::timeout(limit, answering).instrument(span).await;
+            let mut response = match answer {
+                Ok(Ok(response)) => response.map(axum::body::Body::new),
+                Ok(Err(never)) => match never {},
+                Err(_) => ApiError::RequestTimedOut.into_response(),
+            };
+            finish(&mut response, large_body);
+            let status = response.status().as_u16();
+            let elapsed = started.elapsed();
+            metrics.record_http(method_label(&method), route, status, elapsed);
+            let user_id = context.user.get().map(ToString::to_string);
+            let access = crate::telemetry::AccessLine {
+                error: status >= 500 && response.extensions().get::<Expected>().is_none(),
+                request_id: &request_id,
+                method: method.as_str(),
+                path: &path,
+                status,
+                latency_ms: (elapsed.as_secs_f64() * 1e5).round() / 100.0,
+                user_id: user_id.as_deref(),
+            };
+            log_access(&access);
+            Ok(response)
+        })
+    }
+}
+
+/// The request path for the log, cut at 200 bytes.
+fn loggable_path(path: &str) -> String {
+    if path.len() <= 200 {
+        return path.to_owned();
+    }
+    let mut cut = 200;
+    while !path.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &path[..cut])
+}
+
+/// What every answer gets: the security headers, `no-store`, and `Connection: close` when the
+/// request's body may be left unread.
+fn finish(response: &mut Response, large_body: bool) {
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
         headers.insert(name, value);
     }
-
+    // Answers carry tokens and health data: no browser or proxy may keep them. A route that means
+    // to be cached (the documentation's assets) says so itself.
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     let status = response.status().as_u16();
     if status == 413 || (status >= 400 && large_body) {
         // The body may be left unread (refused before or while reading it), and the connection then
@@ -276,42 +355,32 @@ pub async fn observe(State(observe): State<ObserveState>, mut request: Request, 
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    let elapsed = started.elapsed();
-    metrics.record_http(method_label(&method), route, status, elapsed);
-    let latency_ms = (elapsed.as_secs_f64() * 1e5).round() / 100.0;
-    let user_id = context.user.get().map(ToString::to_string);
-    let access = crate::telemetry::AccessLine {
-        error: status >= 500,
-        request_id: &request_id,
-        method: method.as_str(),
-        path: &path,
-        status,
-        latency_ms,
-        user_id: user_id.as_deref(),
-    };
-    if crate::telemetry::write_access_line(&access) {
-        return response;
+}
+
+/// The one line per request: written directly as JSON in production, through `tracing` otherwise.
+fn log_access(access: &crate::telemetry::AccessLine<'_>) {
+    if crate::telemetry::write_access_line(access) {
+        return;
     }
     macro_rules! log {
         ($level:ident) => {
             tracing::$level!(
                 target: "http",
-                request_id = %request_id,
-                method = %method,
-                path = %path,
-                status,
-                latency_ms,
-                user_id = user_id.as_deref(),
+                request_id = %access.request_id,
+                method = %access.method,
+                path = %access.path,
+                status = access.status,
+                latency_ms = access.latency_ms,
+                user_id = access.user_id,
                 "request"
             )
         };
     }
-    if status >= 500 {
+    if access.error {
         log!(error);
     } else {
         log!(info);
     }
-    response
 }
 
 #[cfg(test)]

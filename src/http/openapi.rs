@@ -101,7 +101,9 @@ Every route is served twice: under `/api` (what the React frontend calls) and at
 old Node backend mounted) — pick a server above. Errors are JSON: `{status: \"error\", message, \
 details?, errorId?}`. Numbers may be sent as JSON numbers or digit strings (`\"2000\"`); an optional \
 field sent as `\"\"` or `null` counts as absent; free text is stripped of HTML and trimmed before its \
-length is checked.";
+length is checked. Any route may also answer 431 (request headers over 16 KB, before any route runs) \
+and 503 `Request timed out` (not answered within the server's request timeout, 60 s by default). \
+Answers are sent with `Cache-Control: no-store`.";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -308,7 +310,12 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
     let (min, max) = user::PASSWORD_CHARS;
     let new_password = json!({
         "type": "string", "minLength": min, "maxLength": max, "pattern": user::PASSWORD_PATTERN, "writeOnly": true,
-        "description": "At least one lower-case letter, one upper-case letter and one digit", "examples": ["Secret123"]
+        "description": format!(
+            "A lower-case letter, an upper-case letter and a digit, or a passphrase of at least {} characters; \
+             not trivially guessable (a zxcvbn score of 0, e.g. `Password1`, is refused)",
+            user::PASSPHRASE_CHARS
+        ),
+        "examples": ["Secret123x"]
     });
     let refresh_token =
         json!({ "type": "string", "minLength": 1, "description": "A refresh token", "writeOnly": true });

@@ -43,6 +43,16 @@ pub struct RefreshSession {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// What the store knows of a correctly signed access token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenStanding {
+    Valid,
+    /// Logged out (its `jti` is in the revoked list).
+    Revoked,
+    /// Its user does not exist (a deleted account, or an id no one has).
+    UnknownUser,
+}
+
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// `sqlite` or `mongodb`, for logs and health.
@@ -75,7 +85,10 @@ pub trait Storage: Send + Sync + 'static {
 
     // Revoked access tokens (shared by every instance using this database).
     async fn revoke_access_token(&self, key: &str, user: UserId, expires_at: DateTime<Utc>) -> StoreResult<()>;
-    async fn is_access_token_revoked(&self, key: &str) -> StoreResult<bool>;
+    /// Whether an access token (revocation key `key`, of `user`) may still be used. Every
+    /// authenticated request asks, so it is one lookup where the backend allows (SQLite: one
+    /// statement; MongoDB: two finds at once).
+    async fn access_token_standing(&self, key: &str, user: UserId) -> StoreResult<TokenStanding>;
 
     /// Deletes revocations and sessions that have expired (backends with TTL indexes may do nothing).
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
@@ -108,8 +121,8 @@ pub trait Storage: Send + Sync + 'static {
 /// answers `Unavailable` until the deployment is back.
 pub async fn open(settings: &crate::config::DatabaseSettings) -> anyhow::Result<std::sync::Arc<dyn Storage>> {
     match settings {
-        crate::config::DatabaseSettings::Sqlite { path } => {
-            let store = sqlite::SqliteStore::open(path).await?;
+        crate::config::DatabaseSettings::Sqlite { path, synchronous } => {
+            let store = sqlite::SqliteStore::open(path, *synchronous).await?;
             store.migrate().await?;
             Ok(std::sync::Arc::new(store))
         }

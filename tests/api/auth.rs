@@ -58,11 +58,51 @@ api_test!(
 api_test!(
     async fn register_enforces_the_password_rules(backend) {
         let app = TestApp::spawn(backend).await;
-        for weak in ["Sh0rt", "alllowercase1", "ALLUPPERCASE1", "NoDigitsHere", &format!("Aa1{}", "x".repeat(126))] {
+        // Under 12 characters the upper/lower/digit mix is required; over 128 is refused.
+        for weak in ["Sh0rt", "alllower1", "ALLUPPER1", "NoDigitsA", &format!("Aa1{}", "x".repeat(126))] {
             let response = app.register(&json!({"name": "Ada", "email": format!("{}@example.com", hex_id()), "password": weak})).await;
             let body = assert_error(response, StatusCode::BAD_REQUEST, "Validation failed").await;
             assert_eq!(detail_paths(&body), ["password"], "{weak}");
         }
+    }
+);
+
+api_test!(
+    async fn passphrases_unicode_case_and_character_lengths_count(backend) {
+        let app = TestApp::spawn(backend).await;
+        // A passphrase of 12+ characters needs no mix; `Ü`/`ß` count as letters of their case; the
+        // length is counted in characters (six characters here, nine bytes).
+        for good in ["correct horse battery", "tintin et milou", "Ünïcödé9x", "ÄäÖö12", "Secret123x"] {
+            let response = app.register(&json!({"name": "Ada", "email": format!("{}@example.com", hex_id()), "password": good})).await;
+            json_body(response, StatusCode::CREATED).await;
+        }
+    }
+);
+
+api_test!(
+    async fn trivially_guessable_passwords_are_refused_with_a_reason(backend) {
+        let app = TestApp::spawn(backend).await;
+        for guessable in ["Password1", "Passw0rd", "Qwerty123", "passwordpassword"] {
+            let response = app.register(&json!({"name": "Ada", "email": format!("{}@example.com", hex_id()), "password": guessable})).await;
+            let body = assert_error(response, StatusCode::BAD_REQUEST, "Validation failed").await;
+            assert_eq!(detail_paths(&body), ["password"], "{guessable}");
+            let why = body["details"][0]["msg"].as_str().unwrap_or_default();
+            assert!(why.contains("guess"), "{guessable}: {why}");
+            assert!(body["details"][0].get("value").is_none(), "password echoed: {body}");
+        }
+    }
+);
+
+api_test!(
+    async fn existing_passwords_keep_working_whatever_they_are(backend) {
+        let app = TestApp::spawn(backend).await;
+        let session = app.signup().await;
+        let user_id = healthtracker::domain::ids::UserId::parse(&session.user_id).expect("user id");
+        // An account created before the policy, with a password it now refuses.
+        let hasher = healthtracker::auth::password::PasswordHasher::new(1).expect("hasher");
+        let hash = hasher.hash("Password1").await.expect("hash");
+        app.store.set_password_hash(user_id, &hash).await.expect("store");
+        json_body(app.login(&session.email, "Password1").await, StatusCode::OK).await;
     }
 );
 
@@ -228,7 +268,8 @@ api_test!(
 
 api_test!(
     async fn reusing_a_rotated_refresh_token_revokes_the_whole_family(backend) {
-        let app = TestApp::spawn(backend).await;
+        // With no reuse interval, the first replay is already reuse.
+        let app = TestApp::builder(backend).env("REFRESH_REUSE_INTERVAL_SECS", "0").spawn().await;
         let session = app.signup().await;
         let rotated = json_body(app.refresh(&json!({"refreshToken": session.refresh})).await, StatusCode::OK).await;
         let current = rotated["refreshToken"].as_str().unwrap_or_default().to_owned();
@@ -246,13 +287,77 @@ api_test!(
 );
 
 api_test!(
-    async fn concurrent_use_of_one_refresh_token_lets_at_most_one_through(backend) {
-        let app = TestApp::spawn(backend).await;
+    async fn without_a_reuse_interval_concurrent_use_lets_at_most_one_through(backend) {
+        let app = TestApp::builder(backend).env("REFRESH_REUSE_INTERVAL_SECS", "0").spawn().await;
         let session = app.signup().await;
         let body = json!({"refreshToken": session.refresh});
         let (a, b) = tokio::join!(app.refresh(&body), app.refresh(&body));
         let ok = [a.status(), b.status()].iter().filter(|s| **s == StatusCode::OK).count();
         assert!(ok <= 1, "{} and {}", a.status(), b.status());
+    }
+);
+
+api_test!(
+    async fn two_tabs_refreshing_at_once_stay_logged_in(backend) {
+        let app = TestApp::spawn(backend).await;
+        let session = app.signup().await;
+        let body = json!({"refreshToken": session.refresh});
+        let (a, b) = tokio::join!(app.refresh(&body), app.refresh(&body));
+        let (a, b) = (json_body(a, StatusCode::OK).await, json_body(b, StatusCode::OK).await);
+        // One successor for both: the same refresh token, in the same session.
+        assert_eq!(a["refreshToken"], b["refreshToken"]);
+        for tab in [&a, &b] {
+            let access = tab["accessToken"].as_str().unwrap_or_default();
+            assert_eq!(app.list_entries(access, "").await.status(), StatusCode::OK);
+            assert_eq!(claims(access)["userId"], session.user_id.as_str());
+        }
+        // Nothing was revoked: the successor refreshes.
+        json_body(app.refresh(&json!({"refreshToken": a["refreshToken"]})).await, StatusCode::OK).await;
+    }
+);
+
+api_test!(
+    async fn ten_concurrent_refreshes_mint_one_successor(backend) {
+        let app = TestApp::spawn(backend).await;
+        let session = app.signup().await;
+        let body = json!({"refreshToken": session.refresh});
+        let responses = futures::future::join_all((0..10).map(|_| app.refresh(&body))).await;
+        let mut successors = std::collections::HashSet::new();
+        for response in responses {
+            let body = json_body(response, StatusCode::OK).await;
+            successors.insert(body["refreshToken"].as_str().unwrap_or_default().to_owned());
+        }
+        assert_eq!(successors.len(), 1, "independent successors: {successors:?}");
+        let successor = successors.into_iter().next().unwrap_or_default();
+        let next = json_body(app.refresh(&json!({"refreshToken": successor})).await, StatusCode::OK).await;
+        assert!(next["refreshToken"].is_string());
+    }
+);
+
+api_test!(
+    async fn a_replay_after_the_reuse_interval_revokes_the_family(backend) {
+        let app = TestApp::builder(backend).env("REFRESH_REUSE_INTERVAL_SECS", "1").spawn().await;
+        let session = app.signup().await;
+        let rotated = json_body(app.refresh(&json!({"refreshToken": session.refresh})).await, StatusCode::OK).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        assert_error(app.refresh(&json!({"refreshToken": session.refresh})).await, StatusCode::UNAUTHORIZED, "Refresh token has been revoked")
+            .await;
+        assert_error(app.refresh(&json!({"refreshToken": rotated["refreshToken"]})).await, StatusCode::UNAUTHORIZED, "Refresh token has been revoked")
+            .await;
+    }
+);
+
+api_test!(
+    async fn a_replay_of_an_older_ancestor_revokes_the_family(backend) {
+        let app = TestApp::spawn(backend).await;
+        let session = app.signup().await;
+        let second = json_body(app.refresh(&json!({"refreshToken": session.refresh})).await, StatusCode::OK).await;
+        let third = json_body(app.refresh(&json!({"refreshToken": second["refreshToken"]})).await, StatusCode::OK).await;
+        // Within the interval, but the first token's successor was itself rotated: not a race, a replay.
+        assert_error(app.refresh(&json!({"refreshToken": session.refresh})).await, StatusCode::UNAUTHORIZED, "Refresh token has been revoked")
+            .await;
+        assert_error(app.refresh(&json!({"refreshToken": third["refreshToken"]})).await, StatusCode::UNAUTHORIZED, "Refresh token has been revoked")
+            .await;
     }
 );
 
@@ -434,16 +539,103 @@ api_test!(
         // The old backend's access token: same secret, `userId` and `type`, no `jti`.
         let legacy = sign(&json!({"userId": session.user_id, "type": "access", "iat": now_secs(), "exp": now_secs() + 900}), TEST_JWT_SECRET);
         assert_eq!(app.list_entries(&legacy, "").await.status(), StatusCode::OK);
-        // Even older tokens had no `type` at all; they were access tokens.
+        // A token without `type` is neither (the old backend always set it).
         let untyped = sign(&json!({"userId": session.user_id, "iat": now_secs(), "exp": now_secs() + 900}), TEST_JWT_SECRET);
-        assert_eq!(app.list_entries(&untyped, "").await.status(), StatusCode::OK);
-        // An untyped token is never a refresh token.
+        assert_error(app.list_entries(&untyped, "").await, StatusCode::UNAUTHORIZED, "Invalid or expired token").await;
         assert_error(app.refresh(&json!({"refreshToken": untyped})).await, StatusCode::UNAUTHORIZED, "Invalid or expired refresh token")
             .await;
-        // Logging out with a legacy token revokes it too.
+        // Logging out with a legacy token revokes it too, and only it.
+        let other_legacy =
+            sign(&json!({"userId": session.user_id, "type": "access", "iat": now_secs() - 1, "exp": now_secs() + 899}), TEST_JWT_SECRET);
         json_body(app.logout(&legacy, None).await, StatusCode::OK).await;
         assert_error(app.list_entries(&legacy, "").await, StatusCode::UNAUTHORIZED, "Token has been revoked").await;
-        assert_eq!(app.list_entries(&untyped, "").await.status(), StatusCode::OK);
+        assert_eq!(app.list_entries(&other_legacy, "").await.status(), StatusCode::OK);
+    }
+);
+
+api_test!(
+    async fn tokens_with_impossible_times_or_lifetimes_are_refused(backend) {
+        let app = TestApp::spawn(backend).await;
+        let session = app.signup().await;
+        let now = now_secs();
+        let token = |extra: Value| {
+            let mut claims = json!({"userId": session.user_id, "type": "access", "jti": hex_id(), "iat": now, "exp": now + 900});
+            if let (Some(claims), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
+                for (key, value) in extra {
+                    if value.is_null() { claims.remove(key); } else { claims.insert(key.clone(), value.clone()); }
+                }
+            }
+            sign(&claims, TEST_JWT_SECRET)
+        };
+        for (what, extra) in [
+            ("not valid before a minute from now", json!({"nbf": now + 60})),
+            ("issued a minute from now", json!({"iat": now + 60, "exp": now + 960})),
+            ("an hour's lifetime", json!({"exp": now + 3600})),
+            ("expiring in 2100", json!({"exp": 4_102_444_800i64})),
+            ("no issue time", json!({"iat": null})),
+        ] {
+            let response = app.list_entries(&token(extra), "").await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{what}");
+            assert_error(response, StatusCode::UNAUTHORIZED, "Invalid or expired token").await;
+        }
+        // Within the 30 s of clock leeway, a future `iat`/`nbf` is a clock skew, not a forgery.
+        let skewed = token(json!({"iat": now + 10, "nbf": now + 10, "exp": now + 910}));
+        assert_eq!(app.list_entries(&skewed, "").await.status(), StatusCode::OK);
+    }
+);
+
+api_test!(
+    async fn a_signed_token_for_a_user_that_does_not_exist_is_refused_everywhere(backend) {
+        let app = TestApp::spawn(backend).await;
+        let session = app.signup().await;
+        let ghost = healthtracker::domain::ids::UserId::new().to_string();
+        let token = sign(&json!({"userId": ghost, "type": "access", "jti": hex_id(), "iat": now_secs(), "exp": now_secs() + 900}), TEST_JWT_SECRET);
+        assert_error(app.list_entries(&token, "").await, StatusCode::UNAUTHORIZED, "Invalid or expired token").await;
+        assert_error(app.dashboard(&token, "").await, StatusCode::UNAUTHORIZED, "Invalid or expired token").await;
+        assert_error(app.create_entry(&token, &json!({"date": "2026-11-01"})).await, StatusCode::UNAUTHORIZED, "Invalid or expired token")
+            .await;
+        assert_error(app.get_entry(&token, "507f1f77bcf86cd799439011").await, StatusCode::UNAUTHORIZED, "Invalid or expired token").await;
+        assert_error(app.chat(&token, "hello").await, StatusCode::UNAUTHORIZED, "Invalid or expired token").await;
+        assert_error(app.logout(&token, None).await, StatusCode::UNAUTHORIZED, "Invalid or expired token").await;
+        // A real user's token is unaffected.
+        assert_eq!(app.list_entries(&session.access, "").await.status(), StatusCode::OK);
+    }
+);
+
+api_test!(
+    async fn a_victim_is_not_locked_out_from_another_address(backend) {
+        let app = TestApp::builder(backend).env("LOGIN_MAX_FAILURES", "3").env("TRUST_PROXY", "true").spawn().await;
+        let victim = app.signup().await;
+        for _ in 0..3 {
+            let response = app.login_from("203.0.113.66", &victim.email, "Wrong1234").await;
+            assert_error(response, StatusCode::BAD_REQUEST, "Invalid credentials").await;
+        }
+        // The attacker's address is throttled for this e-mail, even with the right password…
+        let response = app.login_from("203.0.113.66", &victim.email, PASSWORD).await;
+        assert_error(response, StatusCode::TOO_MANY_REQUESTS, "Too many failed login attempts for this account, please try again later.")
+            .await;
+        // …the victim, elsewhere, logs in.
+        json_body(app.login_from("198.51.100.7", &victim.email, PASSWORD).await, StatusCode::OK).await;
+    }
+);
+
+api_test!(
+    async fn distributed_guessing_reaches_the_per_account_cap(backend) {
+        let app = TestApp::builder(backend)
+            .env("LOGIN_MAX_FAILURES", "3")
+            .env("LOGIN_MAX_FAILURES_PER_ACCOUNT", "5")
+            .env("TRUST_PROXY", "true")
+            .spawn()
+            .await;
+        let victim = app.signup().await;
+        for i in 0..5 {
+            let response = app.login_from(&format!("203.0.113.{i}"), &victim.email, "Wrong1234").await;
+            assert_error(response, StatusCode::BAD_REQUEST, "Invalid credentials").await;
+        }
+        let response = app.login_from("203.0.113.200", &victim.email, PASSWORD).await;
+        assert!(response.headers().contains_key("retry-after"));
+        assert_error(response, StatusCode::TOO_MANY_REQUESTS, "Too many failed login attempts for this account, please try again later.")
+            .await;
     }
 );
 

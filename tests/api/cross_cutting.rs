@@ -289,3 +289,136 @@ api_test!(
         assert!(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err());
     }
 );
+
+api_test!(
+    async fn answers_with_tokens_or_health_data_are_never_stored_by_caches(backend) {
+        let app = TestApp::spawn(backend).await;
+        let session = app.signup().await;
+        let entry = app.created_entry(&session.access, &json!({"date": "2026-11-01", "notes": "private"})).await;
+        let id = entry["id"].as_str().unwrap_or_default();
+        let refreshed = app.refresh(&json!({"refreshToken": session.refresh})).await;
+        for response in [
+            app.register(&json!({"name": "Cache", "email": format!("{}@example.com", hex_id()), "password": PASSWORD})).await,
+            app.login(&session.email, PASSWORD).await,
+            refreshed,
+            app.list_entries(&session.access, "").await,
+            app.get_entry(&session.access, id).await,
+            app.dashboard(&session.access, "").await,
+            app.login(&session.email, "Wrong1234").await,
+        ] {
+            let cache = response.headers().get("cache-control").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            assert_eq!(cache, "no-store", "{}", response.url());
+        }
+    }
+);
+
+api_test!(
+    async fn cors_allows_the_frontends_preview_port_and_patch(backend) {
+        let app = TestApp::spawn(backend).await;
+        let preflight = app
+            .request(reqwest::Method::OPTIONS, "/api/auth/me")
+            .header("origin", "http://localhost:4173")
+            .header("access-control-request-method", "PATCH")
+            .send()
+            .await
+            .expect("preflight");
+        let headers = preflight.headers();
+        assert_eq!(headers.get(ACCESS_CONTROL_ALLOW_ORIGIN).and_then(|v| v.to_str().ok()), Some("http://localhost:4173"));
+        let methods = headers.get("access-control-allow-methods").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(methods.contains("PATCH"), "{methods}");
+    }
+);
+
+#[tokio::test]
+async fn in_development_any_loopback_origin_is_allowed_in_production_only_the_list() {
+    let development = TestApp::builder(Backend::Sqlite)
+        .env("APP_ENV", "development")
+        .spawn()
+        .await;
+    let production = TestApp::builder(Backend::Sqlite)
+        .env("APP_ENV", "production")
+        .spawn()
+        .await;
+    let granted = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get(ACCESS_CONTROL_ALLOW_ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    for origin in [
+        "http://localhost:8080",
+        "http://127.0.0.1:4173",
+        "http://[::1]:3000",
+        "http://localhost",
+    ] {
+        let response = development
+            .get("/api/health")
+            .header("origin", origin)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(granted(&response).as_deref(), Some(origin), "development, {origin}");
+        let response = production
+            .get("/api/health")
+            .header("origin", origin)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(granted(&response), None, "production, {origin}");
+    }
+    for origin in [
+        "http://localhost.evil.example",
+        "https://evil.example",
+        "http://127.0.0.2:80",
+        "http://localhost:80@evil.example",
+    ] {
+        let response = development
+            .get("/api/health")
+            .header("origin", origin)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(granted(&response), None, "development, {origin}");
+    }
+    // The listed origins still work in production.
+    let response = production
+        .get("/api/health")
+        .header("origin", "http://localhost:5173")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(granted(&response).as_deref(), Some("http://localhost:5173"));
+}
+
+api_test!(
+    async fn a_repeated_query_parameter_is_a_validation_error(backend) {
+        let app = TestApp::spawn(backend).await;
+        let session = app.signup().await;
+        let body = assert_error(app.list_entries(&session.access, "?limit=5&limit=6").await, StatusCode::BAD_REQUEST, "Validation failed").await;
+        assert_eq!(detail_paths(&body), ["limit"]);
+        assert!(!body.to_string().contains("deserialize"), "{body}");
+    }
+);
+
+#[tokio::test]
+async fn the_documentation_page_allows_only_its_own_assets() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for page in ["/api/docs", "/docs"] {
+        let response = app.get(page).send().await.expect("request");
+        let csp = response
+            .headers()
+            .get("content-security-policy")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(csp.contains("default-src 'self'"), "{page}: {csp:?}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("script-src 'self' 'unsafe"),
+            "{page}: {csp:?}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{page}: {csp:?}");
+    }
+    // The JSON API keeps CSP off (helmet's default for an API).
+    assert!(app.health().await.headers().get("content-security-policy").is_none());
+}

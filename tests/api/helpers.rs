@@ -243,6 +243,16 @@ impl TestApp {
             .expect("login request")
     }
 
+    /// A login as a client behind a proxy at `ip` (the app must run with `TRUST_PROXY=true`).
+    pub async fn login_from(&self, ip: &str, email: &str, password: &str) -> Response {
+        self.post("/api/auth/login")
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("login request")
+    }
+
     pub async fn refresh(&self, body: &Value) -> Response {
         self.post("/api/auth/refresh")
             .json(body)

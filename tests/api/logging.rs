@@ -169,6 +169,36 @@ async fn panics_become_json_500s_with_an_error_id_that_is_in_the_log() {
     assert_eq!(again.status(), StatusCode::OK);
 }
 
+#[tokio::test]
+async fn an_ai_route_without_a_provider_is_not_an_error_in_the_log_on_every_request() {
+    let (captured, _guard) = capture();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let session = app.signup().await;
+    for _ in 0..5 {
+        let response = app.chat(&session.access, "hello").await;
+        assert_error(
+            response,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "AI service is not configured",
+        )
+        .await;
+    }
+    let lines = captured.lines();
+    let loud: Vec<&String> = lines
+        .iter()
+        .filter(|l| {
+            (l.starts_with("ERROR") || l.starts_with("WARN")) && (l.contains("503") || l.contains("not configured"))
+        })
+        .collect();
+    assert!(loud.is_empty(), "logged per request above debug: {loud:#?}");
+    // Still one access line per request.
+    let answered = lines
+        .iter()
+        .filter(|l| l.contains(" http ") && l.contains("status=503"))
+        .count();
+    assert_eq!(answered, 5, "{lines:#?}");
+}
+
 /// The state of a real app configured like `TestApp`'s, over its database.
 pub async fn app_state(app: &TestApp) -> healthtracker::state::AppState {
     let url = app.database.url.clone();

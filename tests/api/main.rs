@@ -6,6 +6,7 @@ mod mongo_server;
 
 mod ai;
 mod auth;
+mod connections;
 mod cross_cutting;
 mod docs;
 mod entries;

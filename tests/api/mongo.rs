@@ -772,7 +772,10 @@ async fn the_server_starts_without_mongodb_fails_fast_and_recovers_by_itself() {
     }
     let session = app.signup().await;
     app.created_entry(&session.access, &json!({"date": "2026-11-28"})).await;
-    assert_eq!(app.list_entries(&access, "").await.status(), StatusCode::OK);
+    assert_eq!(app.list_entries(&session.access, "").await.status(), StatusCode::OK);
+    // The token of a user that does not exist answered 503 while the database was down (it could
+    // not be checked); now that it can be, it is refused.
+    assert_eq!(app.list_entries(&access, "").await.status(), StatusCode::UNAUTHORIZED);
     // The indexes owed from start-up were created once it was reachable.
     let db = app.database.mongo_db().await;
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -20,4 +20,5 @@ mod database;
 mod production_log;
 mod redis_outage;
 mod sigterm;
+mod slow_clients;
 mod soak;

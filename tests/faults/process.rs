@@ -30,6 +30,11 @@ impl ServerProcess {
     /// Starts `healthtracker serve` with a production configuration (JSON logs to `dir/server.log`),
     /// the SQLite database at `database`, and `env` on top; waits until it answers.
     pub async fn start(dir: &Path, database: &Path, env: &[(&str, &str)]) -> Self {
+        Self::start_limited(dir, database, env, None).await
+    }
+
+    /// As [`ServerProcess::start`], allowed at most `open_files` file descriptors (`ulimit -n`).
+    pub async fn start_limited(dir: &Path, database: &Path, env: &[(&str, &str)], open_files: Option<u32>) -> Self {
         let log_path = dir.join("server.log");
         // A port picked this way can be taken by someone else before the server binds it: retry.
         for _ in 0..3 {
@@ -39,7 +44,15 @@ impl ServerProcess {
                 .append(true)
                 .open(&log_path)
                 .expect("log file");
-            let mut command = Command::new(env!("CARGO_BIN_EXE_healthtracker"));
+            let binary = env!("CARGO_BIN_EXE_healthtracker");
+            let mut command = match open_files {
+                None => Command::new(binary),
+                Some(limit) => {
+                    let mut shell = Command::new("sh");
+                    shell.args(["-c", &format!("ulimit -n {limit} && exec \"$0\" \"$@\""), binary]);
+                    shell
+                }
+            };
             command
                 .arg("serve")
                 .env_clear()

@@ -239,7 +239,7 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_jobs_and_exits_0() {
     assert_eq!(provider.calls(), 3, "no job ran twice");
 
     // Every acknowledged create is in the database.
-    let store = healthtracker::storage::open(&healthtracker::config::DatabaseSettings::Sqlite { path: database })
+    let store = healthtracker::storage::open(&healthtracker::config::DatabaseSettings::sqlite(database))
         .await
         .expect("reopen the database");
     let user = UserId::parse(&user_id).expect("user id");

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use mongodb::bson::doc;
 use mongodb::error::Error as DriverError;
-use mongodb::options::ClientOptions;
+use mongodb::options::{ClientOptions, WriteConcern};
 use mongodb::{Client, Database};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -30,7 +30,26 @@ async fn client_options(url: &SecretString) -> Result<ClientOptions, DriverError
     options.server_selection_timeout.get_or_insert(SERVER_SELECTION_TIMEOUT);
     options.connect_timeout.get_or_insert(CONNECT_TIMEOUT);
     options.app_name.get_or_insert_with(|| "healthtracker".to_owned());
+    // Durability: on a replica set a write is acknowledged once a majority of members have it
+    // (`w: majority` — the server's own default since MongoDB 5.0, stated for older servers); on a
+    // standalone server once it has applied it (the driver's default). `w=…&journal=…` in the
+    // connection string wins either way.
+    if options.repl_set_name.is_some() && options.write_concern.is_none() {
+        options.write_concern = Some(WriteConcern::majority());
+    }
     Ok(options)
+}
+
+/// The write concern in words, for the start-up line.
+fn describe_write_concern(options: &ClientOptions) -> String {
+    match &options.write_concern {
+        None => "the server's default".to_owned(),
+        Some(concern) => {
+            let w = concern.w.as_ref().map_or("default".to_owned(), |w| format!("{w:?}"));
+            let journal = concern.journal.map_or(String::new(), |j| format!(", journal {j}"));
+            format!("w {w}{journal}")
+        }
+    }
 }
 
 /// A database handle, or why there is none. `Ok(None)` when the options could not be resolved yet
@@ -54,6 +73,7 @@ pub(super) async fn connect(url: &SecretString, retrying: bool) -> anyhow::Resul
         Err(error) => anyhow::bail!("invalid MongoDB connection string: {}", scrub(error.to_string(), url)),
     };
     let hosts: Vec<String> = options.hosts.iter().map(ToString::to_string).collect();
+    let write_concern = describe_write_concern(&options);
     let name = match options.default_database.clone() {
         Some(name) => name,
         None => {
@@ -63,7 +83,7 @@ pub(super) async fn connect(url: &SecretString, retrying: bool) -> anyhow::Resul
     };
     let client = Client::with_options(options)
         .map_err(|error| anyhow::anyhow!("invalid MongoDB client options: {}", scrub(error_summary(&error), url)))?;
-    tracing::info!(hosts = hosts.join(","), database = %name, "using MongoDB");
+    tracing::info!(hosts = hosts.join(","), database = %name, write_concern, "using MongoDB");
     Ok(Some(client.database(&name)))
 }
 

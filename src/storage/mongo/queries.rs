@@ -15,7 +15,7 @@ use crate::domain::day::Day;
 use crate::domain::entry::{Entry, EntryRange};
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::user::{Email, User};
-use crate::storage::{RefreshSession, Storage, StoreError, StoreResult};
+use crate::storage::{RefreshSession, Storage, StoreError, StoreResult, TokenStanding};
 
 #[async_trait]
 impl Storage for MongoStore {
@@ -181,14 +181,20 @@ impl Storage for MongoStore {
         }
     }
 
-    async fn is_access_token_revoked(&self, key: &str) -> StoreResult<bool> {
-        let found = self
-            .collection(REVOKED_TOKENS)?
-            .find_one(doc! {"_id": key})
-            .projection(doc! {"_id": 1})
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(found.is_some())
+    async fn access_token_standing(&self, key: &str, user: UserId) -> StoreResult<TokenStanding> {
+        // Two collections: asked at the same time, so the request waits for one round trip.
+        let revoked = self.collection(REVOKED_TOKENS)?;
+        let users = self.collection(USERS)?;
+        let (revoked, user) = tokio::join!(
+            revoked.find_one(doc! {"_id": key}).projection(doc! {"_id": 1}),
+            users.find_one(doc! {"_id": user_oid(user)}).projection(doc! {"_id": 1}),
+        );
+        let (revoked, user) = (revoked.map_err(|e| self.fail(e))?, user.map_err(|e| self.fail(e))?);
+        Ok(match (user, revoked) {
+            (None, _) => TokenStanding::UnknownUser,
+            (Some(_), Some(_)) => TokenStanding::Revoked,
+            (Some(_), None) => TokenStanding::Valid,
+        })
     }
 
     async fn purge_expired(&self, _now: DateTime<Utc>) -> StoreResult<u64> {

@@ -21,9 +21,6 @@ pub(super) fn connect(path: &Path, read_only: bool) -> rusqlite::Result<Connecti
     }
     let connection = Connection::open_with_flags(path, flags)?;
     connection.busy_timeout(BUSY_TIMEOUT)?;
-    // With WAL, NORMAL is durable across application crashes; only an OS crash or power loss can
-    // lose the last transactions — the usual trade for a much faster commit.
-    connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
     // Keep one plan per statement: otherwise a statement with a bound LIMIT is marked to be
     // re-planned whenever its parameters are rebound, and the statement cache rebinds on every use,

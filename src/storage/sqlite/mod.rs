@@ -29,8 +29,9 @@ use rusqlite::Connection;
 
 use self::connection::{classify, connect, lock};
 use self::file_watch::{FileWatch, watch_file};
-use self::writer::{WriteJob, run_writer};
+use self::writer::{Ran, WriteJob, duplicate, run_writer};
 use super::{StoreError, StoreResult};
+use crate::config::SqliteSynchronous;
 
 /// Idle read connections kept for reuse (more are opened under load and closed afterwards).
 const MAX_IDLE_READERS: usize = 8;
@@ -49,13 +50,15 @@ struct Inner {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file. Does not migrate: call [`SqliteStore::migrate`].
-    pub async fn open(path: &Path) -> anyhow::Result<Self> {
+    /// `synchronous`: whether each commit waits for the disk (`SQLITE_SYNCHRONOUS`).
+    pub async fn open(path: &Path, synchronous: SqliteSynchronous) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating directory {}", dir.display()))?;
         }
         let owned = path.to_owned();
         let writer = tokio::task::spawn_blocking(move || -> rusqlite::Result<Connection> {
             let connection = connect(&owned, false)?;
+            connection.pragma_update(None, "synchronous", synchronous.as_str())?;
             // Persistent in the file: set once, by the writer.
             connection.pragma_update(None, "journal_mode", "WAL")?;
             Ok(connection)
@@ -81,7 +84,7 @@ impl SqliteStore {
     /// Creates or upgrades the schema (idempotent).
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let applied = self
-            .write(migrations::run_migrations)
+            .write_alone(migrations::run_migrations)
             .await
             .map_err(anyhow::Error::from)
             .context("running SQLite migrations")?;
@@ -118,22 +121,53 @@ impl SqliteStore {
     }
 
     /// Runs a write on the writer thread's connection, after checking that the file is still the
-    /// one it has open.
+    /// one it has open, and answers once it is committed (with the writes queued beside it).
     async fn write<T: Send + 'static>(
         &self,
+        query: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.queue(|reply| {
+            WriteJob::Batched(Box::new(move |connection| {
+                let outcome = query(connection);
+                Ran {
+                    succeeded: outcome.is_ok(),
+                    reply: Box::new(move |commit_failed| {
+                        // The caller may have gone (a cancelled request): the write still completes.
+                        let _ = reply.send(match commit_failed {
+                            Some(error) => Err(duplicate(error)),
+                            None => outcome,
+                        });
+                    }),
+                }
+            }))
+        })
+        .await
+    }
+
+    /// Runs `query` by itself, outside the writer's transactions (it opens its own).
+    async fn write_alone<T: Send + 'static>(
+        &self,
         query: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.queue(|reply| {
+            WriteJob::Alone(Box::new(move |connection| {
+                let _ = reply.send(query(connection));
+            }))
+        })
+        .await
+    }
+
+    async fn queue<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(tokio::sync::oneshot::Sender<rusqlite::Result<T>>) -> WriteJob,
     ) -> StoreResult<T> {
         let file = &self.inner.file;
         if !file.check() {
             return Err(file.unavailable());
         }
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let job: WriteJob = Box::new(move |connection| {
-            // The caller may have gone (a cancelled request): the write still completes.
-            let _ = reply.send(query(connection));
-        });
         let stopped = || StoreError::Other(anyhow::anyhow!("the SQLite writer thread stopped"));
-        self.inner.writes.send(job).map_err(|_| stopped())?;
+        self.inner.writes.send(job(reply)).map_err(|_| stopped())?;
         let outcome = answer.await.map_err(|_| stopped())?.map_err(classify);
         match &outcome {
             Ok(_) => file.set_writes_failing(false),

@@ -15,7 +15,7 @@ use crate::domain::day::Day;
 use crate::domain::entry::{DocumentJson, Entry, EntryRange};
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::user::{Email, User};
-use crate::storage::{RefreshSession, Storage, StoreResult};
+use crate::storage::{RefreshSession, Storage, StoreResult, TokenStanding};
 
 #[async_trait]
 impl Storage for SqliteStore {
@@ -176,10 +176,20 @@ impl Storage for SqliteStore {
         .await
     }
 
-    async fn is_access_token_revoked(&self, key: &str) -> StoreResult<bool> {
-        self.read(|c| {
-            c.prepare_cached("SELECT 1 FROM revoked_tokens WHERE token_key = ?1")?
-                .exists([key])
+    async fn access_token_standing(&self, key: &str, user: UserId) -> StoreResult<TokenStanding> {
+        let (user_exists, revoked) = self.read(|c| {
+            c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?2), \
+                        EXISTS (SELECT 1 FROM revoked_tokens WHERE token_key = ?1)",
+            )?
+            .query_row(params![key, user.to_string()], |r| {
+                Ok((r.get::<_, bool>(0)?, r.get::<_, bool>(1)?))
+            })
+        })?;
+        Ok(match (user_exists, revoked) {
+            (false, _) => TokenStanding::UnknownUser,
+            (true, true) => TokenStanding::Revoked,
+            (true, false) => TokenStanding::Valid,
         })
     }
 

@@ -8,6 +8,7 @@ use rusqlite::Connection;
 use super::SqliteStore;
 use super::connection::connect;
 use super::migrations::MIGRATIONS;
+use crate::config::SqliteSynchronous;
 use crate::domain::day::Day;
 use crate::domain::entry::{DayLog, Entry, EntryRange};
 use crate::domain::ids::{EntryId, UserId};
@@ -16,7 +17,7 @@ use crate::domain::user::{Email, UserName};
 use crate::storage::Storage;
 
 async fn store_with_one_entry(dir: &Path) -> anyhow::Result<(SqliteStore, Entry)> {
-    let store = SqliteStore::open(&dir.join("db").join("ht.db")).await?;
+    let store = SqliteStore::open(&dir.join("db").join("ht.db"), SqliteSynchronous::Full).await?;
     store.migrate().await?;
     let now = Utc::now();
     let user = User {
@@ -82,7 +83,7 @@ async fn a_database_migrated_by_sqlx_is_upgraded_not_recreated() -> anyhow::Resu
             [MIGRATIONS[0].0],
         )?;
     }
-    let store = SqliteStore::open(&path).await?;
+    let store = SqliteStore::open(&path, SqliteSynchronous::Full).await?;
     store.migrate().await?;
     let versions: Vec<i64> = store.read(|c| {
         c.prepare("SELECT version FROM schema_migrations ORDER BY version")?
@@ -102,4 +103,61 @@ fn a_read_connection_never_creates_the_database_file() {
         !path.exists(),
         "a reader created an empty database in place of the real one"
     );
+}
+
+/// A 2xx means the write is on disk: the writer waits for it (`synchronous=FULL`, 2) unless the
+/// operator chose speed (`SQLITE_SYNCHRONOUS=normal`, 1).
+#[tokio::test]
+async fn the_writer_waits_for_the_disk_unless_told_otherwise() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    for (setting, expected) in [(SqliteSynchronous::Full, 2), (SqliteSynchronous::Normal, 1)] {
+        let store = SqliteStore::open(&dir.path().join(format!("{expected}.db")), setting).await?;
+        let level: i64 = store
+            .write(|c| c.query_row("PRAGMA synchronous", [], |r| r.get(0)))
+            .await?;
+        assert_eq!(level, expected, "{setting:?}");
+    }
+    Ok(())
+}
+
+/// Writes queued together are committed together, yet each stays its own: one that fails (a day
+/// already taken) is refused alone, and every other one lands.
+#[tokio::test]
+async fn writes_committed_together_succeed_and_fail_one_by_one() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (store, existing) = store_with_one_entry(dir.path()).await?;
+    let now = Utc::now();
+    let writes = (0..200u64).map(|n| {
+        let store = store.clone();
+        // Every tenth write takes the day of the existing entry: a conflict.
+        let date = if n % 10 == 0 {
+            existing.date
+        } else {
+            existing.date.minus_days(n)
+        };
+        let entry = Entry {
+            id: EntryId::new(),
+            user: existing.user,
+            date,
+            log: DayLog::default(),
+            created_at: now,
+            updated_at: now,
+        };
+        async move { (n, store.insert_entry(&entry).await) }
+    });
+    let outcomes = futures::future::join_all(writes).await;
+    for (n, outcome) in &outcomes {
+        if n % 10 == 0 {
+            assert!(
+                matches!(outcome, Err(crate::storage::StoreError::Conflict)),
+                "{n}: {outcome:?}"
+            );
+        } else {
+            assert!(outcome.is_ok(), "{n}: {outcome:?}");
+        }
+    }
+    let range = EntryRange::parse(None, None, Some("366")).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let stored = store.list_entries(existing.user, &range).await?;
+    assert_eq!(stored.len(), 1 + 180);
+    Ok(())
 }

@@ -1,0 +1,331 @@
+//! Serving connections: the accept loop and each connection's life, with the limits a server facing
+//! slow and hostile clients needs (`axum::serve` has none of them):
+//!
+//! - a request's headers must arrive within `HEADER_READ_TIMEOUT_SECS` of its first byte (or of the
+//!   connection's opening), else the connection is closed — a client that sends half a request line
+//!   and then nothing holds a socket for seconds, not forever;
+//! - request headers over [`MAX_HEADER_BYTES`] are refused with hyper's bare 431 (no handler runs);
+//! - a keep-alive connection idle for `KEEP_ALIVE_TIMEOUT_SECS` between requests is closed;
+//! - an error accepting a connection (EMFILE when file descriptors run out) never ends the server:
+//!   it backs off and keeps accepting;
+//! - on shutdown it stops accepting, lets in-flight requests finish, closes idle connections.
+//!
+//! hyper's own `header_read_timeout` is not used: it also runs while a keep-alive connection waits
+//! for its next request, so it would close idle connections at the header timeout. Here each
+//! connection keeps a [`ConnectionClock`] of its phase (reading a request's head, being answered,
+//! idle), which a watchdog beside the connection reads. HTTP/1.1 only, as the old backend served.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, Response};
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tower::ServiceExt;
+
+use super::App;
+
+/// Request headers larger than this are refused (431).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// hyper's read buffer (it must hold a whole head): a head still unfinished at this size is refused,
+/// so a connection never buffers more than this.
+const READ_BUFFER_BYTES: usize = 2 * MAX_HEADER_BYTES;
+const FIRST_ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// How long a connection may wait in each phase.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionLimits {
+    /// From a request's first byte (or the connection's opening) to the end of its headers.
+    pub header_read_timeout: Duration,
+    /// Between the end of an answer and the next request's first byte.
+    pub keep_alive_timeout: Duration,
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and waits for the
+/// open connections' requests to finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        // Our own clock decides the head's deadline (see the module comment).
+        .header_read_timeout(None)
+        .max_buf_size(READ_BUFFER_BYTES)
+        .max_header_size(MAX_HEADER_BYTES);
+    let http = Arc::new(http);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut backoff = FIRST_ACCEPT_BACKOFF;
+    let mut failing = false;
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            // The peer gave up before we took its connection: nothing to do.
+            Err(error) if is_connection_error(&error) => continue,
+            Err(error) => {
+                if !failing {
+                    tracing::error!(error = %error, "cannot accept connections; backing off and retrying");
+                    failing = true;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(backoff) => {}
+                    () = &mut shutdown => break,
+                }
+                backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+                continue;
+            }
+        };
+        if failing {
+            tracing::warn!("accepting connections again");
+            failing = false;
+        }
+        backoff = FIRST_ACCEPT_BACKOFF;
+        let _ = stream.set_nodelay(true);
+        let clock = Arc::new(ConnectionClock::new());
+        let service = ConnectionService {
+            app: std::sync::Mutex::new(app.clone()),
+            peer,
+            clock: Arc::clone(&clock),
+        };
+        let io = TokioIo::new(ClockedIo {
+            inner: stream,
+            clock: Arc::clone(&clock),
+        });
+        let connection = graceful.watch(http.serve_connection(io, service));
+        tokio::spawn(drive(connection, clock, limits));
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Runs a connection until it ends, or until its clock says it waited too long in its phase (then
+/// dropping it closes the socket).
+async fn drive(
+    connection: impl Future<Output = Result<(), hyper::Error>>,
+    clock: Arc<ConnectionClock>,
+    limits: ConnectionLimits,
+) {
+    let mut connection = std::pin::pin!(connection);
+    loop {
+        // While a request is being answered there is no deadline here (the request timeout is the
+        // app's); look again after the shorter of the two waits.
+        let wake = clock
+            .deadline(limits)
+            .unwrap_or_else(|| Instant::now() + limits.header_read_timeout.min(limits.keep_alive_timeout));
+        tokio::select! {
+            outcome = &mut connection => {
+                if let Err(error) = outcome {
+                    tracing::debug!(error = %error, "connection ended with an error");
+                }
+                return;
+            }
+            () = tokio::time::sleep_until(wake) => {
+                if clock.deadline(limits).is_some_and(|deadline| deadline <= Instant::now()) {
+                    tracing::debug!(phase = clock.phase_name(), "closing a connection that waited too long");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn is_connection_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    )
+}
+
+const READING_HEAD: u8 = 0;
+const ANSWERING: u8 = 1;
+const IDLE: u8 = 2;
+
+/// Where a connection is in its life and since when, shared by its socket, its service and its
+/// watchdog.
+struct ConnectionClock {
+    epoch: Instant,
+    phase: AtomicU8,
+    /// Milliseconds after `epoch` at which the phase began.
+    since_ms: AtomicU64,
+}
+
+impl ConnectionClock {
+    /// A new connection is reading its first request's head.
+    fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            phase: AtomicU8::new(READING_HEAD),
+            since_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn enter(&self, phase: u8) {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        self.since_ms.store(now, Ordering::Relaxed);
+        self.phase.store(phase, Ordering::Release);
+    }
+
+    /// Bytes arrived: on an idle connection they start a request's head.
+    fn bytes_read(&self) {
+        if self.phase.load(Ordering::Acquire) == IDLE {
+            self.enter(READING_HEAD);
+        }
+    }
+
+    fn deadline(&self, limits: ConnectionLimits) -> Option<Instant> {
+        let wait = match self.phase.load(Ordering::Acquire) {
+            READING_HEAD => limits.header_read_timeout,
+            IDLE => limits.keep_alive_timeout,
+            _ => return None,
+        };
+        let since = self.epoch + Duration::from_millis(self.since_ms.load(Ordering::Relaxed));
+        Some(since + wait)
+    }
+
+    fn phase_name(&self) -> &'static str {
+        match self.phase.load(Ordering::Acquire) {
+            READING_HEAD => "reading request headers",
+            IDLE => "idle keep-alive",
+            _ => "answering",
+        }
+    }
+}
+
+/// The socket, telling the clock when bytes arrive.
+struct ClockedIo {
+    inner: TcpStream,
+    clock: Arc<ConnectionClock>,
+}
+
+impl AsyncRead for ClockedIo {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.clock.bytes_read();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for ClockedIo {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The app as one connection's hyper service: the request is answered by `app` with the peer's
+/// address attached (what `ClientIp` reads), and the answer's body tells the clock when it is done.
+/// The connection keeps its own copy of the app and calls it in place (HTTP/1 answers one request
+/// at a time): cloning the whole stack for every request was measurable.
+struct ConnectionService {
+    app: std::sync::Mutex<App>,
+    peer: SocketAddr,
+    clock: Arc<ConnectionClock>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for ConnectionService {
+    type Response = Response<ClockedBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        self.clock.enter(ANSWERING);
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(ConnectInfo(self.peer));
+        let answered = self.answer(request);
+        let clock = Arc::clone(&self.clock);
+        Box::pin(async move {
+            let response = answered.await?;
+            Ok(response.map(|body| ClockedBody { inner: body, clock }))
+        })
+    }
+}
+
+impl ConnectionService {
+    fn answer(&self, request: Request<Body>) -> <App as tower::Service<Request<Body>>>::Future {
+        let mut app = self.app.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // The stack is always ready (no layer applies backpressure); should that ever change, a
+        // fresh copy waits for readiness instead.
+        let mut context = Context::from_waker(std::task::Waker::noop());
+        match tower::Service::poll_ready(&mut *app, &mut context) {
+            Poll::Ready(Ok(())) => tower::Service::call(&mut *app, request),
+            _ => Box::pin(app.clone().oneshot(request)),
+        }
+    }
+}
+
+/// An answer's body: when hyper is done with it (written, or the connection failed), the
+/// connection is idle again.
+struct ClockedBody {
+    inner: Body,
+    clock: Arc<ConnectionClock>,
+}
+
+impl Drop for ClockedBody {
+    fn drop(&mut self) {
+        self.clock.enter(IDLE);
+    }
+}
+
+impl hyper::body::Body for ClockedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

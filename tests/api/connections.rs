@@ -1,0 +1,184 @@
+//! Slow and hostile clients at the connection level: header deadlines, header size, idle keep-alive,
+//! the per-request timeout. Raw sockets where an HTTP client would hide what the server does.
+//! (Thousands of slow connections at once are in the fault tests: tests/faults/slow_clients.rs.)
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::fake_ai::{Behaviour, FakeProvider};
+use crate::helpers::*;
+
+/// Waits for the server to close `stream` (read returns 0 or fails); how long it took, or `None`
+/// when it was still open after `patience`. Any bytes the server sends first are returned with it.
+async fn closed_within(stream: &mut TcpStream, patience: Duration) -> Option<(Duration, Vec<u8>)> {
+    let started = Instant::now();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let left = patience.checked_sub(started.elapsed())?;
+        match tokio::time::timeout(left, stream.read(&mut buffer)).await {
+            Err(_) => return None,
+            Ok(Ok(0)) | Ok(Err(_)) => return Some((started.elapsed(), received)),
+            Ok(Ok(n)) => received.extend_from_slice(&buffer[..n]),
+        }
+    }
+}
+
+/// Reads one whole response (this suite's routes answer with a Content-Length).
+async fn read_response(stream: &mut TcpStream) -> String {
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+            .await
+            .expect("a response within 5 s")
+            .expect("read");
+        assert!(n > 0, "connection closed before a whole response");
+        received.extend_from_slice(&buffer[..n]);
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if received.len() >= end + 4 + length {
+                return text;
+            }
+        }
+    }
+}
+
+async fn connect(app: &TestApp) -> TcpStream {
+    TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect")
+}
+
+#[tokio::test]
+async fn a_client_that_stops_in_the_middle_of_its_headers_is_disconnected() {
+    let app = TestApp::builder(Backend::Sqlite)
+        .env("HEADER_READ_TIMEOUT_SECS", "1")
+        .spawn()
+        .await;
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(b"GET /api/health/live HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .expect("write");
+    let closed = closed_within(&mut stream, Duration::from_secs(5)).await;
+    let Some((after, _)) = closed else {
+        panic!("a half-sent request held its connection for 5 s")
+    };
+    assert!(
+        after >= Duration::from_millis(800) && after < Duration::from_secs(3),
+        "closed after {after:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_that_never_sends_a_request_is_closed_at_the_header_deadline() {
+    let app = TestApp::builder(Backend::Sqlite)
+        .env("HEADER_READ_TIMEOUT_SECS", "1")
+        .spawn()
+        .await;
+    let mut stream = connect(&app).await;
+    let closed = closed_within(&mut stream, Duration::from_secs(5)).await;
+    assert!(
+        closed
+            .as_ref()
+            .is_some_and(|(after, _)| *after < Duration::from_secs(3)),
+        "{closed:?}"
+    );
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_last_until_the_keep_alive_timeout_not_the_header_timeout() {
+    let app = TestApp::builder(Backend::Sqlite)
+        .env("HEADER_READ_TIMEOUT_SECS", "1")
+        .env("KEEP_ALIVE_TIMEOUT_SECS", "3")
+        .spawn()
+        .await;
+    let mut stream = connect(&app).await;
+    let request = b"GET /api/health/live HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    stream.write_all(request).await.expect("write");
+    assert!(read_response(&mut stream).await.starts_with("HTTP/1.1 200"));
+    // Idle for longer than the header deadline: still open.
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    stream.write_all(request).await.expect("write");
+    assert!(read_response(&mut stream).await.starts_with("HTTP/1.1 200"));
+    // Idle for longer than the keep-alive timeout: closed.
+    let closed = closed_within(&mut stream, Duration::from_secs(6)).await;
+    let Some((after, received)) = closed else {
+        panic!("an idle connection outlived KEEP_ALIVE_TIMEOUT_SECS")
+    };
+    assert!(received.is_empty());
+    assert!(
+        after >= Duration::from_millis(2500) && after < Duration::from_secs(5),
+        "closed after {after:?}"
+    );
+}
+
+#[tokio::test]
+async fn request_headers_over_16_kb_are_refused_with_431() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let big = "x".repeat(17 * 1024);
+    let response = app
+        .get("/api/health/live")
+        .header("x-padding", &big)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    // The 200 kB header the old server accepted.
+    let huge = "x".repeat(200 * 1024);
+    let mut stream = connect(&app).await;
+    let request = format!("GET /api/health/live HTTP/1.1\r\nHost: localhost\r\nX-Padding: {huge}\r\n\r\n");
+    let _ = stream.write_all(request.as_bytes()).await;
+    let (_, received) = closed_within(&mut stream, Duration::from_secs(5))
+        .await
+        .expect("connection closed");
+    assert!(
+        String::from_utf8_lossy(&received).starts_with("HTTP/1.1 431"),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+    // Just under the cap is served.
+    let fits = "x".repeat(15 * 1024);
+    let response = app
+        .get("/api/health/live")
+        .header("x-padding", &fits)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_request_still_unanswered_at_the_request_timeout_is_a_json_503() {
+    let provider = FakeProvider::start().await;
+    provider.always(Behaviour::Stall(Duration::from_secs(20)));
+    let app = TestApp::builder(Backend::Sqlite)
+        .ai(&provider)
+        .env("AI_TIMEOUT_SECS", "10")
+        .env("REQUEST_TIMEOUT_SECS", "1")
+        .spawn()
+        .await;
+    let session = app.signup().await;
+    let started = Instant::now();
+    let response = app.chat(&session.access, "Are you there?").await;
+    let body = assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "Request timed out").await;
+    assert!(body["errorId"].is_string(), "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    // The server goes on serving.
+    assert_eq!(app.health_live().await.status(), StatusCode::OK);
+}
