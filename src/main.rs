@@ -109,6 +109,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         in_process_worker = app.runs_worker(),
         "HealthTracker API listening"
     );
+    if app.state().ai.is_none() {
+        // Said once here; each AI request then answers 503 quietly.
+        tracing::warn!("AI service is not configured (GROQ_API_KEY is not set): the AI routes answer 503");
+    }
     run_until_signalled(|stopped| app.run_until_stopped(stopped)).await
 }
 

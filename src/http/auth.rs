@@ -121,7 +121,12 @@ async fn register(
     State(state): State<AppState>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<SessionResponse>)> {
-    let registration = Registration::parse(&body).map_err(ApiError::Validation)?;
+    // On the blocking pool: the password's strength estimate (zxcvbn) takes milliseconds for a long
+    // one, which the async workers serving everyone else should not spend.
+    let registration = tokio::task::spawn_blocking(move || Registration::parse(&body))
+        .await
+        .map_err(|error| ApiError::Internal(error.into()))?
+        .map_err(ApiError::Validation)?;
     let logged_in = state.accounts.register(registration).await?;
     Ok((
         StatusCode::CREATED,
