@@ -27,6 +27,8 @@ pub trait CounterStore: Send + Sync + 'static {
     /// The current window's count without counting.
     async fn peek(&self, key: &str) -> Option<WindowCount>;
     async fn reset(&self, key: &str);
+    /// Deletes every key that starts with `prefix` (an account's counters, when it is deleted).
+    async fn reset_prefix(&self, prefix: &str);
 }
 
 /// Counters in this process.
@@ -77,6 +79,10 @@ impl CounterStore for MemoryCounters {
 
     async fn reset(&self, key: &str) {
         self.windows().remove(key);
+    }
+
+    async fn reset_prefix(&self, prefix: &str) {
+        self.windows().retain(|key, _| !key.starts_with(prefix));
     }
 }
 
@@ -171,6 +177,45 @@ impl CounterStore for RedisCounters {
         self.note(&result);
         self.fallback.reset(key).await
     }
+
+    async fn reset_prefix(&self, prefix: &str) {
+        let pattern = format!("{}*", glob_escape(&self.redis.key(prefix)));
+        let mut connection = self.redis.manager();
+        let mut cursor = 0u64;
+        loop {
+            let page: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(&mut connection)
+                .await;
+            self.note(&page);
+            let Ok((next, keys)) = page else { break };
+            if !keys.is_empty() {
+                let deleted: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query_async(&mut connection).await;
+                self.note(&deleted);
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        self.fallback.reset_prefix(prefix).await
+    }
+}
+
+/// `text` as a literal in a Redis glob pattern (an e-mail may hold `*`, `?` or `[`).
+fn glob_escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 /// A key's standing against its limit, as the `RateLimit-*` headers report it.
@@ -242,6 +287,11 @@ impl RateLimiter {
 
     pub async fn reset(&self, key: &str) {
         self.counters.reset(&self.key(key)).await
+    }
+
+    /// Forgets every key of this limiter that starts with `prefix`.
+    pub async fn reset_prefix(&self, prefix: &str) {
+        self.counters.reset_prefix(&self.key(prefix)).await
     }
 }
 

@@ -9,6 +9,7 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::TokenKeys;
 use crate::auth::{Accounts, LoginThrottle, RefreshPolicy};
 use crate::config::Settings;
+use crate::domain::ids::UserId;
 use crate::jobs::JobQueue;
 use crate::metrics::{Metrics, SharedMetrics};
 use crate::ratelimit::{CounterStore, MemoryCounters, RateLimiter, RedisCounters};
@@ -90,13 +91,14 @@ impl AppState {
         };
         let accounts = Accounts::new(
             Arc::clone(&store),
-            TokenKeys::new(&settings.jwt_secret),
+            TokenKeys::new(&settings.jwt_secret.load()?),
             PasswordHasher::new(cores)?,
             throttle,
             RefreshPolicy {
                 rotation: settings.refresh_token_rotation,
                 reuse_interval: settings.refresh_reuse_interval,
             },
+            settings.default_timezone,
         );
         Ok(Self(Arc::new(AppContext {
             ai: AiClient::new(&settings.ai, Retries::Configured, Arc::clone(&metrics))?,
@@ -111,6 +113,20 @@ impl AppState {
             openapi: std::sync::OnceLock::new(),
             started_at: Instant::now(),
         })))
+    }
+}
+
+impl AppContext {
+    /// Clears what the parts outside the account rules keep of a deleted user: the AI requests'
+    /// counter and, with async jobs, every job record and queued payload in Redis. Best effort
+    /// (all of it expires by itself within a day); a failure is logged with the user id only.
+    pub async fn forget_user(&self, user: UserId) {
+        self.ai_limiter.reset(&user.to_string()).await;
+        if let Some(jobs) = &self.jobs
+            && let Err(error) = jobs.forget_user(user).await
+        {
+            tracing::warn!(user_id = %user, error = %error, "could not delete a deleted user's AI jobs from Redis");
+        }
     }
 }
 

@@ -58,6 +58,10 @@ struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     nbf: Option<i64>,
     exp: i64,
+    /// The login an access token belongs to (its refresh-token family), so ending the login refuses
+    /// it at once. Absent in tokens minted before logins were tracked, and in the old backend's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 
 /// A freshly signed token.
@@ -74,6 +78,8 @@ pub struct VerifiedToken {
     /// for the old backend's tokens that have none.
     pub revocation_key: String,
     pub expires_at: DateTime<Utc>,
+    /// The login it belongs to (`sid`), when it names one.
+    pub session: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -100,8 +106,11 @@ impl TokenKeys {
         }
     }
 
-    pub fn mint(&self, user: UserId, kind: TokenKind) -> anyhow::Result<MintedToken> {
-        self.sign(user, kind, hex::encode(rand::random::<[u8; 16]>()), Utc::now())
+    /// A new token; an access token names its login (`session`), a refresh token's login is on
+    /// its server-side record.
+    pub fn mint(&self, user: UserId, kind: TokenKind, session: Option<&str>) -> anyhow::Result<MintedToken> {
+        let session = if kind == TokenKind::Access { session } else { None };
+        self.sign(user, kind, hex::encode(rand::random::<[u8; 16]>()), Utc::now(), session)
     }
 
     /// The refresh token that replaces the one whose digest is `parent_hash`, rotated at
@@ -114,10 +123,17 @@ impl TokenKeys {
         rotated_at: DateTime<Utc>,
     ) -> anyhow::Result<MintedToken> {
         let jti = digest(&format!("successor-of:{parent_hash}"))[..32].to_owned();
-        self.sign(user, TokenKind::Refresh, jti, rotated_at)
+        self.sign(user, TokenKind::Refresh, jti, rotated_at, None)
     }
 
-    fn sign(&self, user: UserId, kind: TokenKind, jti: String, issued: DateTime<Utc>) -> anyhow::Result<MintedToken> {
+    fn sign(
+        &self,
+        user: UserId,
+        kind: TokenKind,
+        jti: String,
+        issued: DateTime<Utc>,
+        session: Option<&str>,
+    ) -> anyhow::Result<MintedToken> {
         let issued_at = issued.timestamp();
         let expires_at = DateTime::from_timestamp(issued_at, 0).unwrap_or(issued) + kind.ttl();
         let claims = Claims {
@@ -127,6 +143,7 @@ impl TokenKeys {
             iat: Some(issued_at),
             nbf: None,
             exp: expires_at.timestamp(),
+            sid: session.map(str::to_owned),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok(MintedToken { token, expires_at })
@@ -154,10 +171,15 @@ impl TokenKeys {
             Some(jti) if !jti.is_empty() && jti.len() <= 128 => jti,
             _ => format!("sha256:{}", digest(token)),
         };
+        let session = match claims.sid {
+            Some(sid) if sid.is_empty() || sid.len() > 64 => return Err(InvalidToken),
+            sid => sid,
+        };
         Ok(VerifiedToken {
             user_id,
             revocation_key,
             expires_at,
+            session,
         })
     }
 }
@@ -179,8 +201,8 @@ mod tests {
     fn access_and_refresh_tokens_are_not_interchangeable() -> anyhow::Result<()> {
         let keys = keys("a-secret-that-is-long-enough-for-hs256-0123");
         let user = UserId::new();
-        let access = keys.mint(user, TokenKind::Access)?.token;
-        let refresh = keys.mint(user, TokenKind::Refresh)?.token;
+        let access = keys.mint(user, TokenKind::Access, None)?.token;
+        let refresh = keys.mint(user, TokenKind::Refresh, None)?.token;
         assert_eq!(keys.verify(&access, TokenKind::Access).map(|t| t.user_id), Ok(user));
         assert_eq!(keys.verify(&refresh, TokenKind::Access).err(), Some(InvalidToken));
         assert_eq!(keys.verify(&access, TokenKind::Refresh).err(), Some(InvalidToken));
@@ -192,8 +214,8 @@ mod tests {
         let keys = keys("a-secret-that-is-long-enough-for-hs256-0123");
         let user = UserId::new();
         assert_ne!(
-            keys.mint(user, TokenKind::Access)?.token,
-            keys.mint(user, TokenKind::Access)?.token
+            keys.mint(user, TokenKind::Access, None)?.token,
+            keys.mint(user, TokenKind::Access, None)?.token
         );
         Ok(())
     }
@@ -202,7 +224,7 @@ mod tests {
     fn other_keys_and_tampering_are_refused() -> anyhow::Result<()> {
         let ours = keys("a-secret-that-is-long-enough-for-hs256-0123");
         let theirs = keys("another-secret-that-is-long-enough-for-hs256");
-        let token = theirs.mint(UserId::new(), TokenKind::Access)?.token;
+        let token = theirs.mint(UserId::new(), TokenKind::Access, None)?.token;
         assert!(ours.verify(&token, TokenKind::Access).is_err());
         assert!(ours.verify("not.a.token", TokenKind::Access).is_err());
         Ok(())

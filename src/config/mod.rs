@@ -8,12 +8,16 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
+
+use crate::domain::timezone::TimeZone;
 
 use self::reader::Reader;
 pub use self::reader::{parse_bool, parse_byte_size, redact_url_password, url_password};
+pub use self::secret::JwtSecret;
 
 mod reader;
+mod secret;
 mod sections;
 #[cfg(test)]
 mod tests;
@@ -150,7 +154,9 @@ pub struct Settings {
     pub host: IpAddr,
     pub port: u16,
     pub database: DatabaseSettings,
-    pub jwt_secret: SecretString,
+    pub jwt_secret: JwtSecret,
+    /// `DEFAULT_TIMEZONE`: the zone of accounts that have not set one.
+    pub default_timezone: TimeZone,
     pub allowed_origins: Vec<String>,
     pub body_limit: usize,
     pub timeouts: TimeoutSettings,
@@ -208,7 +214,13 @@ impl Settings {
         let environment = sections::environment(&mut env);
         let (host, port) = sections::listen_address(&mut env);
         let database = sections::database(&mut env);
-        let jwt_secret = sections::jwt_secret(&mut env, environment, &mut warnings);
+        let jwt_secret = sections::jwt_secret(&mut env, environment, &database, &mut warnings);
+        let default_timezone = env.parse(
+            "DEFAULT_TIMEZONE",
+            TimeZone::UTC,
+            "an IANA time zone name such as UTC, Europe/Paris or Asia/Kolkata",
+            |s| TimeZone::parse(s).ok(),
+        );
         let allowed_origins = sections::allowed_origins(&mut env);
         let body_limit = sections::body_limit(&mut env);
         let timeouts = sections::timeouts(&mut env);
@@ -244,6 +256,7 @@ impl Settings {
             port,
             database,
             jwt_secret,
+            default_timezone,
             allowed_origins,
             body_limit,
             timeouts,
@@ -262,8 +275,4 @@ impl Settings {
         })
     }
 
-    /// The secret's length, for diagnostics that must not print it.
-    pub fn jwt_secret_len(&self) -> usize {
-        self.jwt_secret.expose_secret().len()
-    }
 }

@@ -9,7 +9,7 @@ use secrecy::SecretString;
 
 use super::reader::{Reader, parse_byte_size, parse_database_url, parse_origin, redact_url_password, redis_url};
 use super::{
-    AiSettings, DEFAULT_ALLOWED_ORIGINS, DatabaseSettings, Environment, JobSettings, LogFormat, MIN_JWT_SECRET_BYTES,
+    AiSettings, JwtSecret, DEFAULT_ALLOWED_ORIGINS, DatabaseSettings, Environment, JobSettings, LogFormat, MIN_JWT_SECRET_BYTES,
     RateLimitSettings, RedisSettings, SqliteSynchronous, TimeoutSettings,
 };
 
@@ -84,36 +84,46 @@ pub(super) fn database(env: &mut Reader<'_>) -> DatabaseSettings {
     }
 }
 
-/// `JWT_SECRET`: required (and long) in production; a random one per run in development.
-pub(super) fn jwt_secret(env: &mut Reader<'_>, environment: Environment, warnings: &mut Vec<String>) -> SecretString {
+/// `JWT_SECRET`: required (and long) in production; elsewhere, when unset, one kept in the data
+/// directory (the SQLite file's directory, or `data/`).
+pub(super) fn jwt_secret(
+    env: &mut Reader<'_>,
+    environment: Environment,
+    database: &DatabaseSettings,
+    warnings: &mut Vec<String>,
+) -> JwtSecret {
     let production = environment == Environment::Production;
     match env.get("JWT_SECRET") {
-        Some(secret) if secret.len() >= MIN_JWT_SECRET_BYTES => SecretString::from(secret),
+        Some(secret) if secret.len() >= MIN_JWT_SECRET_BYTES => JwtSecret::Given(SecretString::from(secret)),
         Some(_) if production => {
             env.errors.push(format!(
                 "JWT_SECRET: too short for production; expected at least {MIN_JWT_SECRET_BYTES} bytes \
                  (generate one with `openssl rand -hex 32`)"
             ));
-            SecretString::from(String::new())
+            JwtSecret::Given(SecretString::from(String::new()))
         }
         None if production => {
             env.errors.push(format!(
                 "JWT_SECRET: not set; production needs a secret of at least {MIN_JWT_SECRET_BYTES} bytes \
                  (generate one with `openssl rand -hex 32`)"
             ));
-            SecretString::from(String::new())
+            JwtSecret::Given(SecretString::from(String::new()))
         }
         Some(secret) => {
             warnings.push(format!(
                 "JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes; production refuses to start with it"
             ));
-            SecretString::from(secret)
+            JwtSecret::Given(SecretString::from(secret))
         }
         None => {
-            warnings.push(
-                "JWT_SECRET is not set: using a random secret for this run (tokens stop working on restart)".to_owned(),
-            );
-            SecretString::from(hex::encode(rand::random::<[u8; 32]>()))
+            let data_dir = match database {
+                DatabaseSettings::Sqlite { path, .. } => path
+                    .parent()
+                    .filter(|dir| !dir.as_os_str().is_empty())
+                    .map_or_else(|| PathBuf::from("."), PathBuf::from),
+                DatabaseSettings::Mongo { .. } => PathBuf::from("data"),
+            };
+            JwtSecret::KeptIn(data_dir.join("jwt-secret"))
         }
     }
 }

@@ -4,8 +4,10 @@
 pub mod coach;
 pub mod day;
 pub mod entry;
+pub mod export;
 pub mod ids;
 pub mod numbers;
 pub mod text;
+pub mod timezone;
 pub mod user;
 pub mod validation;

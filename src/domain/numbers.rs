@@ -13,3 +13,12 @@ pub fn serialize_js_number<S: Serializer>(n: &f64, serializer: S) -> Result<S::O
         serializer.serialize_f64(*n)
     }
 }
+
+/// The same as text (the CSV export): `7`, `7.5`.
+pub fn js_number_text(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() <= MAX_SAFE_INTEGER {
+        (n as i64).to_string()
+    } else {
+        n.to_string()
+    }
+}

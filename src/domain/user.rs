@@ -9,6 +9,7 @@ use serde_json::Value;
 use validator::{ValidateEmail, ValidateLength};
 
 use super::ids::UserId;
+use super::timezone::TimeZone;
 use super::validation::{FieldError, Problems, body_object, string, supplied};
 
 /// The registration rules, shared with the API documentation.
@@ -207,19 +208,7 @@ impl Credentials {
         let object = body_object(body)?;
         let mut problems = Problems::new();
         let email = required_email(object, &mut problems, Email::for_lookup);
-        let password = match object.get("password").and_then(Value::as_str) {
-            Some(raw) if !raw.is_empty() && raw.len() <= rules::LOGIN_PASSWORD_MAX_BYTES => {
-                Some(SecretString::from(raw))
-            }
-            Some(raw) if !raw.is_empty() => {
-                problems.add_secret("password", "Password is too long");
-                None
-            }
-            _ => {
-                problems.add_secret("password", "Password is required");
-                None
-            }
-        };
+        let password = required_secret(object, "password", "Password", &mut problems);
         match (email, password) {
             (Some(email), Some(password)) => Ok(Self { email, password }),
             _ => Err(problems.into_vec()),
@@ -249,8 +238,100 @@ pub struct User {
     pub email: Email,
     /// argon2id PHC string, or a bcrypt hash written by the old backend (upgraded on next login).
     pub password_hash: String,
+    /// `None` until the user sets one (and for every account from before there were zones): the
+    /// server's `DEFAULT_TIMEZONE` applies.
+    pub timezone: Option<TimeZone>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// `PATCH /auth/me`: only the name and the time zone are writable.
+#[derive(Debug, Default, PartialEq)]
+pub struct ProfileChanges {
+    pub name: Option<UserName>,
+    pub timezone: Option<TimeZone>,
+}
+
+impl ProfileChanges {
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let object = body_object(body)?;
+        let mut problems = Problems::new();
+        let name = supplied(object, "name")
+            .and_then(|v| problems.check("name", v, |v| string(v, "Name").and_then(UserName::parse)));
+        let timezone = supplied(object, "timezone")
+            .and_then(|v| problems.check("timezone", v, |v| string(v, "Timezone").and_then(TimeZone::parse)));
+        problems.finish(|| Self { name, timezone })
+    }
+}
+
+/// `POST /auth/change-password`: the current password (checked against the stored hash) and a new
+/// one by the registration rules.
+pub struct PasswordChange {
+    pub current: SecretString,
+    pub new: NewPassword,
+}
+
+impl PasswordChange {
+    /// `personal`: the account's name and e-mail, guessable as passwords.
+    pub fn parse(body: &Value, personal: &[&str]) -> Result<Self, Vec<FieldError>> {
+        let object = body_object(body)?;
+        let mut problems = Problems::new();
+        let current = required_secret(object, "currentPassword", "Current password", &mut problems);
+        let new = match object.get("newPassword").and_then(Value::as_str) {
+            Some(raw) if !raw.is_empty() => match NewPassword::parse(raw, personal) {
+                Ok(password) => Some(password),
+                Err(msg) => {
+                    problems.add_secret("newPassword", msg);
+                    None
+                }
+            },
+            _ => {
+                problems.add_secret("newPassword", "New password is required");
+                None
+            }
+        };
+        match (current, new) {
+            (Some(current), Some(new)) if problems.is_empty() => Ok(Self { current, new }),
+            _ => Err(problems.into_vec()),
+        }
+    }
+}
+
+/// `DELETE /auth/me`: the password, to prove it is the account's owner and not a stolen token.
+pub struct AccountDeletion {
+    pub password: SecretString,
+}
+
+impl AccountDeletion {
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let object = body_object(body)?;
+        let mut problems = Problems::new();
+        match required_secret(object, "password", "Password", &mut problems) {
+            Some(password) => Ok(Self { password }),
+            None => Err(problems.into_vec()),
+        }
+    }
+}
+
+/// A password to check against a stored hash: present, a string, not absurdly long (a hashing cost
+/// bound). Never echoed.
+fn required_secret(
+    object: &serde_json::Map<String, Value>,
+    key: &str,
+    label: &str,
+    problems: &mut Problems,
+) -> Option<SecretString> {
+    match object.get(key).and_then(Value::as_str) {
+        Some(raw) if !raw.is_empty() && raw.len() <= rules::LOGIN_PASSWORD_MAX_BYTES => Some(SecretString::from(raw)),
+        Some(raw) if !raw.is_empty() => {
+            problems.add_secret(key, format!("{label} is too long"));
+            None
+        }
+        _ => {
+            problems.add_secret(key, format!("{label} is required"));
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult, too_many_requests, write_rate_limit_headers};
-use super::extract::{AuthUser, ClientIp, JsonBody};
+use super::extract::{AuthUser, ClientInfo, ClientIp, JsonBody};
 use super::openapi::{
     ErrorBody, LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest, Success,
 };
@@ -119,6 +119,7 @@ pub struct RefreshResponse {
 )]
 async fn register(
     State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<SessionResponse>)> {
     // On the blocking pool: the password's strength estimate (zxcvbn) takes milliseconds for a long
@@ -127,7 +128,7 @@ async fn register(
         .await
         .map_err(|error| ApiError::Internal(error.into()))?
         .map_err(ApiError::Validation)?;
-    let logged_in = state.accounts.register(registration).await?;
+    let logged_in = state.accounts.register(registration, &client).await?;
     Ok((
         StatusCode::CREATED,
         Json(SessionResponse::new("User registered successfully", logged_in)),
@@ -152,11 +153,11 @@ async fn register(
 )]
 async fn login(
     State(state): State<AppState>,
-    ClientIp(client): ClientIp,
+    ClientInfo(client): ClientInfo,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<SessionResponse>> {
     let credentials = Credentials::parse(&body).map_err(ApiError::Validation)?;
-    let logged_in = state.accounts.login(credentials, client).await?;
+    let logged_in = state.accounts.login(credentials, &client).await?;
     Ok(Json(SessionResponse::new("Login successful", logged_in)))
 }
 
@@ -188,9 +189,13 @@ fn refresh_token_field(body: &Value) -> ApiResult<Option<&str>> {
             example = json!({"status": "error", "message": "Too many requests from this IP, please try again later."})),
     )
 )]
-async fn refresh(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Json<RefreshResponse>> {
+async fn refresh(
+    State(state): State<AppState>,
+    ClientInfo(client): ClientInfo,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<RefreshResponse>> {
     let token = refresh_token_field(&body)?.ok_or(ApiError::BadRequest("Refresh token is required".into()))?;
-    let tokens = state.accounts.refresh(token).await?;
+    let tokens = state.accounts.refresh(token, &client).await?;
     Ok(Json(RefreshResponse {
         status: Success::Success,
         token: tokens.access.token.clone(),

@@ -105,6 +105,9 @@ impl From<AuthError> for ApiError {
             AuthError::RevokedToken => ApiError::Unauthorized("Token has been revoked"),
             AuthError::InvalidRefreshToken => ApiError::Unauthorized("Invalid or expired refresh token"),
             AuthError::RevokedRefreshToken => ApiError::Unauthorized("Refresh token has been revoked"),
+            AuthError::CurrentPasswordIncorrect => ApiError::BadRequest("Current password is incorrect".into()),
+            AuthError::PasswordIncorrect => ApiError::BadRequest("Password is incorrect".into()),
+            AuthError::UnknownSession => ApiError::NotFound("Session not found"),
             AuthError::Store(error) => error.into(),
             AuthError::Internal(error) => ApiError::Internal(error),
         }

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::observe::RequestContext;
-use crate::auth::Caller;
+use crate::auth::{Caller, Client};
 use crate::domain::validation::{FieldError, Problems};
 use crate::state::AppState;
 
@@ -113,6 +113,34 @@ impl FromRequestParts<AppState> for ClientIp {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
         Ok(Self(peer.unwrap_or(IpAddr::from([0, 0, 0, 0]))))
+    }
+}
+
+/// Who is asking: the client's IP (see [`ClientIp`]) and its `User-Agent` (at most 256 characters,
+/// control characters dropped), as the account rules take them.
+pub struct ClientInfo(pub Client);
+
+/// User agents longer than this are cut (what the session list shows; the rest is noise).
+const USER_AGENT_CHARS: usize = 256;
+
+impl FromRequestParts<AppState> for ClientInfo {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state).await?;
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .map(|agent| {
+                agent
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(USER_AGENT_CHARS)
+                    .collect::<String>()
+            })
+            .filter(|agent| !agent.trim().is_empty());
+        Ok(Self(Client { ip, user_agent }))
     }
 }
 

@@ -21,11 +21,13 @@ use self::error::{ApiError, new_error_id};
 use crate::config::{Environment, Settings};
 use crate::state::AppState;
 
+pub mod account;
 pub mod ai;
 pub mod auth;
 pub mod docs;
 pub mod entries;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod health;
 pub mod metrics;
@@ -46,7 +48,9 @@ pub fn app(state: AppState) -> App {
 pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(auth::routes(state))
+        .merge(account::routes())
         .merge(entries::routes())
+        .merge(export::routes())
         .merge(ai::routes())
         .merge(health::routes())
         .merge(docs::routes())

@@ -114,7 +114,9 @@ Answers are sent with `Cache-Control: no-store`.";
     ),
     modifiers(&SecuritySchemes),
     tags(
-        (name = "auth", description = "Accounts and tokens"),
+        (name = "auth", description = "Registration, login and tokens"),
+        (name = "account", description = "The caller's account: profile, password, logins, deletion"),
+        (name = "data", description = "The caller's data as a file: export and import"),
         (name = "entries", description = "Daily entries, one per user per UTC day"),
         (name = "ai", description = "The AI coach: chat and weekly report, answered inline or queued"),
         (name = "health", description = "Probes"),
@@ -147,6 +149,10 @@ request_schema!(
     LoginRequest,
     RefreshRequest,
     LogoutRequest,
+    ProfileUpdate,
+    ChangePasswordRequest,
+    DeleteAccountRequest,
+    ImportDocument,
     EntryInput,
     EntryUpdate,
     ChatRequest,
@@ -319,6 +325,10 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
     });
     let refresh_token =
         json!({ "type": "string", "minLength": 1, "description": "A refresh token", "writeOnly": true });
+    let current_password = json!({
+        "type": "string", "minLength": 1, "maxLength": user::LOGIN_PASSWORD_MAX_BYTES / 4, "writeOnly": true,
+        "examples": ["Secret123x"]
+    });
 
     let create = entry_properties(true);
     let update = entry_properties(false);
@@ -338,11 +348,7 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
             "LoginRequest",
             object(
                 &["email", "password"],
-                properties(json!({
-                    "email": email,
-                    "password": { "type": "string", "minLength": 1, "maxLength": user::LOGIN_PASSWORD_MAX_BYTES / 4,
-                                  "writeOnly": true, "examples": ["Secret123"] }
-                })),
+                properties(json!({ "email": email, "password": current_password.clone() })),
                 "Credentials",
             ),
         ),
@@ -361,6 +367,50 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
                 properties(json!({ "refreshToken": optional(refresh_token) })),
                 "The refresh token to revoke; without one, all of the caller's refresh tokens are revoked",
             ),
+        ),
+        (
+            "ProfileUpdate",
+            object(
+                &[],
+                properties(json!({
+                    "name": optional(text(user::NAME, "Ada Lovelace")),
+                    "timezone": optional(json!({
+                        "type": "string",
+                        "description": "An IANA time zone name (case-insensitive); fixed offsets such as GMT+4 are refused",
+                        "examples": ["Asia/Kolkata"]
+                    })),
+                })),
+                "The fields to change; nothing else is writable",
+            ),
+        ),
+        (
+            "ChangePasswordRequest",
+            object(
+                &["currentPassword", "newPassword"],
+                properties(json!({ "currentPassword": current_password.clone(), "newPassword": new_password.clone() })),
+                "The current password and a new one (the registration rules apply)",
+            ),
+        ),
+        (
+            "DeleteAccountRequest",
+            object(
+                &["password"],
+                properties(json!({ "password": current_password })),
+                "The account's password",
+            ),
+        ),
+        (
+            "ImportDocument",
+            json!({
+                "type": "object",
+                "description": "An export document (`GET /export`) of this or another account. Each entry is checked by the rules of POST /entries; invalid ones are listed in `errors`, the rest imported. Ids, owners and timestamps in the file are ignored.",
+                "required": ["format", "version", "entries"],
+                "properties": {
+                    "format": { "type": "string", "enum": [crate::domain::export::FORMAT] },
+                    "version": { "type": "integer", "enum": [crate::domain::export::VERSION] },
+                    "entries": { "type": "array", "maxItems": crate::domain::export::MAX_ENTRIES, "items": { "type": "object" } }
+                }
+            }),
         ),
         (
             "EntryInput",
@@ -470,6 +520,10 @@ mod tests {
             LoginRequest::name(),
             RefreshRequest::name(),
             LogoutRequest::name(),
+            ProfileUpdate::name(),
+            ChangePasswordRequest::name(),
+            DeleteAccountRequest::name(),
+            ImportDocument::name(),
             EntryInput::name(),
             EntryUpdate::name(),
             ChatRequest::name(),

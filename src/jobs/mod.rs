@@ -4,7 +4,8 @@
 //! attempts, result, failure reason — lives in a hash of our own, `<prefix>:job:<id>`, because apalis
 //! cannot show a job being retried, has no progress, and keeps finished jobs forever. The record
 //! expires a day after the job finishes. A per-user sorted set `<prefix>:jobs:inflight:<user>` caps
-//! how many jobs one user has queued or running.
+//! how many jobs one user has queued or running, and `<prefix>:jobs:user:<user>` lists every job of
+//! the user whose record may still exist, so deleting the account can delete them all.
 
 pub mod worker;
 
@@ -156,6 +157,17 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 ";
 
+/// One job, gone: our record, apalis' payload, result and bookkeeping of it.
+const FORGET_JOB_SCRIPT: &str = r"
+redis.call('DEL', KEYS[1], KEYS[3])
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
+redis.call('SREM', KEYS[5], ARGV[1])
+redis.call('ZREM', KEYS[6], ARGV[1])
+redis.call('LREM', KEYS[7], 0, ARGV[1])
+return 1
+";
+
 pub fn now_millis() -> i64 {
     Utc::now().timestamp_millis()
 }
@@ -171,6 +183,57 @@ impl JobRecords {
 
     fn inflight_key(&self, user: UserId) -> String {
         self.redis.key(&format!("jobs:inflight:{user}"))
+    }
+
+    fn user_jobs_key(&self, user: UserId) -> String {
+        self.redis.key(&format!("jobs:user:{user}"))
+    }
+
+    /// Remembers that `user` has job `id` (for as long as its record can live).
+    async fn note_job(&self, user: UserId, id: &str) -> redis::RedisResult<()> {
+        let key = self.user_jobs_key(user);
+        let keep = (RECORD_TTL + STALE_RESERVATION).as_secs() as i64;
+        redis::pipe()
+            .zadd(&key, id, now_millis())
+            .ignore()
+            .zrembyscore(&key, "-inf", now_millis() - keep * 1000)
+            .ignore()
+            .expire(&key, keep)
+            .ignore()
+            .query_async(&mut self.redis.manager())
+            .await
+    }
+
+    /// Deletes everything of `user` in Redis that the queue holds: each job's record, its payload
+    /// and result in apalis' keys (a job still queued is dropped with them: a worker skips a job
+    /// without a record), and the user's own sets.
+    pub async fn forget_user(&self, user: UserId, queue: &QueueConfig) -> redis::RedisResult<()> {
+        // Built once: `Script::new` hashes the source (SHA-1) every time it is called.
+        static FORGET: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(FORGET_JOB_SCRIPT));
+        let jobs: Vec<String> = redis::cmd("ZRANGE")
+            .arg(self.user_jobs_key(user))
+            .arg(0)
+            .arg(-1)
+            .query_async(&mut self.redis.manager())
+            .await?;
+        for id in jobs {
+            let _: i64 = FORGET
+                .key(self.record_key(&id))
+                .key(queue.job_data_hash())
+                .key(format!("{}:{id}", queue.job_meta_hash()))
+                .key(queue.done_jobs_set())
+                .key(queue.dead_jobs_set())
+                .key(queue.scheduled_jobs_set())
+                .key(queue.active_jobs_list())
+                .arg(&id)
+                .invoke_async(&mut self.redis.manager())
+                .await?;
+        }
+        redis::cmd("DEL")
+            .arg(self.user_jobs_key(user))
+            .arg(self.inflight_key(user))
+            .query_async(&mut self.redis.manager())
+            .await
     }
 
     /// Holds one of the user's `max` slots for job `id`; `false` when all are taken.
@@ -300,6 +363,7 @@ impl JobQueue {
         let pushed = async {
             // The record first, so a worker never picks up a job without one.
             self.records.update(&id, &record).await.map_err(unavailable)?;
+            self.records.note_job(owner, &id).await.map_err(unavailable)?;
             let job = TaskBuilder::new(AiJob { user_id: owner, task })
                 .task_id(TaskId::from_ulid(ulid))
                 .build();
@@ -331,6 +395,11 @@ impl JobQueue {
             Ok(Err(e)) => Err(QueueUnavailable(e.to_string())),
             Err(_) => Err(QueueUnavailable("Redis did not answer".to_owned())),
         }
+    }
+
+    /// Deletes every job of `user` from Redis (their account is being deleted).
+    pub async fn forget_user(&self, user: UserId) -> redis::RedisResult<()> {
+        self.records.forget_user(user, self.storage.get_config()).await
     }
 
     /// Jobs waiting to run: scheduled (including retries waiting out their backoff) or pushed and

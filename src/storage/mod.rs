@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use crate::domain::day::Day;
 use crate::domain::entry::{DocumentJson, Entry, EntryRange};
 use crate::domain::ids::{EntryId, UserId};
-use crate::domain::user::{Email, User};
+use crate::domain::timezone::TimeZone;
+use crate::domain::user::{Email, User, UserName};
 
 pub mod mongo;
 pub mod sqlite;
@@ -34,13 +35,45 @@ pub enum StoreError {
 pub struct RefreshSession {
     pub token_hash: String,
     pub user_id: UserId,
-    /// Every token obtained by rotating one login shares its family; reuse of a rotated token
-    /// revokes the whole family.
+    /// Every token obtained by rotating one login shares its family (the login's [`Session`] id);
+    /// reuse of a rotated token revokes the whole family.
     pub family_id: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub rotated_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The client that asked for it; kept on its login when the token starts one.
+    pub user_agent: Option<String>,
+}
+
+/// A login ("session" in the API): created by a login, used by every refresh, ended by logout,
+/// revocation, a password change or reuse detection. Access tokens name it (`sid`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Session {
+    /// The refresh-token family id.
+    pub id: String,
+    pub user_id: UserId,
+    pub created_at: DateTime<Utc>,
+    /// The last refresh (the login itself before the first one).
+    pub last_used_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+}
+
+/// What an import does with a day the account already has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Leave the stored entry.
+    Skip,
+    /// Overwrite it (its id and creation time stay).
+    Replace,
+}
+
+/// What an import did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub created: u64,
+    pub updated: u64,
+    pub skipped: u64,
 }
 
 /// What the store knows of a correctly signed access token.
@@ -67,15 +100,33 @@ pub trait Storage: Send + Sync + 'static {
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()>;
+    /// Sets what is given; the updated user, or `None` when there is none.
+    async fn update_profile(
+        &self,
+        id: UserId,
+        name: Option<&UserName>,
+        timezone: Option<TimeZone>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<User>>;
+    /// Deletes the user and everything that is theirs in the database: entries, logins, refresh
+    /// tokens, revoked-token rows (and any other per-user data a backend keeps). `false` when
+    /// there was no such user.
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
 
-    // Refresh sessions.
+    // Refresh tokens.
+    /// Records a refresh token and brings its login up to date (created with it when it is the
+    /// first of its family; otherwise `last_used_at` and the expiry move on). `Conflict` when that
+    /// token is already recorded.
     async fn insert_session(&self, session: &RefreshSession) -> StoreResult<()>;
     async fn session_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshSession>>;
     /// Marks an active session rotated. `false` when it was already rotated or revoked: the caller
     /// lost a race with another use of the same token.
     async fn mark_session_rotated(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Ends the login the refresh token belongs to (logout with a refresh token).
     async fn revoke_session(&self, user: UserId, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Ends a login and every refresh token of it (reuse detection).
     async fn revoke_session_family(&self, family_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Ends every login of the user.
     async fn revoke_user_sessions(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()>;
     /// A refresh token the old backend stored in clear on the user document: consumed (removed) and
     /// `true` when it was there. Backends that never held such tokens keep the default.
@@ -85,10 +136,19 @@ pub trait Storage: Send + Sync + 'static {
 
     // Revoked access tokens (shared by every instance using this database).
     async fn revoke_access_token(&self, key: &str, user: UserId, expires_at: DateTime<Utc>) -> StoreResult<()>;
-    /// Whether an access token (revocation key `key`, of `user`) may still be used. Every
-    /// authenticated request asks, so it is one lookup where the backend allows (SQLite: one
-    /// statement; MongoDB: two finds at once).
-    async fn access_token_standing(&self, key: &str, user: UserId) -> StoreResult<TokenStanding>;
+    /// Whether an access token (revocation key `key`, of `user`, of login `session` when it names
+    /// one) may still be used: its user exists, it was not logged out, its login was not ended.
+    /// Every authenticated request asks, so it is one lookup where the backend allows (SQLite: one
+    /// statement; MongoDB: its finds at once).
+    async fn access_token_standing(&self, key: &str, user: UserId, session: Option<&str>)
+    -> StoreResult<TokenStanding>;
+
+    // Logins.
+    /// The user's live logins (not ended, not expired), newest first.
+    async fn list_sessions(&self, user: UserId, now: DateTime<Utc>) -> StoreResult<Vec<Session>>;
+    /// Ends one of the user's logins (its refresh tokens too). `false` when the user has no live
+    /// login of that id.
+    async fn revoke_login(&self, user: UserId, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
 
     /// Deletes revocations and sessions that have expired (backends with TTL indexes may do nothing).
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
@@ -114,6 +174,18 @@ pub trait Storage: Send + Sync + 'static {
     /// `Conflict` when its new day is taken by another of the user's entries.
     async fn update_entry(&self, entry: &Entry) -> StoreResult<bool>;
     async fn delete_entry(&self, user: UserId, id: EntryId) -> StoreResult<bool>;
+    /// Up to `limit` of the user's entries after day `after` (from the first when `None`), oldest
+    /// first, as documents: the export reads an account page by page, whatever its size.
+    async fn entry_documents_after(
+        &self,
+        user: UserId,
+        after: Option<Day>,
+        limit: u32,
+    ) -> StoreResult<Vec<(Day, DocumentJson)>>;
+    /// Writes entries of the user, one per day (the caller made the days unique): a day the user
+    /// has is skipped or replaced (keeping its id and `created_at`), a new day inserted. In one
+    /// transaction where the backend has them (SQLite), in bulk otherwise (MongoDB).
+    async fn import_entries(&self, user: UserId, entries: &[Entry], on_conflict: OnConflict) -> StoreResult<ImportCounts>;
 }
 
 /// Opens the configured backend and brings its schema up to date (idempotent), so a fresh checkout

@@ -671,7 +671,10 @@ async fn migrate_is_idempotent_and_fails_clearly_when_mongodb_is_unreachable() {
         ("users", 2),
         ("entries", 3),
         ("refresh_sessions", 4),
-        ("revoked_tokens", 2),
+        // _id, the TTL on expiresAt, and user (account deletion).
+        ("revoked_tokens", 3),
+        // _id, user, the TTL on expiresAt.
+        ("sessions", 3),
     ] {
         let names = db
             .collection::<Document>(collection)

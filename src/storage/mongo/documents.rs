@@ -13,8 +13,9 @@ use mongodb::bson::{self, Bson, Document, doc};
 use crate::domain::day::Day;
 use crate::domain::entry::{DayLog, Entry, FoodItem, Meal, Mood};
 use crate::domain::ids::{EntryId, ObjectId, UserId};
+use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
-use crate::storage::RefreshSession;
+use crate::storage::{RefreshSession, Session};
 
 pub const USERS: &str = "users";
 pub const ENTRIES: &str = "entries";
@@ -22,6 +23,8 @@ pub const ENTRIES: &str = "entries";
 pub const REFRESH_SESSIONS: &str = "refresh_sessions";
 /// Ours: access tokens revoked by logout, expired by a TTL index.
 pub const REVOKED_TOKENS: &str = "revoked_tokens";
+/// Ours: logins (one per refresh-token family), expired by a TTL index.
+pub const SESSIONS: &str = "sessions";
 
 /// The old backend stored an entry's day as the server's local midnight; every real offset lies within
 /// ±12 h of UTC midnight, so the nearest UTC midnight is the day that was meant.
@@ -210,6 +213,8 @@ pub fn user_from_doc(doc: &Document) -> Result<User, Unreadable> {
         email: Email::from_stored(string_field(doc, "email").trim().to_lowercase()),
         // bcrypt from the old backend, argon2id from us; a missing one matches no password.
         password_hash: string_field(doc, "password"),
+        // Ours; the old backend's documents have none (the server's default zone applies).
+        timezone: doc.get_str("timezone").ok().and_then(TimeZone::from_stored),
         created_at,
         updated_at: date_field(doc, "updatedAt").unwrap_or(created_at),
     })
@@ -217,7 +222,20 @@ pub fn user_from_doc(doc: &Document) -> Result<User, Unreadable> {
 
 /// What reads of a user load: not the token arrays, which the old backend grew with every login.
 pub fn user_projection() -> Document {
-    doc! { "name": 1, "email": 1, "password": 1, "createdAt": 1, "updatedAt": 1 }
+    doc! { "name": 1, "email": 1, "password": 1, "timezone": 1, "createdAt": 1, "updatedAt": 1 }
+}
+
+pub fn login_from_doc(doc: &Document) -> Result<Session, Unreadable> {
+    let id = doc.get_str("_id").map_err(|_| unreadable(SESSIONS, doc, "_id is not a session id"))?;
+    let user = object_id_field(doc, "user").ok_or_else(|| unreadable(SESSIONS, doc, "user is missing"))?;
+    let created_at = date_field(doc, "createdAt").ok_or_else(|| unreadable(SESSIONS, doc, "createdAt is missing"))?;
+    Ok(Session {
+        id: id.to_owned(),
+        user_id: UserId(user),
+        created_at,
+        last_used_at: date_field(doc, "lastUsedAt").unwrap_or(created_at),
+        user_agent: doc.get_str("userAgent").ok().map(str::to_owned),
+    })
 }
 
 pub fn session_from_doc(doc: &Document) -> Result<RefreshSession, Unreadable> {
@@ -235,6 +253,8 @@ pub fn session_from_doc(doc: &Document) -> Result<RefreshSession, Unreadable> {
         expires_at,
         rotated_at: date_field(doc, "rotatedAt"),
         revoked_at: date_field(doc, "revokedAt"),
+        // Kept on the login, not on each token.
+        user_agent: None,
     })
 }
 
@@ -301,7 +321,7 @@ pub fn entry_update(entry: &Entry, move_to_day: bool) -> Document {
 }
 
 pub fn user_to_doc(user: &User) -> Document {
-    doc! {
+    let mut doc = doc! {
         "_id": user_oid(user.id),
         "name": user.name.as_str(),
         "email": user.email.as_str(),
@@ -313,7 +333,11 @@ pub fn user_to_doc(user: &User) -> Document {
         "createdAt": bson_date(user.created_at),
         "updatedAt": bson_date(user.updated_at),
         "__v": 0,
+    };
+    if let Some(zone) = user.timezone {
+        doc.insert("timezone", zone.name());
     }
+    doc
 }
 
 pub fn session_to_doc(s: &RefreshSession) -> Document {

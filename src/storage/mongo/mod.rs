@@ -78,13 +78,21 @@ impl MongoStore {
         let db = connect(url, false)
             .await?
             .context("cannot resolve the MongoDB connection string (DNS lookup for mongodb+srv:// failed)")?;
+        let outcome = Self::migrate_on(&db, url).await;
+        // The process exits next: stop the driver's background tasks first, or one of them can be
+        // torn down mid-request with the runtime and panic on its way out.
+        db.client().clone().shutdown().await;
+        outcome
+    }
+
+    async fn migrate_on(db: &Database, url: &SecretString) -> anyhow::Result<()> {
         db.run_command(doc! {"ping": 1})
             .await
             .map_err(|error| anyhow::anyhow!("cannot reach MongoDB: {}", scrub(error_summary(&error), url)))?;
-        let problems = indexes::create_all(&db)
+        let problems = indexes::create_all(db)
             .await
             .map_err(|error| anyhow::anyhow!("MongoDB became unreachable: {}", scrub(error_summary(&error), url)))?;
-        let duplicates = indexes::find_duplicates(&db)
+        let duplicates = indexes::find_duplicates(db)
             .await
             .map_err(|error| anyhow::anyhow!("reading existing data failed: {}", scrub(error_summary(&error), url)))?;
         if problems.is_empty() && duplicates.is_empty() {
@@ -177,6 +185,21 @@ impl MongoStore {
             .map(entry_from_doc)
             .transpose()
             .map_err(anyhow::Error::from)?)
+    }
+
+    /// Ends a login: its record first (its access tokens are refused from then on), then every
+    /// refresh token of it.
+    async fn end_login(&self, family: &str, at: chrono::DateTime<chrono::Utc>) -> StoreResult<()> {
+        use self::documents::{REFRESH_SESSIONS, SESSIONS, bson_date};
+        self.collection(SESSIONS)?
+            .update_one(doc! {"_id": family, "revokedAt": null}, doc! {"$set": {"revokedAt": bson_date(at)}})
+            .await
+            .map_err(|e| self.fail(e))?;
+        self.collection(REFRESH_SESSIONS)?
+            .update_many(doc! {"family": family, "revokedAt": null}, doc! {"$set": {"revokedAt": bson_date(at)}})
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(())
     }
 
     /// Whether another entry of `user` (other than `except`) stands for `day`.

@@ -5,17 +5,22 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
+use mongodb::options::ReturnDocument;
 
 use super::MongoStore;
 use super::documents::{
-    ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, USERS, bson_date, day_of, day_window, entry_from_doc, entry_oid,
-    entry_to_doc, entry_update, session_from_doc, session_to_doc, user_oid, user_to_doc,
+    ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, day_of, day_window, entry_from_doc,
+    entry_oid, entry_to_doc, entry_update, login_from_doc, session_from_doc, session_to_doc, user_from_doc, user_oid,
+    user_projection, user_to_doc,
 };
 use crate::domain::day::Day;
-use crate::domain::entry::{Entry, EntryRange};
+use crate::domain::entry::{DocumentJson, Entry, EntryRange};
 use crate::domain::ids::{EntryId, UserId};
-use crate::domain::user::{Email, User};
-use crate::storage::{RefreshSession, Storage, StoreError, StoreResult, TokenStanding};
+use crate::domain::timezone::TimeZone;
+use crate::domain::user::{Email, User, UserName};
+use crate::storage::{
+    ImportCounts, OnConflict, RefreshSession, Session, Storage, StoreError, StoreResult, TokenStanding,
+};
 
 #[async_trait]
 impl Storage for MongoStore {
@@ -47,6 +52,52 @@ impl Storage for MongoStore {
         self.find_user(doc! {"_id": user_oid(id)}).await
     }
 
+    async fn update_profile(
+        &self,
+        id: UserId,
+        name: Option<&UserName>,
+        timezone: Option<TimeZone>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let mut set = doc! {"updatedAt": bson_date(at)};
+        if let Some(name) = name {
+            set.insert("name", name.as_str());
+        }
+        if let Some(zone) = timezone {
+            set.insert("timezone", zone.name());
+        }
+        let updated = self
+            .collection(USERS)?
+            .find_one_and_update(doc! {"_id": user_oid(id)}, doc! {"$set": set})
+            .projection(user_projection())
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(updated
+            .as_ref()
+            .map(user_from_doc)
+            .transpose()
+            .map_err(anyhow::Error::from)?)
+    }
+
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        // What is theirs first, the account last: a failure half-way leaves an account that can be
+        // deleted again, never data without its account.
+        let user = doc! {"user": user_oid(id)};
+        for collection in [ENTRIES, REFRESH_SESSIONS, SESSIONS, REVOKED_TOKENS] {
+            self.collection(collection)?
+                .delete_many(user.clone())
+                .await
+                .map_err(|e| self.fail(e))?;
+        }
+        let deleted = self
+            .collection(USERS)?
+            .delete_one(doc! {"_id": user_oid(id)})
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(deleted.deleted_count == 1)
+    }
+
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()> {
         self.collection(USERS)?
             .update_one(
@@ -61,6 +112,22 @@ impl Storage for MongoStore {
     async fn insert_session(&self, session: &RefreshSession) -> StoreResult<()> {
         self.collection(REFRESH_SESSIONS)?
             .insert_one(session_to_doc(session))
+            .await
+            .map_err(|e| self.fail(e))?;
+        // The login it belongs to: created with its first token, moved on by every later one.
+        let mut on_insert = doc! {"user": user_oid(session.user_id), "createdAt": bson_date(session.created_at)};
+        if let Some(agent) = &session.user_agent {
+            on_insert.insert("userAgent", agent.as_str());
+        }
+        self.collection(SESSIONS)?
+            .update_one(
+                doc! {"_id": &session.family_id},
+                doc! {
+                    "$setOnInsert": on_insert,
+                    "$max": {"lastUsedAt": bson_date(session.created_at), "expiresAt": bson_date(session.expires_at)},
+                },
+            )
+            .upsert(true)
             .await
             .map_err(|e| self.fail(e))?;
         Ok(())
@@ -94,28 +161,31 @@ impl Storage for MongoStore {
     }
 
     async fn revoke_session(&self, user: UserId, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        self.collection(REFRESH_SESSIONS)?
-            .update_one(
-                doc! {"_id": token_hash, "user": user_oid(user), "revokedAt": null},
-                doc! {"$set": {"revokedAt": bson_date(at)}},
-            )
+        let token = self
+            .collection(REFRESH_SESSIONS)?
+            .find_one(doc! {"_id": token_hash, "user": user_oid(user)})
+            .projection(doc! {"family": 1})
             .await
             .map_err(|e| self.fail(e))?;
-        Ok(())
+        match token.as_ref().and_then(|t| t.get_str("family").ok()) {
+            Some(family) => self.end_login(family, at).await,
+            None => Ok(()),
+        }
     }
 
     async fn revoke_session_family(&self, family_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        self.collection(REFRESH_SESSIONS)?
+        self.end_login(family_id, at).await
+    }
+
+    async fn revoke_user_sessions(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
+        // The logins first: their access tokens are refused from this moment.
+        self.collection(SESSIONS)?
             .update_many(
-                doc! {"family": family_id, "revokedAt": null},
+                doc! {"user": user_oid(user), "revokedAt": null},
                 doc! {"$set": {"revokedAt": bson_date(at)}},
             )
             .await
             .map_err(|e| self.fail(e))?;
-        Ok(())
-    }
-
-    async fn revoke_user_sessions(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
         self.collection(REFRESH_SESSIONS)?
             .update_many(
                 doc! {"user": user_oid(user), "revokedAt": null},
@@ -181,20 +251,70 @@ impl Storage for MongoStore {
         }
     }
 
-    async fn access_token_standing(&self, key: &str, user: UserId) -> StoreResult<TokenStanding> {
-        // Two collections: asked at the same time, so the request waits for one round trip.
-        let revoked = self.collection(REVOKED_TOKENS)?;
-        let users = self.collection(USERS)?;
-        let (revoked, user) = tokio::join!(
+    async fn access_token_standing(
+        &self,
+        key: &str,
+        user: UserId,
+        session: Option<&str>,
+    ) -> StoreResult<TokenStanding> {
+        // Three collections: asked at the same time, so the request waits for one round trip.
+        let (revoked, users, logins) = (
+            self.collection(REVOKED_TOKENS)?,
+            self.collection(USERS)?,
+            self.collection(SESSIONS)?,
+        );
+        let login_live = async {
+            match session {
+                None => Ok(true),
+                Some(id) => logins
+                    .find_one(doc! {"_id": id, "revokedAt": null})
+                    .projection(doc! {"_id": 1})
+                    .await
+                    .map(|found| found.is_some()),
+            }
+        };
+        let (revoked, user, login_live) = tokio::join!(
             revoked.find_one(doc! {"_id": key}).projection(doc! {"_id": 1}),
             users.find_one(doc! {"_id": user_oid(user)}).projection(doc! {"_id": 1}),
+            login_live,
         );
-        let (revoked, user) = (revoked.map_err(|e| self.fail(e))?, user.map_err(|e| self.fail(e))?);
-        Ok(match (user, revoked) {
+        let revoked = revoked.map_err(|e| self.fail(e))?.is_some();
+        let user = user.map_err(|e| self.fail(e))?;
+        let login_live = login_live.map_err(|e| self.fail(e))?;
+        Ok(match (user, revoked || !login_live) {
             (None, _) => TokenStanding::UnknownUser,
-            (Some(_), Some(_)) => TokenStanding::Revoked,
-            (Some(_), None) => TokenStanding::Valid,
+            (Some(_), true) => TokenStanding::Revoked,
+            (Some(_), false) => TokenStanding::Valid,
         })
+    }
+
+    async fn list_sessions(&self, user: UserId, now: DateTime<Utc>) -> StoreResult<Vec<Session>> {
+        let docs: Vec<Document> = self
+            .collection(SESSIONS)?
+            .find(doc! {"user": user_oid(user), "revokedAt": null, "expiresAt": {"$gt": bson_date(now)}})
+            .sort(doc! {"createdAt": -1})
+            .await
+            .map_err(|e| self.fail(e))?
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(docs.iter().filter_map(|doc| login_from_doc(doc).ok()).collect())
+    }
+
+    async fn revoke_login(&self, user: UserId, id: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let ended = self
+            .collection(SESSIONS)?
+            .update_one(
+                doc! {"_id": id, "user": user_oid(user), "revokedAt": null, "expiresAt": {"$gt": bson_date(at)}},
+                doc! {"$set": {"revokedAt": bson_date(at)}},
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        if ended.matched_count == 0 {
+            return Ok(false);
+        }
+        self.end_login(id, at).await?;
+        Ok(true)
     }
 
     async fn purge_expired(&self, _now: DateTime<Utc>) -> StoreResult<u64> {
@@ -285,6 +405,106 @@ impl Storage for MongoStore {
             .await
             .map_err(|e| self.fail(e))?;
         Ok(done.matched_count == 1)
+    }
+
+    async fn entry_documents_after(
+        &self,
+        user: UserId,
+        after: Option<Day>,
+        limit: u32,
+    ) -> StoreResult<Vec<(Day, DocumentJson)>> {
+        let mut filter = doc! {"user": user_oid(user)};
+        if let Some(after) = after {
+            filter.insert("date", doc! {"$gte": day_window(after).1});
+        }
+        let docs: Vec<Document> = self
+            .collection(ENTRIES)?
+            .find(filter)
+            .sort(doc! {"date": 1})
+            .limit(i64::from(limit))
+            .await
+            .map_err(|e| self.fail(e))?
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(docs
+            .iter()
+            .filter_map(|doc| entry_from_doc(doc).ok())
+            .map(|entry| (entry.date, entry.document_json()))
+            .collect())
+    }
+
+    async fn import_entries(&self, user: UserId, entries: &[Entry], on_conflict: OnConflict) -> StoreResult<ImportCounts> {
+        let (Some(first), Some(last)) = (entries.iter().map(|e| e.date).min(), entries.iter().map(|e| e.date).max())
+        else {
+            return Ok(ImportCounts::default());
+        };
+        // The days the account has in the file's span: one indexed read.
+        let stored: Vec<Document> = self
+            .collection(ENTRIES)?
+            .find(doc! {"user": user_oid(user), "date": {"$gte": day_window(first).0, "$lt": day_window(last).1}})
+            .projection(doc! {"_id": 1, "date": 1, "createdAt": 1})
+            .await
+            .map_err(|e| self.fail(e))?
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(e))?;
+        let mut existing = std::collections::HashMap::new();
+        for doc in &stored {
+            if let (Ok(id), Ok(date)) = (doc.get_object_id("_id"), doc.get_datetime("date"))
+                && let Some(date) = DateTime::from_timestamp_millis(date.timestamp_millis())
+            {
+                let created = doc
+                    .get_datetime("createdAt")
+                    .ok()
+                    .and_then(|t| DateTime::from_timestamp_millis(t.timestamp_millis()));
+                existing.entry(day_of(date)).or_insert((id, created));
+            }
+        }
+        let mut counts = ImportCounts::default();
+        let mut new = Vec::new();
+        let mut replaced = Vec::new();
+        for entry in entries {
+            match existing.get(&entry.date) {
+                None => new.push(entry_to_doc(entry)),
+                Some(_) if on_conflict == OnConflict::Skip => counts.skipped += 1,
+                Some((id, created)) => replaced.push(Entry {
+                    id: EntryId(crate::domain::ids::ObjectId::from_bytes(id.bytes())),
+                    created_at: created.unwrap_or(entry.created_at),
+                    ..entry.clone()
+                }),
+            }
+        }
+        if !new.is_empty() {
+            // One bulk insert; unordered, so one day taken meanwhile does not stop the rest.
+            let inserted = self.collection(ENTRIES)?.insert_many(new.clone()).ordered(false).await;
+            match inserted.map_err(|e| self.fail(e)) {
+                Ok(done) => counts.created += done.inserted_ids.len() as u64,
+                // A day another request created meanwhile: refused by the unique index, counted as
+                // skipped (the stored entry stays).
+                Err(StoreError::Conflict) => {
+                    let ids: Vec<_> = new.iter().filter_map(|doc| doc.get_object_id("_id").ok()).collect();
+                    let landed = self
+                        .collection(ENTRIES)?
+                        .count_documents(doc! {"_id": {"$in": ids}})
+                        .await
+                        .map_err(|e| self.fail(e))?;
+                    counts.created += landed;
+                    counts.skipped += new.len() as u64 - landed;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        // Replacements keep their ids: a bounded number of updates in flight (MongoDB has no bulk
+        // replace before 8.0's bulkWrite command, which older servers refuse).
+        for batch in replaced.chunks(16) {
+            for updated in futures_util::future::join_all(batch.iter().map(|entry| self.update_entry(entry))).await {
+                if updated? {
+                    counts.updated += 1;
+                }
+            }
+        }
+        Ok(counts)
     }
 
     async fn delete_entry(&self, user: UserId, id: EntryId) -> StoreResult<bool> {

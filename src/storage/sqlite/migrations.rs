@@ -17,6 +17,10 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         20261128000002,
         include_str!("../../../migrations/20261128000002_entry_documents.sql"),
     ),
+    (
+        20261201000003,
+        include_str!("../../../migrations/20261201000003_accounts_and_sessions.sql"),
+    ),
 ];
 
 pub(super) fn run_migrations(connection: &mut Connection) -> rusqlite::Result<usize> {

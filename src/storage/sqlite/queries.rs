@@ -8,14 +8,36 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
 use super::rows::{
-    EntryRow, SESSION_COLUMNS, USER_COLUMNS, day_bounds, entry_columns, entry_from_row, session_from_row, ts,
-    user_from_row,
+    EntryRow, LOGIN_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, corrupt, day_bounds, entry_columns, entry_from_row,
+    login_from_row, parse_ts, session_from_row, ts, user_from_row,
 };
 use crate::domain::day::Day;
 use crate::domain::entry::{DocumentJson, Entry, EntryRange};
 use crate::domain::ids::{EntryId, UserId};
-use crate::domain::user::{Email, User};
-use crate::storage::{RefreshSession, Storage, StoreResult, TokenStanding};
+use crate::domain::timezone::TimeZone;
+use crate::domain::user::{Email, User, UserName};
+use crate::storage::{ImportCounts, OnConflict, RefreshSession, Session, Storage, StoreResult, TokenStanding};
+
+const INSERT_ENTRY: &str = concat!(
+    "INSERT INTO entries (",
+    entry_columns!(),
+    ", document) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+);
+
+/// The same numbered values as the insert; `created_at` (?14) is left as it was.
+const UPDATE_ENTRY: &str = "UPDATE entries SET day = ?3, calories = ?4, sleep = ?5, workouts = ?6, \
+    food_intake = ?7, heart_rate = ?8, steps = ?9, symptoms = ?10, mood = ?11, water_intake = ?12, notes = ?13, \
+    updated_at = ?15, document = ?16 WHERE id = ?1 AND user_id = ?2";
+
+/// Ends a login: its record and every refresh token of it.
+fn end_login(c: &rusqlite::Connection, family: &str, at: DateTime<Utc>) -> rusqlite::Result<()> {
+    let at = ts(at);
+    c.prepare_cached("UPDATE refresh_sessions SET revoked_at = ?1 WHERE family_id = ?2 AND revoked_at IS NULL")?
+        .execute(params![at, family])?;
+    c.prepare_cached("UPDATE sessions SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")?
+        .execute(params![at, family])
+        .map(|_| ())
+}
 
 #[async_trait]
 impl Storage for SqliteStore {
@@ -53,13 +75,50 @@ impl Storage for SqliteStore {
             user.password_hash.clone(),
             ts(user.created_at),
             ts(user.updated_at),
+            user.timezone.map(|zone| zone.name()),
         );
         self.write(move |c| {
-            c.prepare_cached(
-                "INSERT INTO users (id, name, email, password_hash, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![values.0, values.1, values.2, values.3, values.4, values.5])
-            .map(|_| ())
+            c.prepare_cached(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"))?
+                .execute(params![values.0, values.1, values.2, values.3, values.4, values.5, values.6])
+                .map(|_| ())
+        })
+        .await
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        name: Option<&UserName>,
+        timezone: Option<TimeZone>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let (id, name, timezone) = (id.to_string(), name.map(|n| n.as_str().to_owned()), timezone.map(|z| z.name()));
+        self.write(move |c| {
+            let changed = c
+                .prepare_cached(
+                    "UPDATE users SET name = COALESCE(?1, name), timezone = COALESCE(?2, timezone), updated_at = ?3 \
+                     WHERE id = ?4",
+                )?
+                .execute(params![name, timezone, ts(at), id])?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+                .query_row([&id], user_from_row)
+                .optional()
+        })
+        .await
+    }
+
+    async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.write(move |c| {
+            // Entries, logins and refresh tokens go with the user (ON DELETE CASCADE); revoked-token
+            // rows have no foreign key (they outlive logouts of users that still exist).
+            c.prepare_cached("DELETE FROM revoked_tokens WHERE user_id = ?1")?.execute([&id])?;
+            c.prepare_cached("DELETE FROM users WHERE id = ?1")?
+                .execute([&id])
+                .map(|deleted| deleted == 1)
         })
         .await
     }
@@ -104,6 +163,18 @@ impl Storage for SqliteStore {
                 s.expires_at.timestamp(),
                 s.rotated_at.map(ts),
                 s.revoked_at.map(ts)
+            ])?;
+            c.prepare_cached(&format!(
+                "INSERT INTO sessions ({LOGIN_COLUMNS}, expires_at) VALUES (?1, ?2, ?3, ?3, ?4, ?5) \
+                 ON CONFLICT (id) DO UPDATE SET last_used_at = MAX(last_used_at, excluded.last_used_at), \
+                 expires_at = MAX(expires_at, excluded.expires_at)"
+            ))?
+            .execute(params![
+                s.family_id,
+                s.user_id.to_string(),
+                ts(s.created_at),
+                s.user_agent,
+                s.expires_at.timestamp()
             ])
             .map(|_| ())
         })
@@ -136,30 +207,58 @@ impl Storage for SqliteStore {
     async fn revoke_session(&self, user: UserId, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
         let token_hash = token_hash.to_owned();
         self.write(move |c| {
-            c.prepare_cached(
-                "UPDATE refresh_sessions SET revoked_at = ?1 WHERE token_hash = ?2 AND user_id = ?3 AND revoked_at IS NULL",
-            )?
-            .execute(params![ts(at), token_hash, user.to_string()])
-            .map(|_| ())
+            let family: Option<String> = c
+                .prepare_cached("SELECT family_id FROM refresh_sessions WHERE token_hash = ?1 AND user_id = ?2")?
+                .query_row(params![token_hash, user.to_string()], |r| r.get(0))
+                .optional()?;
+            match family {
+                Some(family) => end_login(c, &family, at),
+                None => Ok(()),
+            }
         })
         .await
     }
 
     async fn revoke_session_family(&self, family_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
         let family_id = family_id.to_owned();
+        self.write(move |c| end_login(c, &family_id, at)).await
+    }
+
+    async fn revoke_user_sessions(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
         self.write(move |c| {
-            c.prepare_cached("UPDATE refresh_sessions SET revoked_at = ?1 WHERE family_id = ?2 AND revoked_at IS NULL")?
-                .execute(params![ts(at), family_id])
+            let (at, user) = (ts(at), user.to_string());
+            c.prepare_cached("UPDATE refresh_sessions SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL")?
+                .execute(params![at, user])?;
+            c.prepare_cached("UPDATE sessions SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL")?
+                .execute(params![at, user])
                 .map(|_| ())
         })
         .await
     }
 
-    async fn revoke_user_sessions(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
+    async fn list_sessions(&self, user: UserId, now: DateTime<Utc>) -> StoreResult<Vec<Session>> {
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {LOGIN_COLUMNS} FROM sessions WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2 \
+                 ORDER BY created_at DESC"
+            ))?
+            .query_map(params![user.to_string(), now.timestamp()], login_from_row)?
+            .collect()
+        })
+    }
+
+    async fn revoke_login(&self, user: UserId, id: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        let id = id.to_owned();
         self.write(move |c| {
-            c.prepare_cached("UPDATE refresh_sessions SET revoked_at = ?1 WHERE user_id = ?2 AND revoked_at IS NULL")?
-                .execute(params![ts(at), user.to_string()])
-                .map(|_| ())
+            let live = c
+                .prepare_cached(
+                    "SELECT 1 FROM sessions WHERE id = ?1 AND user_id = ?2 AND revoked_at IS NULL AND expires_at > ?3",
+                )?
+                .exists(params![id, user.to_string(), at.timestamp()])?;
+            if live {
+                end_login(c, &id, at)?;
+            }
+            Ok(live)
         })
         .await
     }
@@ -176,13 +275,21 @@ impl Storage for SqliteStore {
         .await
     }
 
-    async fn access_token_standing(&self, key: &str, user: UserId) -> StoreResult<TokenStanding> {
+    async fn access_token_standing(
+        &self,
+        key: &str,
+        user: UserId,
+        session: Option<&str>,
+    ) -> StoreResult<TokenStanding> {
+        // One statement, three primary-key probes: the user, the logged-out token, the login (a
+        // token naming a login that is ended, or that never existed, is refused).
         let (user_exists, revoked) = self.read(|c| {
             c.prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?2), \
-                        EXISTS (SELECT 1 FROM revoked_tokens WHERE token_key = ?1)",
+                        EXISTS (SELECT 1 FROM revoked_tokens WHERE token_key = ?1) \
+                        OR (?3 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE id = ?3 AND revoked_at IS NULL))",
             )?
-            .query_row(params![key, user.to_string()], |r| {
+            .query_row(params![key, user.to_string(), session], |r| {
                 Ok((r.get::<_, bool>(0)?, r.get::<_, bool>(1)?))
             })
         })?;
@@ -198,7 +305,8 @@ impl Storage for SqliteStore {
         self.write(move |c| {
             let tokens = c.execute("DELETE FROM revoked_tokens WHERE expires_at < ?1", [now])?;
             let sessions = c.execute("DELETE FROM refresh_sessions WHERE expires_at < ?1", [now])?;
-            Ok((tokens + sessions) as u64)
+            let logins = c.execute("DELETE FROM sessions WHERE expires_at < ?1", [now])?;
+            Ok((tokens + sessions + logins) as u64)
         })
         .await
     }
@@ -206,13 +314,7 @@ impl Storage for SqliteStore {
     async fn insert_entry(&self, entry: &Entry) -> StoreResult<()> {
         let row = EntryRow::new(entry);
         self.write(move |c| {
-            c.prepare_cached(concat!(
-                "INSERT INTO entries (",
-                entry_columns!(),
-                ", document) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-            ))?
-            .execute(row.params())
-            .map(|_| ())
+            c.prepare_cached(INSERT_ENTRY)?.execute(row.params()).map(|_| ())
         })
         .await
     }
@@ -270,14 +372,61 @@ impl Storage for SqliteStore {
     async fn update_entry(&self, entry: &Entry) -> StoreResult<bool> {
         let row = EntryRow::new(entry);
         self.write(move |c| {
-            // The same numbered values as the insert; `created_at` (?14) is left as it was.
+            c.prepare_cached(UPDATE_ENTRY)?
+                .execute(row.params())
+                .map(|changed| changed == 1)
+        })
+        .await
+    }
+
+    async fn entry_documents_after(
+        &self,
+        user: UserId,
+        after: Option<Day>,
+        limit: u32,
+    ) -> StoreResult<Vec<(Day, DocumentJson)>> {
+        let after = after.map_or_else(String::new, |day| day.to_ymd());
+        self.read(|c| {
             c.prepare_cached(
-                "UPDATE entries SET day = ?3, calories = ?4, sleep = ?5, workouts = ?6, food_intake = ?7, \
-                 heart_rate = ?8, steps = ?9, symptoms = ?10, mood = ?11, water_intake = ?12, notes = ?13, \
-                 updated_at = ?15, document = ?16 WHERE id = ?1 AND user_id = ?2",
+                "SELECT day, document FROM entries WHERE user_id = ?1 AND day > ?2 ORDER BY day ASC LIMIT ?3",
             )?
-            .execute(row.params())
-            .map(|changed| changed == 1)
+            .query_map(params![user.to_string(), after, limit], |row| {
+                let day = row.get_ref(0)?.as_str()?;
+                let day = Day::parse_ymd(day).ok_or_else(|| corrupt("day", day))?;
+                Ok((day, DocumentJson::from_stored(row.get(1)?)))
+            })?
+            .collect()
+        })
+    }
+
+    async fn import_entries(&self, user: UserId, entries: &[Entry], on_conflict: OnConflict) -> StoreResult<ImportCounts> {
+        let entries = entries.to_vec();
+        // One write job: one transaction (and one fsync) for the whole file.
+        self.write(move |c| {
+            let mut counts = ImportCounts::default();
+            for entry in entries {
+                let existing: Option<(String, String)> = c
+                    .prepare_cached("SELECT id, created_at FROM entries WHERE user_id = ?1 AND day = ?2")?
+                    .query_row(params![user.to_string(), entry.date.to_ymd()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                match (existing, on_conflict) {
+                    (None, _) => {
+                        c.prepare_cached(INSERT_ENTRY)?.execute(EntryRow::new(&entry).params())?;
+                        counts.created += 1;
+                    }
+                    (Some(_), OnConflict::Skip) => counts.skipped += 1,
+                    (Some((id, created_at)), OnConflict::Replace) => {
+                        let kept = Entry {
+                            id: EntryId::parse(&id).ok_or_else(|| corrupt("object id", &id))?,
+                            created_at: parse_ts(&created_at)?,
+                            ..entry
+                        };
+                        c.prepare_cached(UPDATE_ENTRY)?.execute(EntryRow::new(&kept).params())?;
+                        counts.updated += 1;
+                    }
+                }
+            }
+            Ok(counts)
         })
         .await
     }

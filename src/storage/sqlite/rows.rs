@@ -6,8 +6,9 @@ use rusqlite::Row;
 use crate::domain::day::{Day, format_timestamp};
 use crate::domain::entry::{DayLog, Entry, EntryRange, Mood};
 use crate::domain::ids::{EntryId, UserId};
+use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
-use crate::storage::RefreshSession;
+use crate::storage::{RefreshSession, Session};
 
 /// A decoding failure of a stored value: the row is not what this code wrote.
 pub(super) fn corrupt(what: &str, value: &str) -> rusqlite::Error {
@@ -32,7 +33,7 @@ pub(super) fn json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<
     serde_json::from_str(s).map_err(|_| corrupt("JSON", s))
 }
 
-pub(super) const USER_COLUMNS: &str = "id, name, email, password_hash, created_at, updated_at";
+pub(super) const USER_COLUMNS: &str = "id, name, email, password_hash, created_at, updated_at, timezone";
 
 pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     Ok(User {
@@ -42,6 +43,19 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         password_hash: row.get(3)?,
         created_at: parse_ts(row.get_ref(4)?.as_str()?)?,
         updated_at: parse_ts(row.get_ref(5)?.as_str()?)?,
+        timezone: row.get_ref(6)?.as_str_or_null()?.and_then(TimeZone::from_stored),
+    })
+}
+
+pub(super) const LOGIN_COLUMNS: &str = "id, user_id, created_at, last_used_at, user_agent";
+
+pub(super) fn login_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: row.get(0)?,
+        user_id: parse_id(row.get_ref(1)?.as_str()?, UserId::parse)?,
+        created_at: parse_ts(row.get_ref(2)?.as_str()?)?,
+        last_used_at: parse_ts(row.get_ref(3)?.as_str()?)?,
+        user_agent: row.get(4)?,
     })
 }
 
@@ -62,6 +76,8 @@ pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<RefreshSession
             .ok_or_else(|| corrupt("expiry", &expires_at.to_string()))?,
         rotated_at: optional_ts(5)?,
         revoked_at: optional_ts(6)?,
+        // Kept on the login, not on each token.
+        user_agent: None,
     })
 }
 

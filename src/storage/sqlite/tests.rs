@@ -25,6 +25,7 @@ async fn store_with_one_entry(dir: &Path) -> anyhow::Result<(SqliteStore, Entry)
         name: UserName::from_stored("Ada".into()),
         email: Email::from_stored("ada@example.com".into()),
         password_hash: "x".into(),
+        timezone: None,
         created_at: now,
         updated_at: now,
     };

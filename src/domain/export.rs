@@ -1,0 +1,265 @@
+//! The user's data as a file: the export document (JSON, and its CSV form) and the import of one.
+//!
+//! An import takes an export of this or any other account — and the shapes the old backend's
+//! MongoDB data takes when exported with `mongoexport` (extended JSON such as `{"$date": …}` or
+//! `{"$numberInt": "5"}`, days stored at the server's local midnight). Each entry passes the rules
+//! of `POST /entries`; what is not an entry's field (ids, owner, timestamps) is never read.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::day::Day;
+use super::entry::{FoodItem, Mood, NewEntry};
+use super::numbers::js_number_text;
+use super::validation::{FieldError, Problems, body_object};
+
+pub const FORMAT: &str = "healthtracker-export";
+pub const VERSION: u64 = 1;
+/// Entries one import may hold: a little over ten years of days.
+pub const MAX_ENTRIES: usize = 4_000;
+
+/// The CSV export's columns.
+pub const CSV_HEADER: [&str; 11] = [
+    "date",
+    "calories",
+    "sleep",
+    "workouts",
+    "heartRate",
+    "steps",
+    "mood",
+    "waterIntake",
+    "notes",
+    "symptoms",
+    "foodIntake",
+];
+
+/// An entry of an import that did not pass, by its place in the file.
+#[derive(Debug, PartialEq)]
+pub struct ImportProblem {
+    pub index: usize,
+    /// The day it was for, as the file gave it.
+    pub date: Option<String>,
+    pub details: Vec<FieldError>,
+}
+
+/// An import document, read: the entries that pass (one per day) and those that do not.
+#[derive(Debug)]
+pub struct ImportDocument {
+    pub entries: Vec<NewEntry>,
+    pub problems: Vec<ImportProblem>,
+}
+
+impl ImportDocument {
+    /// `Err` when the body is not an export document at all (wrong format or version, no list).
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let object = body_object(body)?;
+        let mut problems = Problems::new();
+        if object.get("format").and_then(Value::as_str) != Some(FORMAT) {
+            problems.add("format", format!("Not an export document: format must be \"{FORMAT}\""), object.get("format"));
+        }
+        if object.get("version").and_then(Value::as_u64) != Some(VERSION) {
+            problems.add("version", format!("Only version {VERSION} of the export format can be imported"), object.get("version"));
+        }
+        let entries = match object.get("entries") {
+            Some(Value::Array(entries)) if entries.len() <= MAX_ENTRIES => Some(entries),
+            Some(Value::Array(_)) => {
+                problems.add("entries", format!("An import holds at most {MAX_ENTRIES} entries"), None);
+                None
+            }
+            other => {
+                problems.add("entries", "entries must be a list of entries", other);
+                None
+            }
+        };
+        let Some(entries) = entries.filter(|_| problems.is_empty()) else {
+            return Err(problems.into_vec());
+        };
+        let mut document = Self {
+            entries: Vec::with_capacity(entries.len()),
+            problems: Vec::new(),
+        };
+        let mut days = HashSet::new();
+        for (index, raw) in entries.iter().enumerate() {
+            let entry = as_entry_body(raw);
+            let date = entry.get("date").and_then(Value::as_str).map(str::to_owned);
+            match NewEntry::parse(&Value::Object(entry)) {
+                Ok(new) if days.insert(new.date) => document.entries.push(new),
+                Ok(_) => document.problems.push(ImportProblem {
+                    index,
+                    date,
+                    details: vec![FieldError {
+                        path: "date".into(),
+                        msg: "Another entry of the file is for this day".into(),
+                        value: None,
+                    }],
+                }),
+                Err(details) => document.problems.push(ImportProblem { index, date, details }),
+            }
+        }
+        Ok(document)
+    }
+}
+
+/// An entry of the file as a `POST /entries` body: extended JSON unwrapped, and a timestamp `date`
+/// taken as the day whose midnight it is nearest (exports write UTC midnights; the old backend
+/// stored the server's local midnight, within ±12 h of it).
+fn as_entry_body(raw: &Value) -> Map<String, Value> {
+    let Value::Object(object) = unwrap_extended_json(raw) else {
+        return Map::new();
+    };
+    let mut object = object;
+    if let Some(Value::String(date)) = object.get("date")
+        && date.len() > 10
+        && let Ok(at) = chrono::DateTime::parse_from_rfc3339(date)
+    {
+        let nearest = at.with_timezone(&chrono::Utc) + chrono::TimeDelta::hours(12);
+        object.insert("date".into(), Value::from(Day::from_date(nearest.date_naive()).to_ymd()));
+    }
+    object
+}
+
+/// MongoDB's extended JSON (what `mongoexport` writes) as plain values.
+fn unwrap_extended_json(value: &Value) -> Value {
+    match value {
+        Value::Object(object) if object.len() == 1 => {
+            let (key, inner) = object.iter().next().map_or(("", &Value::Null), |(k, v)| (k.as_str(), v));
+            match (key, inner) {
+                ("$date", Value::String(date)) => Value::from(date.as_str()),
+                ("$date", Value::Object(_)) => match unwrap_extended_json(inner) {
+                    Value::String(millis) => millis
+                        .parse::<i64>()
+                        .ok()
+                        .and_then(chrono::DateTime::from_timestamp_millis)
+                        .map_or(Value::Null, |t| Value::from(t.to_rfc3339())),
+                    other => other,
+                },
+                ("$date", Value::Number(millis)) => millis
+                    .as_i64()
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .map_or(Value::Null, |t| Value::from(t.to_rfc3339())),
+                ("$numberInt" | "$numberLong", Value::String(n)) => n.parse::<i64>().map_or(Value::Null, Value::from),
+                ("$numberDouble", Value::String(n)) => n.parse::<f64>().map_or(Value::Null, Value::from),
+                ("$oid", Value::String(id)) => Value::from(id.as_str()),
+                _ => Value::Object(object.iter().map(|(k, v)| (k.clone(), unwrap_extended_json(v))).collect()),
+            }
+        }
+        Value::Object(object) => Value::Object(object.iter().map(|(k, v)| (k.clone(), unwrap_extended_json(v))).collect()),
+        Value::Array(items) => Value::Array(items.iter().map(unwrap_extended_json).collect()),
+        other => other.clone(),
+    }
+}
+
+/// What the CSV reads of a stored entry document.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CsvEntry {
+    pub calories: i64,
+    pub sleep: f64,
+    pub workouts: bool,
+    pub heart_rate: i64,
+    pub steps: i64,
+    pub mood: Mood,
+    pub water_intake: f64,
+    pub notes: String,
+    pub symptoms: Vec<String>,
+    pub food_intake: Vec<FoodItem>,
+}
+
+impl CsvEntry {
+    /// The row for `day`, every cell in [`CSV_HEADER`]'s order.
+    pub fn row(&self, day: Day) -> [String; 11] {
+        let food = self
+            .food_intake
+            .iter()
+            .map(|item| format!("{}:{}:{}", item.meal.as_str(), item.food, item.calories))
+            .collect::<Vec<_>>()
+            .join("; ");
+        [
+            day.to_ymd(),
+            self.calories.to_string(),
+            js_number_text(self.sleep),
+            self.workouts.to_string(),
+            self.heart_rate.to_string(),
+            self.steps.to_string(),
+            self.mood.as_str().to_owned(),
+            js_number_text(self.water_intake),
+            neutralise_formula(&self.notes),
+            neutralise_formula(&self.symptoms.join("; ")),
+            neutralise_formula(&food),
+        ]
+    }
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a tab or carriage return
+/// before one — OWASP's list) is prefixed with `'`, which makes it text.
+pub fn neutralise_formula(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn document(entries: Value) -> Value {
+        json!({"format": FORMAT, "version": 1, "entries": entries})
+    }
+
+    #[test]
+    fn not_an_export_document() {
+        for bad in [json!({}), json!({"format": "x", "version": 1, "entries": []}), json!({"format": FORMAT, "version": 2, "entries": []}), json!([])] {
+            assert!(ImportDocument::parse(&bad).is_err(), "{bad}");
+        }
+        let too_many: Vec<Value> = (0..=MAX_ENTRIES).map(|_| json!({})).collect();
+        assert!(ImportDocument::parse(&document(Value::from(too_many))).is_err());
+    }
+
+    #[test]
+    fn entries_are_checked_one_by_one_and_days_once() {
+        let parsed = ImportDocument::parse(&document(json!([
+            {"date": "2026-11-01T00:00:00.000Z", "calories": 1800, "_id": "x", "user": "y", "createdAt": "z"},
+            {"date": "2026-11-02", "calories": 99999},
+            {"calories": 5},
+            {"date": "2026-11-01", "steps": 1},
+        ])))
+        .expect("an export document");
+        assert_eq!(parsed.entries.len(), 1);
+        assert_eq!(parsed.entries[0].log.calories, 1800);
+        let failed: Vec<(usize, Option<&str>)> =
+            parsed.problems.iter().map(|p| (p.index, p.date.as_deref())).collect();
+        assert_eq!(failed, [(1, Some("2026-11-02")), (2, None), (3, Some("2026-11-01"))]);
+    }
+
+    #[test]
+    fn the_old_backends_documents_read_as_entries() {
+        let parsed = ImportDocument::parse(&document(json!([{
+            "_id": {"$oid": "507f1f77bcf86cd799439011"},
+            "user": {"$oid": "507f1f77bcf86cd799439012"},
+            // Local midnight in UTC+1, as the old backend stored it.
+            "date": {"$date": "2026-11-27T23:00:00.000Z"},
+            "calories": {"$numberInt": "2100"},
+            "sleep": {"$numberDouble": "7.5"},
+            "foodIntake": [{"_id": {"$oid": "507f1f77bcf86cd799439013"}, "meal": "lunch", "food": "Soup", "calories": {"$numberLong": "300"}}],
+            "__v": {"$numberInt": "0"}
+        }])))
+        .expect("an export document");
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        let entry = &parsed.entries[0];
+        assert_eq!(entry.date.to_ymd(), "2026-11-28");
+        assert_eq!((entry.log.calories, entry.log.sleep), (2100, 7.5));
+        assert_eq!(entry.log.food_intake[0].calories, 300);
+    }
+
+    #[test]
+    fn formulas_are_neutralised() {
+        for (cell, safe) in [("=1+1", "'=1+1"), ("+SUM(A1)", "'+SUM(A1)"), ("-2", "'-2"), ("@cmd", "'@cmd"), ("fine", "fine"), ("", "")] {
+            assert_eq!(neutralise_formula(cell), safe);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! A user's time zone: an IANA name from the tz database (`Asia/Kolkata`, `America/New_York`,
+//! `UTC`), which follows the zone's daylight-saving rules. Fixed offsets (`GMT+4`, `Etc/GMT-5`) are
+//! refused: they look like a zone but drift from the user's clock twice a year.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::day::Day;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimeZone(Tz);
+
+pub const TIMEZONE_RULE: &str =
+    "Timezone must be an IANA time zone name such as Asia/Kolkata, America/New_York or UTC (not a fixed offset)";
+
+impl TimeZone {
+    pub const UTC: TimeZone = TimeZone(Tz::UTC);
+
+    /// An IANA name, in any case (stored as the database spells it).
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let name = name.trim();
+        let zone = Tz::from_str(name)
+            .or_else(|_| Tz::from_str_insensitive(name))
+            .map_err(|_| TIMEZONE_RULE.to_owned())?;
+        if is_fixed_offset(zone.name()) {
+            return Err(TIMEZONE_RULE.to_owned());
+        }
+        Ok(Self(zone))
+    }
+
+    /// A name read back from storage; `None` (served as the default) if it is not a zone any more.
+    pub fn from_stored(name: &str) -> Option<Self> {
+        Self::parse(name).ok()
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// The calendar day it is in this zone at `now`.
+    pub fn day_at(&self, now: DateTime<Utc>) -> Day {
+        Day::from_date(now.with_timezone(&self.0).date_naive())
+    }
+
+    pub fn zone(&self) -> Tz {
+        self.0
+    }
+}
+
+impl fmt::Display for TimeZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The tz database's fixed-offset entries: `Etc/GMT+4` (whose sign is inverted, too), `GMT-0`, and
+/// the old US abbreviations without daylight saving (`EST`, `MST`, `HST`). `UTC`/`GMT` themselves
+/// are fine: they are what they say.
+fn is_fixed_offset(name: &str) -> bool {
+    let gmt_offset = |rest: &str| rest.starts_with(['+', '-']) || rest.starts_with(|c: char| c.is_ascii_digit());
+    name.strip_prefix("Etc/GMT").is_some_and(gmt_offset)
+        || name.strip_prefix("GMT").is_some_and(gmt_offset)
+        || matches!(name, "EST" | "MST" | "HST")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iana_names_only() {
+        for good in ["Asia/Kolkata", "America/New_York", "UTC", "Pacific/Kiritimati", "Pacific/Pago_Pago", "GMT"] {
+            assert_eq!(TimeZone::parse(good).map(|z| z.name()), Ok(good), "{good}");
+        }
+        assert_eq!(TimeZone::parse(" asia/kolkata ").map(|z| z.name()), Ok("Asia/Kolkata"));
+        for bad in ["GMT+4", "Etc/GMT+4", "Etc/GMT-14", "GMT-0", "EST", "+05:30", "Mars/Olympus_Mons", ""] {
+            assert!(TimeZone::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_day_follows_the_zone() {
+        let now = DateTime::parse_from_rfc3339("2026-11-30T20:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .expect("time");
+        let day = |zone: &str| TimeZone::parse(zone).map(|z| z.day_at(now).to_ymd());
+        assert_eq!(day("Asia/Kolkata").as_deref(), Ok("2026-12-01"));
+        assert_eq!(day("UTC").as_deref(), Ok("2026-11-30"));
+        assert_eq!(day("Pacific/Pago_Pago").as_deref(), Ok("2026-11-30"));
+    }
+}

@@ -1,0 +1,286 @@
+//! `/export` and `/import`: the caller's data as a file, and back.
+//!
+//! The export is streamed page by page (entries are read [`PAGE`] at a time, oldest first), so its
+//! memory does not grow with the account; JSON is the stored documents written out as they are,
+//! CSV is RFC 4180 through the `csv` crate. The import is one request holding an export document,
+//! each entry checked by the rules of `POST /entries`, written in one transaction (SQLite) or in
+//! bulk (MongoDB).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiQuery, AuthUser, JsonBody};
+use super::openapi::{ErrorBody, ImportDocument as ImportDocumentSchema, Success};
+use crate::domain::day::{Day, format_timestamp};
+use crate::domain::entry::Entry;
+use crate::domain::export::{CSV_HEADER, CsvEntry, FORMAT, ImportDocument, VERSION};
+use crate::domain::ids::{EntryId, UserId};
+use crate::domain::validation::FieldError;
+use crate::state::AppState;
+use crate::storage::{OnConflict, Storage, StoreError};
+
+/// Entries read at a time while exporting.
+const PAGE: u32 = 500;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(export)).routes(routes!(import))
+}
+
+fn invalid(path: &str, msg: &str, value: Option<&str>) -> ApiError {
+    ApiError::Validation(vec![FieldError {
+        path: path.to_owned(),
+        msg: msg.to_owned(),
+        value: value.map(serde_json::Value::from),
+    }])
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ExportQuery {
+    /// `json` (the default: an export document, which `POST /import` takes) or `csv`.
+    #[param(value_type = Option<String>, pattern = "^(json|csv)$")]
+    format: Option<String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ExportFormat {
+    Json,
+    Csv,
+}
+
+/// Documentation only: the JSON export's shape (it is written as a stream, not from this type).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(as = ExportDocument)]
+pub struct ExportDocumentSchema {
+    /// `healthtracker-export`
+    format: String,
+    /// 1
+    version: u32,
+    #[schema(format = DateTime)]
+    exported_at: String,
+    user: super::account::ProfileView,
+    /// Every entry in its API shape, oldest day first.
+    entries: Vec<crate::domain::entry::EntryDocument<'static>>,
+}
+
+/// All the caller's data as a file: the profile and every entry, oldest day first. Streamed:
+/// any size of account takes the same memory.
+#[utoipa::path(
+    get, path = "/export", tag = "data",
+    params(ExportQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The export, as an attachment", content(
+            (ExportDocumentSchema = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "An unknown format", body = ErrorBody,
+            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "format", "msg": "format must be json or csv", "value": "xml"}]})),
+    )
+)]
+async fn export(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> ApiResult<Response> {
+    let format = match query.format.as_deref() {
+        None | Some("json") => ExportFormat::Json,
+        Some("csv") => ExportFormat::Csv,
+        Some(other) => return Err(invalid("format", "format must be json or csv", Some(other))),
+    };
+    let user = state.accounts.profile(&caller).await?;
+    let today = state.accounts.timezone_of(&user).day_at(Utc::now());
+    let (content_type, extension, head) = match format {
+        ExportFormat::Json => {
+            let profile = serde_json::json!({
+                "id": user.id,
+                "name": user.name.as_str(),
+                "email": user.email.as_str(),
+                "timezone": state.accounts.timezone_of(&user).name(),
+                "createdAt": format_timestamp(user.created_at),
+            });
+            let head = format!(
+                r#"{{"format":"{FORMAT}","version":{VERSION},"exportedAt":"{}","user":{profile},"entries":["#,
+                format_timestamp(Utc::now())
+            );
+            ("application/json", "json", head)
+        }
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv", csv_line(&CSV_HEADER.map(str::to_owned))),
+    };
+    let body = Body::from_stream(pages(Arc::clone(&state.store), user.id, format, head));
+    let disposition = format!("attachment; filename=\"healthtracker-export-{}.{extension}\"", today.to_ymd());
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// One CSV record, RFC 4180-quoted, with its line ending.
+fn csv_line(cells: &[String]) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    // Writing into memory cannot fail.
+    let _ = writer.write_record(cells);
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The export's body: the head, then a chunk per page of entries, then the tail.
+fn pages(
+    store: Arc<dyn Storage>,
+    user: UserId,
+    format: ExportFormat,
+    head: String,
+) -> impl futures_util::Stream<Item = Result<Bytes, StoreError>> + Send {
+    enum Next {
+        Page { after: Option<Day>, first: bool },
+        Done,
+    }
+    let head = futures_util::stream::once(async move { Ok(Bytes::from(head)) });
+    let body = futures_util::stream::unfold(Next::Page { after: None, first: true }, move |next| {
+        let store = Arc::clone(&store);
+        async move {
+            let Next::Page { after, first } = next else { return None };
+            let page = match store.entry_documents_after(user, after, PAGE).await {
+                Ok(page) => page,
+                Err(error) => return Some((Err(error), Next::Done)),
+            };
+            let last_page = page.len() < PAGE as usize;
+            let mut chunk = String::new();
+            for (i, (day, document)) in page.iter().enumerate() {
+                match format {
+                    ExportFormat::Json => {
+                        if !(first && i == 0) {
+                            chunk.push(',');
+                        }
+                        chunk.push_str(document.as_str());
+                    }
+                    ExportFormat::Csv => match serde_json::from_str::<CsvEntry>(document.as_str()) {
+                        Ok(entry) => chunk.push_str(&csv_line(&entry.row(*day))),
+                        Err(error) => {
+                            return Some((Err(StoreError::Other(anyhow::anyhow!("a stored entry document: {error}"))), Next::Done));
+                        }
+                    },
+                }
+            }
+            if last_page && format == ExportFormat::Json {
+                chunk.push_str("]}");
+            }
+            let next = match page.last() {
+                Some((day, _)) if !last_page => Next::Page {
+                    after: Some(*day),
+                    first: false,
+                },
+                _ => Next::Done,
+            };
+            Some((Ok(Bytes::from(chunk)), next))
+        }
+    });
+    head.chain(body)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ImportQuery {
+    /// What to do with a day the account already has: `skip` (the default) or `replace`.
+    #[param(value_type = Option<String>, pattern = "^(skip|replace)$")]
+    #[serde(rename = "onConflict")]
+    on_conflict: Option<String>,
+}
+
+/// An entry of the file that was not imported, and why.
+#[derive(Serialize, ToSchema)]
+pub struct ImportError {
+    /// Its place in the file's `entries`.
+    index: usize,
+    date: Option<String>,
+    details: Vec<FieldError>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportResponse {
+    status: Success,
+    created: u64,
+    updated: u64,
+    skipped: u64,
+    errors: Vec<ImportError>,
+}
+
+/// Import an export document (of this or any other account). Each entry is checked by the rules of
+/// `POST /entries` and keyed by its day; invalid ones are listed by index in `errors` and the rest
+/// imported. Ids, owners and timestamps in the file are never trusted.
+#[utoipa::path(
+    post, path = "/import", tag = "data",
+    params(ImportQuery),
+    request_body = ImportDocumentSchema,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "Imported (see `errors` for the entries that were not)", body = ImportResponse),
+        (status = 400, description = "Not an export document, or a bad `onConflict`", body = ErrorBody,
+            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "format", "msg": "Not an export document: format must be \"healthtracker-export\""}]})),
+    )
+)]
+async fn import(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    ApiQuery(query): ApiQuery<ImportQuery>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<ImportResponse>> {
+    let on_conflict = match query.on_conflict.as_deref() {
+        None | Some("skip") => OnConflict::Skip,
+        Some("replace") => OnConflict::Replace,
+        Some(other) => return Err(invalid("onConflict", "onConflict must be skip or replace", Some(other))),
+    };
+    // Thousands of entries to check (their text sanitized): on the blocking pool.
+    let document = tokio::task::spawn_blocking(move || ImportDocument::parse(&body))
+        .await
+        .map_err(|error| ApiError::Internal(error.into()))?
+        .map_err(ApiError::Validation)?;
+    let now = Utc::now();
+    let entries: Vec<Entry> = document
+        .entries
+        .into_iter()
+        .map(|new| Entry {
+            id: EntryId::new(),
+            user: caller.id,
+            date: new.date,
+            log: new.log,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    let counts = state.store.import_entries(caller.id, &entries, on_conflict).await?;
+    Ok(Json(ImportResponse {
+        status: Success::Success,
+        created: counts.created,
+        updated: counts.updated,
+        skipped: counts.skipped,
+        errors: document
+            .problems
+            .into_iter()
+            .map(|problem| ImportError {
+                index: problem.index,
+                date: problem.date,
+                details: problem.details,
+            })
+            .collect(),
+    }))
+}
