@@ -92,7 +92,12 @@ impl Accounts {
     /// Deletes the account and everything of it this module keeps (the database's rows, the
     /// account's failed-login counts), given its password. Returns what was deleted, for the
     /// caller to clear what other parts keep (the AI's job records and limits).
-    pub async fn delete_account(&self, caller: &Caller, deletion: AccountDeletion, client: &Client) -> AuthResult<User> {
+    pub async fn delete_account(
+        &self,
+        caller: &Caller,
+        deletion: AccountDeletion,
+        client: &Client,
+    ) -> AuthResult<User> {
         let account = self.caller_account(caller.id).await?;
         self.confirm_password(&account, &deletion.password, client, AuthError::PasswordIncorrect)
             .await?;

@@ -35,8 +35,10 @@ impl LoginThrottle {
     /// Refuses while either count is over its limit.
     pub(super) async fn check(&self, email: &str, client: IpAddr) -> AuthResult<()> {
         let address_key = Self::address_key(email, client);
-        let (per_address, per_account) =
-            tokio::join!(self.per_address.exceeded(&address_key), self.per_account.exceeded(email));
+        let (per_address, per_account) = tokio::join!(
+            self.per_address.exceeded(&address_key),
+            self.per_account.exceeded(email)
+        );
         match per_address.or(per_account) {
             Some(refused) => Err(AuthError::LoginThrottled(refused.info)),
             None => Ok(()),
@@ -122,7 +124,11 @@ impl Accounts {
     ) -> AuthResult<()> {
         let email = user.email.as_str();
         self.throttle.check(email, client.ip).await?;
-        match self.passwords.verify(password, Some(user.password_hash.clone())).await? {
+        match self
+            .passwords
+            .verify(password, Some(user.password_hash.clone()))
+            .await?
+        {
             Verdict::Match { .. } => Ok(()),
             Verdict::Mismatch => {
                 self.throttle.failed(email, client.ip).await;

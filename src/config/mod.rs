@@ -274,5 +274,4 @@ impl Settings {
             warnings,
         })
     }
-
 }

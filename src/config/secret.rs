@@ -84,7 +84,9 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("data").join("jwt-secret"))?.permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("data").join("jwt-secret"))?
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         Ok(())

@@ -9,8 +9,8 @@ use secrecy::SecretString;
 
 use super::reader::{Reader, parse_byte_size, parse_database_url, parse_origin, redact_url_password, redis_url};
 use super::{
-    AiSettings, JwtSecret, DEFAULT_ALLOWED_ORIGINS, DatabaseSettings, Environment, JobSettings, LogFormat, MIN_JWT_SECRET_BYTES,
-    RateLimitSettings, RedisSettings, SqliteSynchronous, TimeoutSettings,
+    AiSettings, DEFAULT_ALLOWED_ORIGINS, DatabaseSettings, Environment, JobSettings, JwtSecret, LogFormat,
+    MIN_JWT_SECRET_BYTES, RateLimitSettings, RedisSettings, SqliteSynchronous, TimeoutSettings,
 };
 
 fn ms(n: u64) -> Duration {

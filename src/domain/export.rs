@@ -57,15 +57,27 @@ impl ImportDocument {
         let object = body_object(body)?;
         let mut problems = Problems::new();
         if object.get("format").and_then(Value::as_str) != Some(FORMAT) {
-            problems.add("format", format!("Not an export document: format must be \"{FORMAT}\""), object.get("format"));
+            problems.add(
+                "format",
+                format!("Not an export document: format must be \"{FORMAT}\""),
+                object.get("format"),
+            );
         }
         if object.get("version").and_then(Value::as_u64) != Some(VERSION) {
-            problems.add("version", format!("Only version {VERSION} of the export format can be imported"), object.get("version"));
+            problems.add(
+                "version",
+                format!("Only version {VERSION} of the export format can be imported"),
+                object.get("version"),
+            );
         }
         let entries = match object.get("entries") {
             Some(Value::Array(entries)) if entries.len() <= MAX_ENTRIES => Some(entries),
             Some(Value::Array(_)) => {
-                problems.add("entries", format!("An import holds at most {MAX_ENTRIES} entries"), None);
+                problems.add(
+                    "entries",
+                    format!("An import holds at most {MAX_ENTRIES} entries"),
+                    None,
+                );
                 None
             }
             other => {
@@ -115,7 +127,10 @@ fn as_entry_body(raw: &Value) -> Map<String, Value> {
         && let Ok(at) = chrono::DateTime::parse_from_rfc3339(date)
     {
         let nearest = at.with_timezone(&chrono::Utc) + chrono::TimeDelta::hours(12);
-        object.insert("date".into(), Value::from(Day::from_date(nearest.date_naive()).to_ymd()));
+        object.insert(
+            "date".into(),
+            Value::from(Day::from_date(nearest.date_naive()).to_ymd()),
+        );
     }
     object
 }
@@ -124,7 +139,10 @@ fn as_entry_body(raw: &Value) -> Map<String, Value> {
 fn unwrap_extended_json(value: &Value) -> Value {
     match value {
         Value::Object(object) if object.len() == 1 => {
-            let (key, inner) = object.iter().next().map_or(("", &Value::Null), |(k, v)| (k.as_str(), v));
+            let (key, inner) = object
+                .iter()
+                .next()
+                .map_or(("", &Value::Null), |(k, v)| (k.as_str(), v));
             match (key, inner) {
                 ("$date", Value::String(date)) => Value::from(date.as_str()),
                 ("$date", Value::Object(_)) => match unwrap_extended_json(inner) {
@@ -142,10 +160,20 @@ fn unwrap_extended_json(value: &Value) -> Value {
                 ("$numberInt" | "$numberLong", Value::String(n)) => n.parse::<i64>().map_or(Value::Null, Value::from),
                 ("$numberDouble", Value::String(n)) => n.parse::<f64>().map_or(Value::Null, Value::from),
                 ("$oid", Value::String(id)) => Value::from(id.as_str()),
-                _ => Value::Object(object.iter().map(|(k, v)| (k.clone(), unwrap_extended_json(v))).collect()),
+                _ => Value::Object(
+                    object
+                        .iter()
+                        .map(|(k, v)| (k.clone(), unwrap_extended_json(v)))
+                        .collect(),
+                ),
             }
         }
-        Value::Object(object) => Value::Object(object.iter().map(|(k, v)| (k.clone(), unwrap_extended_json(v))).collect()),
+        Value::Object(object) => Value::Object(
+            object
+                .iter()
+                .map(|(k, v)| (k.clone(), unwrap_extended_json(v)))
+                .collect(),
+        ),
         Value::Array(items) => Value::Array(items.iter().map(unwrap_extended_json).collect()),
         other => other.clone(),
     }
@@ -213,7 +241,12 @@ mod tests {
 
     #[test]
     fn not_an_export_document() {
-        for bad in [json!({}), json!({"format": "x", "version": 1, "entries": []}), json!({"format": FORMAT, "version": 2, "entries": []}), json!([])] {
+        for bad in [
+            json!({}),
+            json!({"format": "x", "version": 1, "entries": []}),
+            json!({"format": FORMAT, "version": 2, "entries": []}),
+            json!([]),
+        ] {
             assert!(ImportDocument::parse(&bad).is_err(), "{bad}");
         }
         let too_many: Vec<Value> = (0..=MAX_ENTRIES).map(|_| json!({})).collect();
@@ -231,8 +264,7 @@ mod tests {
         .expect("an export document");
         assert_eq!(parsed.entries.len(), 1);
         assert_eq!(parsed.entries[0].log.calories, 1800);
-        let failed: Vec<(usize, Option<&str>)> =
-            parsed.problems.iter().map(|p| (p.index, p.date.as_deref())).collect();
+        let failed: Vec<(usize, Option<&str>)> = parsed.problems.iter().map(|p| (p.index, p.date.as_deref())).collect();
         assert_eq!(failed, [(1, Some("2026-11-02")), (2, None), (3, Some("2026-11-01"))]);
     }
 
@@ -258,7 +290,14 @@ mod tests {
 
     #[test]
     fn formulas_are_neutralised() {
-        for (cell, safe) in [("=1+1", "'=1+1"), ("+SUM(A1)", "'+SUM(A1)"), ("-2", "'-2"), ("@cmd", "'@cmd"), ("fine", "fine"), ("", "")] {
+        for (cell, safe) in [
+            ("=1+1", "'=1+1"),
+            ("+SUM(A1)", "'+SUM(A1)"),
+            ("-2", "'-2"),
+            ("@cmd", "'@cmd"),
+            ("fine", "fine"),
+            ("", ""),
+        ] {
             assert_eq!(neutralise_formula(cell), safe);
         }
     }

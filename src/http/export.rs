@@ -118,10 +118,17 @@ async fn export(
             );
             ("application/json", "json", head)
         }
-        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv", csv_line(&CSV_HEADER.map(str::to_owned))),
+        ExportFormat::Csv => (
+            "text/csv; charset=utf-8",
+            "csv",
+            csv_line(&CSV_HEADER.map(str::to_owned)),
+        ),
     };
     let body = Body::from_stream(pages(Arc::clone(&state.store), user.id, format, head));
-    let disposition = format!("attachment; filename=\"healthtracker-export-{}.{extension}\"", today.to_ymd());
+    let disposition = format!(
+        "attachment; filename=\"healthtracker-export-{}.{extension}\"",
+        today.to_ymd()
+    );
     Ok((
         [
             (header::CONTENT_TYPE, content_type.to_owned()),
@@ -155,45 +162,54 @@ fn pages(
         Done,
     }
     let head = futures_util::stream::once(async move { Ok(Bytes::from(head)) });
-    let body = futures_util::stream::unfold(Next::Page { after: None, first: true }, move |next| {
-        let store = Arc::clone(&store);
-        async move {
-            let Next::Page { after, first } = next else { return None };
-            let page = match store.entry_documents_after(user, after, PAGE).await {
-                Ok(page) => page,
-                Err(error) => return Some((Err(error), Next::Done)),
-            };
-            let last_page = page.len() < PAGE as usize;
-            let mut chunk = String::new();
-            for (i, (day, document)) in page.iter().enumerate() {
-                match format {
-                    ExportFormat::Json => {
-                        if !(first && i == 0) {
-                            chunk.push(',');
+    let body = futures_util::stream::unfold(
+        Next::Page {
+            after: None,
+            first: true,
+        },
+        move |next| {
+            let store = Arc::clone(&store);
+            async move {
+                let Next::Page { after, first } = next else { return None };
+                let page = match store.entry_documents_after(user, after, PAGE).await {
+                    Ok(page) => page,
+                    Err(error) => return Some((Err(error), Next::Done)),
+                };
+                let last_page = page.len() < PAGE as usize;
+                let mut chunk = String::new();
+                for (i, (day, document)) in page.iter().enumerate() {
+                    match format {
+                        ExportFormat::Json => {
+                            if !(first && i == 0) {
+                                chunk.push(',');
+                            }
+                            chunk.push_str(document.as_str());
                         }
-                        chunk.push_str(document.as_str());
+                        ExportFormat::Csv => match serde_json::from_str::<CsvEntry>(document.as_str()) {
+                            Ok(entry) => chunk.push_str(&csv_line(&entry.row(*day))),
+                            Err(error) => {
+                                return Some((
+                                    Err(StoreError::Other(anyhow::anyhow!("a stored entry document: {error}"))),
+                                    Next::Done,
+                                ));
+                            }
+                        },
                     }
-                    ExportFormat::Csv => match serde_json::from_str::<CsvEntry>(document.as_str()) {
-                        Ok(entry) => chunk.push_str(&csv_line(&entry.row(*day))),
-                        Err(error) => {
-                            return Some((Err(StoreError::Other(anyhow::anyhow!("a stored entry document: {error}"))), Next::Done));
-                        }
-                    },
                 }
+                if last_page && format == ExportFormat::Json {
+                    chunk.push_str("]}");
+                }
+                let next = match page.last() {
+                    Some((day, _)) if !last_page => Next::Page {
+                        after: Some(*day),
+                        first: false,
+                    },
+                    _ => Next::Done,
+                };
+                Some((Ok(Bytes::from(chunk)), next))
             }
-            if last_page && format == ExportFormat::Json {
-                chunk.push_str("]}");
-            }
-            let next = match page.last() {
-                Some((day, _)) if !last_page => Next::Page {
-                    after: Some(*day),
-                    first: false,
-                },
-                _ => Next::Done,
-            };
-            Some((Ok(Bytes::from(chunk)), next))
-        }
-    });
+        },
+    );
     head.chain(body)
 }
 

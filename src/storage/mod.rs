@@ -185,7 +185,12 @@ pub trait Storage: Send + Sync + 'static {
     /// Writes entries of the user, one per day (the caller made the days unique): a day the user
     /// has is skipped or replaced (keeping its id and `created_at`), a new day inserted. In one
     /// transaction where the backend has them (SQLite), in bulk otherwise (MongoDB).
-    async fn import_entries(&self, user: UserId, entries: &[Entry], on_conflict: OnConflict) -> StoreResult<ImportCounts>;
+    async fn import_entries(
+        &self,
+        user: UserId,
+        entries: &[Entry],
+        on_conflict: OnConflict,
+    ) -> StoreResult<ImportCounts>;
 }
 
 /// Opens the configured backend and brings its schema up to date (idempotent), so a fresh checkout

@@ -546,7 +546,7 @@ api_test!(
             .await;
         // Logging out with a legacy token revokes it too, and only it.
         let other_legacy =
-            sign(&json!({"userId": session.user_id, "type": "access", "iat": now_secs() - 1, "exp": now_secs() + 899}), TEST_JWT_SECRET);
+            sign(&json!({"userId": session.user_id, "type": "access", "iat": now_secs() - 100, "exp": now_secs() + 700}), TEST_JWT_SECRET);
         json_body(app.logout(&legacy, None).await, StatusCode::OK).await;
         assert_error(app.list_entries(&legacy, "").await, StatusCode::UNAUTHORIZED, "Token has been revoked").await;
         assert_eq!(app.list_entries(&other_legacy, "").await.status(), StatusCode::OK);

@@ -270,6 +270,84 @@ impl TestApp {
         request.send().await.expect("logout request")
     }
 
+    // --- account -------------------------------------------------------------------------------
+
+    pub async fn me(&self, access: &str) -> Response {
+        self.get("/api/auth/me")
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("me request")
+    }
+
+    pub async fn update_me(&self, access: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, "/api/auth/me")
+            .bearer_auth(access)
+            .json(body)
+            .send()
+            .await
+            .expect("update me request")
+    }
+
+    pub async fn delete_me(&self, access: &str, password: &str) -> Response {
+        self.request(Method::DELETE, "/api/auth/me")
+            .bearer_auth(access)
+            .json(&json!({ "password": password }))
+            .send()
+            .await
+            .expect("delete me request")
+    }
+
+    pub async fn change_password(&self, access: &str, current: &str, new: &str) -> Response {
+        self.post("/api/auth/change-password")
+            .bearer_auth(access)
+            .json(&json!({ "currentPassword": current, "newPassword": new }))
+            .send()
+            .await
+            .expect("change password request")
+    }
+
+    pub async fn sessions(&self, access: &str) -> Response {
+        self.get("/api/auth/sessions")
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("sessions request")
+    }
+
+    pub async fn end_session(&self, access: &str, id: &str) -> Response {
+        self.request(Method::DELETE, &format!("/api/auth/sessions/{id}"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("end session request")
+    }
+
+    pub async fn logout_all(&self, access: &str) -> Response {
+        self.post("/api/auth/logout-all")
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("logout-all request")
+    }
+
+    pub async fn export(&self, access: &str, query: &str) -> Response {
+        self.get(&format!("/api/export{query}"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("export request")
+    }
+
+    pub async fn import(&self, access: &str, query: &str, body: &Value) -> Response {
+        self.post(&format!("/api/import{query}"))
+            .bearer_auth(access)
+            .json(body)
+            .send()
+            .await
+            .expect("import request")
+    }
+
     /// Registers a new user with a unique e-mail and returns their session.
     pub async fn signup(&self) -> Session {
         let email = format!("user-{}@example.com", hex_id());

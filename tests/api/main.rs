@@ -4,12 +4,14 @@ mod fake_ai;
 mod helpers;
 mod mongo_server;
 
+mod account;
 mod ai;
 mod auth;
 mod connections;
 mod cross_cutting;
 mod docs;
 mod entries;
+mod export;
 mod health;
 mod logging;
 mod metrics;

@@ -226,7 +226,9 @@ pub fn user_projection() -> Document {
 }
 
 pub fn login_from_doc(doc: &Document) -> Result<Session, Unreadable> {
-    let id = doc.get_str("_id").map_err(|_| unreadable(SESSIONS, doc, "_id is not a session id"))?;
+    let id = doc
+        .get_str("_id")
+        .map_err(|_| unreadable(SESSIONS, doc, "_id is not a session id"))?;
     let user = object_id_field(doc, "user").ok_or_else(|| unreadable(SESSIONS, doc, "user is missing"))?;
     let created_at = date_field(doc, "createdAt").ok_or_else(|| unreadable(SESSIONS, doc, "createdAt is missing"))?;
     Ok(Session {

@@ -192,11 +192,17 @@ impl MongoStore {
     async fn end_login(&self, family: &str, at: chrono::DateTime<chrono::Utc>) -> StoreResult<()> {
         use self::documents::{REFRESH_SESSIONS, SESSIONS, bson_date};
         self.collection(SESSIONS)?
-            .update_one(doc! {"_id": family, "revokedAt": null}, doc! {"$set": {"revokedAt": bson_date(at)}})
+            .update_one(
+                doc! {"_id": family, "revokedAt": null},
+                doc! {"$set": {"revokedAt": bson_date(at)}},
+            )
             .await
             .map_err(|e| self.fail(e))?;
         self.collection(REFRESH_SESSIONS)?
-            .update_many(doc! {"family": family, "revokedAt": null}, doc! {"$set": {"revokedAt": bson_date(at)}})
+            .update_many(
+                doc! {"family": family, "revokedAt": null},
+                doc! {"$set": {"revokedAt": bson_date(at)}},
+            )
             .await
             .map_err(|e| self.fail(e))?;
         Ok(())

@@ -434,9 +434,16 @@ impl Storage for MongoStore {
             .collect())
     }
 
-    async fn import_entries(&self, user: UserId, entries: &[Entry], on_conflict: OnConflict) -> StoreResult<ImportCounts> {
-        let (Some(first), Some(last)) = (entries.iter().map(|e| e.date).min(), entries.iter().map(|e| e.date).max())
-        else {
+    async fn import_entries(
+        &self,
+        user: UserId,
+        entries: &[Entry],
+        on_conflict: OnConflict,
+    ) -> StoreResult<ImportCounts> {
+        let (Some(first), Some(last)) = (
+            entries.iter().map(|e| e.date).min(),
+            entries.iter().map(|e| e.date).max(),
+        ) else {
             return Ok(ImportCounts::default());
         };
         // The days the account has in the file's span: one indexed read.

@@ -78,9 +78,13 @@ impl Storage for SqliteStore {
             user.timezone.map(|zone| zone.name()),
         );
         self.write(move |c| {
-            c.prepare_cached(&format!("INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"))?
-                .execute(params![values.0, values.1, values.2, values.3, values.4, values.5, values.6])
-                .map(|_| ())
+            c.prepare_cached(&format!(
+                "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))?
+            .execute(params![
+                values.0, values.1, values.2, values.3, values.4, values.5, values.6
+            ])
+            .map(|_| ())
         })
         .await
     }
@@ -92,7 +96,11 @@ impl Storage for SqliteStore {
         timezone: Option<TimeZone>,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<User>> {
-        let (id, name, timezone) = (id.to_string(), name.map(|n| n.as_str().to_owned()), timezone.map(|z| z.name()));
+        let (id, name, timezone) = (
+            id.to_string(),
+            name.map(|n| n.as_str().to_owned()),
+            timezone.map(|z| z.name()),
+        );
         self.write(move |c| {
             let changed = c
                 .prepare_cached(
@@ -115,7 +123,8 @@ impl Storage for SqliteStore {
         self.write(move |c| {
             // Entries, logins and refresh tokens go with the user (ON DELETE CASCADE); revoked-token
             // rows have no foreign key (they outlive logouts of users that still exist).
-            c.prepare_cached("DELETE FROM revoked_tokens WHERE user_id = ?1")?.execute([&id])?;
+            c.prepare_cached("DELETE FROM revoked_tokens WHERE user_id = ?1")?
+                .execute([&id])?;
             c.prepare_cached("DELETE FROM users WHERE id = ?1")?
                 .execute([&id])
                 .map(|deleted| deleted == 1)
@@ -313,10 +322,8 @@ impl Storage for SqliteStore {
 
     async fn insert_entry(&self, entry: &Entry) -> StoreResult<()> {
         let row = EntryRow::new(entry);
-        self.write(move |c| {
-            c.prepare_cached(INSERT_ENTRY)?.execute(row.params()).map(|_| ())
-        })
-        .await
+        self.write(move |c| c.prepare_cached(INSERT_ENTRY)?.execute(row.params()).map(|_| ()))
+            .await
     }
 
     async fn list_entries(&self, user: UserId, range: &EntryRange) -> StoreResult<Vec<Entry>> {
@@ -399,7 +406,12 @@ impl Storage for SqliteStore {
         })
     }
 
-    async fn import_entries(&self, user: UserId, entries: &[Entry], on_conflict: OnConflict) -> StoreResult<ImportCounts> {
+    async fn import_entries(
+        &self,
+        user: UserId,
+        entries: &[Entry],
+        on_conflict: OnConflict,
+    ) -> StoreResult<ImportCounts> {
         let entries = entries.to_vec();
         // One write job: one transaction (and one fsync) for the whole file.
         self.write(move |c| {
@@ -407,11 +419,14 @@ impl Storage for SqliteStore {
             for entry in entries {
                 let existing: Option<(String, String)> = c
                     .prepare_cached("SELECT id, created_at FROM entries WHERE user_id = ?1 AND day = ?2")?
-                    .query_row(params![user.to_string(), entry.date.to_ymd()], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_row(params![user.to_string(), entry.date.to_ymd()], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
                     .optional()?;
                 match (existing, on_conflict) {
                     (None, _) => {
-                        c.prepare_cached(INSERT_ENTRY)?.execute(EntryRow::new(&entry).params())?;
+                        c.prepare_cached(INSERT_ENTRY)?
+                            .execute(EntryRow::new(&entry).params())?;
                         counts.created += 1;
                     }
                     (Some(_), OnConflict::Skip) => counts.skipped += 1,
