@@ -48,6 +48,14 @@ impl TimeZone {
     pub fn zone(&self) -> Tz {
         self.0
     }
+
+    /// Every name `parse` accepts, as the tz database spells them (for the API documentation).
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        chrono_tz::TZ_VARIANTS
+            .iter()
+            .map(|zone| zone.name())
+            .filter(|name| !is_fixed_offset(name))
+    }
 }
 
 impl fmt::Display for TimeZone {
@@ -94,6 +102,15 @@ mod tests {
             "",
         ] {
             assert!(TimeZone::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_documented_name_is_accepted() {
+        let names: Vec<&str> = TimeZone::names().collect();
+        assert!(names.len() > 300 && names.contains(&"Asia/Kolkata") && !names.contains(&"Etc/GMT+4"));
+        for name in names {
+            assert_eq!(TimeZone::parse(name).map(|zone| zone.name()), Ok(name));
         }
     }
 

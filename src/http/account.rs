@@ -78,7 +78,7 @@ async fn profile(State(state): State<AppState>, caller: AuthUser) -> ApiResult<J
 /// Change the name and/or the time zone (nothing else is writable here).
 #[utoipa::path(
     patch, path = "/auth/me", tag = "account",
-    request_body = ProfileUpdate,
+    request_body(content = Option<ProfileUpdate>, description = "The fields to change (an empty body changes nothing)"),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Updated", body = ProfileResponse),

@@ -61,8 +61,9 @@ enum ExportFormat {
 }
 
 /// Documentation only: the JSON export's shape (it is written as a stream, not from this type).
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
 #[schema(as = ExportDocument)]
 pub struct ExportDocumentSchema {
     /// `healthtracker-export`

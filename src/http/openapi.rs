@@ -376,7 +376,8 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
                     "name": optional(text(user::NAME, "Ada Lovelace")),
                     "timezone": optional(json!({
                         "type": "string",
-                        "description": "An IANA time zone name (case-insensitive); fixed offsets such as GMT+4 are refused",
+                        "description": "An IANA time zone name (also accepted in another case); fixed offsets such as GMT+4 are refused",
+                        "enum": crate::domain::timezone::TimeZone::names().collect::<Vec<_>>(),
                         "examples": ["Asia/Kolkata"]
                     })),
                 })),
@@ -408,7 +409,12 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
                 "properties": {
                     "format": { "type": "string", "enum": [crate::domain::export::FORMAT] },
                     "version": { "type": "integer", "enum": [crate::domain::export::VERSION] },
-                    "entries": { "type": "array", "maxItems": crate::domain::export::MAX_ENTRIES, "items": { "type": "object" } }
+                    "entries": {
+                        "type": "array",
+                        "maxItems": crate::domain::export::MAX_ENTRIES,
+                        "description": "Entries as `GET /export` writes them (or the old backend's documents); each is checked by the rules of POST /entries, and one that fails is listed in the answer's `errors`, not refused",
+                        "items": {}
+                    }
                 }
             }),
         ),
