@@ -121,7 +121,9 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
         anyhow::bail!("the worker needs Redis: set REDIS_URL (or REDIS_HOST) and ENABLE_ASYNC_JOBS=true");
     }
     let metrics = std::sync::Arc::new(healthtracker::metrics::Metrics::new());
-    let setup = WorkerSetup::from_settings(&settings, std::sync::Arc::clone(&metrics))?
+    // Finished chats are remembered in the user's history: the worker writes to the same store.
+    let store = healthtracker::storage::open(&settings.database).await?;
+    let setup = WorkerSetup::from_settings(&settings, store, std::sync::Arc::clone(&metrics))?
         .context("the worker needs an AI provider: set GROQ_API_KEY")?;
     if let Some(port) = settings.worker_metrics_port {
         healthtracker::startup::serve_worker_metrics(settings.host, port, metrics, settings.metrics_token.clone())

@@ -15,12 +15,13 @@ use tokio::sync::watch;
 
 use crate::ai::{AiClient, Retries};
 use crate::config::Settings;
+use crate::domain::clock::Clock;
 use crate::http::server::ConnectionLimits;
 use crate::jobs::worker::{self, WorkerOptions};
 use crate::metrics::{Metrics, SharedMetrics};
 use crate::redis_conn::RedisConn;
 use crate::state::AppState;
-use crate::storage;
+use crate::storage::{self, Storage};
 
 /// How often expired revocations and sessions are purged from backends without TTL indexes.
 const PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
@@ -37,13 +38,18 @@ pub struct Application {
 pub struct WorkerSetup {
     redis: RedisConn,
     ai: AiClient,
+    store: Arc<dyn Storage>,
     options: WorkerOptions,
     metrics: SharedMetrics,
 }
 
 impl WorkerSetup {
     /// `None` (with the reason logged) when the settings do not allow a worker.
-    pub fn from_settings(settings: &Settings, metrics: SharedMetrics) -> anyhow::Result<Option<Self>> {
+    pub fn from_settings(
+        settings: &Settings,
+        store: Arc<dyn Storage>,
+        metrics: SharedMetrics,
+    ) -> anyhow::Result<Option<Self>> {
         let Some(url) = &settings.redis.url else {
             return Ok(None);
         };
@@ -54,6 +60,7 @@ impl WorkerSetup {
         Ok(Some(Self {
             redis: RedisConn::lazy(url, &settings.redis.key_prefix)?,
             ai,
+            store,
             options: WorkerOptions {
                 concurrency: settings.jobs.concurrency,
                 max_attempts: settings.jobs.max_attempts,
@@ -63,12 +70,18 @@ impl WorkerSetup {
     }
 
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        worker::run(self.redis, self.ai, self.options, self.metrics, shutdown).await
+        worker::run(self.redis, self.ai, self.store, self.options, self.metrics, shutdown).await
     }
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// The same, with `clock` deciding which day is today (tests set it to a daylight-saving change
+    /// or beside the date line).
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> anyhow::Result<Self> {
         let store = storage::open(&settings.database).await?;
         let redis = match &settings.redis.url {
             Some(url) => Some(RedisConn::lazy(url, &settings.redis.key_prefix)?),
@@ -76,12 +89,12 @@ impl Application {
         };
         let metrics = Arc::new(Metrics::new());
         let worker = if settings.jobs.enabled && settings.jobs.run_worker {
-            WorkerSetup::from_settings(&settings, Arc::clone(&metrics))?
+            WorkerSetup::from_settings(&settings, Arc::clone(&store), Arc::clone(&metrics))?
         } else {
             None
         };
         let address = SocketAddr::new(settings.host, settings.port);
-        let state = AppState::with_metrics(settings, store, redis, metrics)?;
+        let state = AppState::with_metrics(settings, store, redis, metrics, clock)?;
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("binding {address}"))?;

@@ -9,12 +9,14 @@ use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::TokenKeys;
 use crate::auth::{Accounts, LoginThrottle, RefreshPolicy};
 use crate::config::Settings;
+use crate::domain::clock::Clock;
 use crate::domain::ids::UserId;
 use crate::jobs::JobQueue;
 use crate::metrics::{Metrics, SharedMetrics};
 use crate::ratelimit::{CounterStore, MemoryCounters, RateLimiter, RedisCounters};
 use crate::redis_conn::RedisConn;
 use crate::storage::Storage;
+use crate::trends_cache::{TRENDS_MAX_AGE, TrendsCache};
 
 #[derive(Clone)]
 pub struct AppState(Arc<AppContext>);
@@ -35,6 +37,10 @@ pub struct AppContext {
     pub jobs: Option<JobQueue>,
     pub redis: Option<RedisConn>,
     pub metrics: SharedMetrics,
+    /// Decides which day is today for each user (tests stand it on a date of their choosing).
+    pub clock: Clock,
+    /// Trends answers, served again while the user's entries are unchanged.
+    pub trends: TrendsCache,
     /// The rendered OpenAPI document, set when the routes are assembled (shared, never copied).
     pub openapi: std::sync::OnceLock<axum::body::Bytes>,
     pub started_at: Instant,
@@ -42,15 +48,16 @@ pub struct AppContext {
 
 impl AppState {
     pub fn new(settings: Settings, store: Arc<dyn Storage>, redis: Option<RedisConn>) -> anyhow::Result<Self> {
-        Self::with_metrics(settings, store, redis, Arc::new(Metrics::new()))
+        Self::with_metrics(settings, store, redis, Arc::new(Metrics::new()), Clock::system())
     }
 
-    /// With a registry shared with an in-process worker.
+    /// With a registry shared with an in-process worker, and a clock of the caller's.
     pub fn with_metrics(
         settings: Settings,
         store: Arc<dyn Storage>,
         redis: Option<RedisConn>,
         metrics: SharedMetrics,
+        clock: Clock,
     ) -> anyhow::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         // Shared counters when Redis is configured, so limits hold across instances.
@@ -109,6 +116,8 @@ impl AppState {
             jobs,
             redis,
             metrics,
+            clock,
+            trends: TrendsCache::new(settings.trends_cache_bytes, TRENDS_MAX_AGE),
             settings,
             openapi: std::sync::OnceLock::new(),
             started_at: Instant::now(),
@@ -117,10 +126,11 @@ impl AppState {
 }
 
 impl AppContext {
-    /// Clears what the parts outside the account rules keep of a deleted user: the AI requests'
-    /// counter and, with async jobs, every job record and queued payload in Redis. Best effort
+    /// Clears what the parts outside the account rules keep of a deleted user: trends kept in
+    /// memory, the AI requests' counter and, with async jobs, every job record and queued payload in Redis. Best effort
     /// (all of it expires by itself within a day); a failure is logged with the user id only.
     pub async fn forget_user(&self, user: UserId) {
+        self.trends.forget_user(user);
         self.ai_limiter.reset(&user.to_string()).await;
         if let Some(jobs) = &self.jobs
             && let Err(error) = jobs.forget_user(user).await

@@ -2,11 +2,18 @@
 //! works too). Retries 429, 5xx, timeouts and connection failures with exponential backoff, honouring
 //! `Retry-After`, all within one overall deadline. The API key lives only in the request header; the
 //! provider's error bodies are never read into logs or responses.
+//!
+//! A streamed answer (`stream: true`) is retried the same way until the provider starts answering;
+//! after that its server-sent events are read with `eventsource-stream`, each delta passed on as it
+//! arrives, still within the deadline. Dropping the stream drops the connection: the provider stops.
 
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
+use eventsource_stream::Eventsource;
+use futures_util::{Stream, StreamExt};
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use secrecy::{ExposeSecret, SecretString};
@@ -48,6 +55,13 @@ impl Message {
             content: content.into(),
         }
     }
+
+    pub fn assistant(content: impl Into<String>) -> Self {
+        Self {
+            role: "assistant",
+            content: content.into(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -56,7 +70,32 @@ struct CompletionRequest<'a> {
     messages: &'a [Message],
     temperature: f32,
     max_tokens: u32,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
 }
+
+/// One event of a streamed answer: `choices[0].delta.content`, and `finish_reason` on the last.
+#[derive(Deserialize)]
+struct StreamChunk {
+    #[serde(default)]
+    choices: Vec<StreamChoice>,
+}
+
+#[derive(Deserialize)]
+struct StreamChoice {
+    #[serde(default)]
+    delta: StreamDelta,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct StreamDelta {
+    content: Option<String>,
+}
+
+/// The text of a streamed answer as the provider writes it: deltas, then the end of the stream (a
+/// complete answer) or an error (the answer is incomplete).
+pub type ReplyStream = Pin<Box<dyn Stream<Item = Result<String, AiError>> + Send>>;
 
 #[derive(Deserialize)]
 struct CompletionResponse {
@@ -147,18 +186,69 @@ impl AiClient {
 
     /// The assistant's answer to `messages`.
     pub async fn complete(&self, messages: &[Message]) -> Result<String, AiError> {
-        let outcome = self.complete_within_deadline(messages).await;
-        let health = if outcome.is_ok() {
+        let deadline = Instant::now() + self.timeout;
+        let outcome = self.retrying(deadline, || self.call(messages)).await;
+        self.note_outcome(outcome.is_ok());
+        outcome
+    }
+
+    /// The assistant's answer to `messages` as it is written. Errs (like [`AiClient::complete`])
+    /// when the provider never starts answering; a failure after that is the stream's last item.
+    pub async fn stream(&self, messages: &[Message]) -> Result<ReplyStream, AiError> {
+        let deadline = Instant::now() + self.timeout;
+        let opened = self.retrying(deadline, || self.send(messages, true)).await;
+        self.note_outcome(opened.is_ok());
+        let events = opened?.bytes_stream().eventsource();
+        let timeout = self.timeout;
+        // The state: the events still to read, and whether a `finish_reason` was seen.
+        let deltas = futures_util::stream::unfold(Some((events, false)), move |state| async move {
+            let (mut events, mut finished) = state?;
+            loop {
+                let next = tokio::time::timeout_at(deadline.into(), events.next()).await;
+                let event = match next {
+                    Err(_) => return Some((Err(AiError::Timeout(timeout)), None)),
+                    // Some servers end without `[DONE]` after the last chunk; that is complete.
+                    Ok(None) if finished => return None,
+                    // The provider hung up before saying it had finished.
+                    Ok(None) => return Some((Err(AiError::Provider("the stream ended early".to_owned())), None)),
+                    Ok(Some(Err(_))) => {
+                        return Some((Err(AiError::Provider("the stream broke off".to_owned())), None));
+                    }
+                    Ok(Some(Ok(event))) => event,
+                };
+                if event.data.trim() == "[DONE]" {
+                    return None;
+                }
+                let Ok(chunk) = serde_json::from_str::<StreamChunk>(&event.data) else {
+                    return Some((Err(AiError::Provider("an unreadable stream event".to_owned())), None));
+                };
+                let Some(choice) = chunk.choices.into_iter().next() else {
+                    continue;
+                };
+                finished |= choice.finish_reason.is_some();
+                if let Some(text) = choice.delta.content.filter(|text| !text.is_empty()) {
+                    return Some((Ok(text), Some((events, finished))));
+                }
+            }
+        });
+        Ok(Box::pin(deltas))
+    }
+
+    fn note_outcome(&self, answered: bool) {
+        let health = if answered {
             ProviderHealth::Answering
         } else {
             ProviderHealth::Failing
         };
         self.last_outcome.store(health as u8, Ordering::Relaxed);
-        outcome
     }
 
-    async fn complete_within_deadline(&self, messages: &[Message]) -> Result<String, AiError> {
-        let deadline = Instant::now() + self.timeout;
+    /// Runs `attempt` until it succeeds, fails for good, or the retries or `deadline` run out.
+    async fn retrying<T, F, Fut>(&self, deadline: Instant, mut attempt: F) -> Result<T, AiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
+    {
         let mut retries = 0;
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
@@ -166,7 +256,7 @@ impl AiClient {
                 return Err(AiError::Timeout(self.timeout));
             }
             let started = Instant::now();
-            let outcome = tokio::time::timeout(remaining, self.call(messages)).await;
+            let outcome = tokio::time::timeout(remaining, attempt()).await;
             self.metrics
                 .record_ai_call(matches!(outcome, Ok(Ok(_))), started.elapsed());
             let failure = match outcome {
@@ -192,12 +282,14 @@ impl AiClient {
         }
     }
 
-    async fn call(&self, messages: &[Message]) -> Result<String, Failure> {
+    /// Sends the request; a response with a success status is the provider answering.
+    async fn send(&self, messages: &[Message], stream: bool) -> Result<reqwest::Response, Failure> {
         let request = CompletionRequest {
             model: &self.model,
             messages,
             temperature: 0.7,
             max_tokens: MAX_ANSWER_TOKENS,
+            stream,
         };
         let response = self
             .http
@@ -225,6 +317,11 @@ impl AiClient {
         if !status.is_success() {
             return Err(Failure::Final(format!("HTTP {}", status.as_u16())));
         }
+        Ok(response)
+    }
+
+    async fn call(&self, messages: &[Message]) -> Result<String, Failure> {
+        let response = self.send(messages, false).await?;
         let body: CompletionResponse = response.json().await.map_err(|e| Failure::Retryable {
             reason: transport_reason(&e),
             retry_after: None,

@@ -1,20 +1,33 @@
 //! The AI coach: what can be asked of it (`AiTask`) and how an answer is produced. The same task runs
-//! inline (synchronous mode) or in a queued job (asynchronous mode).
+//! inline (synchronous mode), in a queued job (asynchronous mode) or as a stream; a chat's turn is
+//! remembered once it is answered, whichever ran it.
 
 pub mod client;
 pub mod prompts;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-pub use self::client::{AiClient, AiError, Retries};
-use crate::domain::coach::{ChatMessage, WeeklySummary};
+pub use self::client::{AiClient, AiError, ReplyStream, Retries};
+use crate::domain::coach::{ChatContext, ChatMessage, HISTORY_KEEP, HistoryMessage, Role, WeeklySummary};
+use crate::domain::ids::UserId;
+use crate::storage::Storage;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum AiTask {
-    Chat { message: ChatMessage },
-    WeeklyReport { summary: WeeklySummary },
+    Chat {
+        message: ChatMessage,
+        /// Read when the request came in. (Jobs queued before context existed have none.)
+        #[serde(default)]
+        context: ChatContext,
+        #[serde(default = "Utc::now")]
+        asked_at: DateTime<Utc>,
+    },
+    WeeklyReport {
+        summary: WeeklySummary,
+    },
 }
 
 /// What kind of task a job runs: its `name` in job status, logs and metrics.
@@ -51,8 +64,8 @@ impl AiTask {
     /// Asks the model.
     pub async fn run(&self, client: &AiClient) -> Result<AiAnswer, AiError> {
         match self {
-            AiTask::Chat { message } => {
-                let reply = client.complete(&prompts::chat(message)).await?;
+            AiTask::Chat { message, context, .. } => {
+                let reply = client.complete(&prompts::chat(message, context)).await?;
                 Ok(AiAnswer::Chat(ChatAnswer {
                     message: reply.clone(),
                     reply,
@@ -66,6 +79,39 @@ impl AiTask {
                 }))
             }
         }
+    }
+}
+
+/// Stores a chat's question and `reply` in the user's history (newest [`HISTORY_KEEP`] kept). Best
+/// effort: the user has their answer either way, so a failure is logged, not returned.
+pub async fn remember_turn(
+    store: &dyn Storage,
+    user: UserId,
+    question: &ChatMessage,
+    asked_at: DateTime<Utc>,
+    reply: &str,
+) {
+    let turn = [
+        HistoryMessage {
+            role: Role::User,
+            content: question.as_str().to_owned(),
+            created_at: asked_at,
+        },
+        HistoryMessage {
+            role: Role::Assistant,
+            content: reply.to_owned(),
+            created_at: Utc::now().max(asked_at),
+        },
+    ];
+    if let Err(error) = store.append_ai_messages(user, &turn, HISTORY_KEEP).await {
+        tracing::warn!(user_id = %user, error = %error, "could not store a chat turn in the history");
+    }
+}
+
+/// Stores the turn of a chat task once answered (a report is not part of the conversation).
+pub async fn remember(store: &dyn Storage, user: UserId, task: &AiTask, answer: &AiAnswer) {
+    if let (AiTask::Chat { message, asked_at, .. }, AiAnswer::Chat(chat)) = (task, answer) {
+        remember_turn(store, user, message, *asked_at, &chat.reply).await;
     }
 }
 

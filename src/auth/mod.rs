@@ -83,6 +83,10 @@ pub struct Client {
 pub struct Caller {
     pub id: UserId,
     pub token: VerifiedToken,
+    /// The zone the caller's days are counted in (theirs, or the server's default).
+    pub timezone: TimeZone,
+    /// How many writes the caller's entries have seen (see [`TokenStanding::Valid`]).
+    pub entries_version: u64,
 }
 
 /// How refresh tokens behave (`REFRESH_TOKEN_ROTATION`, `REFRESH_REUSE_INTERVAL_SECS`).
@@ -141,9 +145,14 @@ impl Accounts {
             .access_token_standing(&token.revocation_key, token.user_id, token.session.as_deref())
             .await?
         {
-            TokenStanding::Valid => Ok(Caller {
+            TokenStanding::Valid {
+                timezone,
+                entries_version,
+            } => Ok(Caller {
                 id: token.user_id,
                 token,
+                timezone: timezone.unwrap_or(self.default_timezone),
+                entries_version,
             }),
             TokenStanding::Revoked => Err(AuthError::RevokedToken),
             TokenStanding::UnknownUser => Err(AuthError::InvalidToken),

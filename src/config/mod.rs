@@ -159,6 +159,8 @@ pub struct Settings {
     pub default_timezone: TimeZone,
     pub allowed_origins: Vec<String>,
     pub body_limit: usize,
+    /// `TRENDS_CACHE_SIZE`: memory for trends answers kept between polls (0 turns it off).
+    pub trends_cache_bytes: usize,
     pub timeouts: TimeoutSettings,
     pub log_level: String,
     pub log_format: LogFormat,
@@ -223,6 +225,12 @@ impl Settings {
         );
         let allowed_origins = sections::allowed_origins(&mut env);
         let body_limit = sections::body_limit(&mut env);
+        let trends_cache_bytes = env.parse(
+            "TRENDS_CACHE_SIZE",
+            8 * 1024 * 1024,
+            "a size such as 8mb or 512kb (0 turns it off)",
+            |s| if s.trim() == "0" { Some(0) } else { parse_byte_size(s) },
+        );
         let timeouts = sections::timeouts(&mut env);
         let (log_level, log_format) = sections::logging(&mut env, environment);
         let trust_proxy = env.bool("TRUST_PROXY", false);
@@ -259,6 +267,7 @@ impl Settings {
             default_timezone,
             allowed_origins,
             body_limit,
+            trends_cache_bytes,
             timeouts,
             log_level,
             log_format,

@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::day::Day;
 use super::entry::{FoodItem, Mood, NewEntry};
 use super::numbers::js_number_text;
+use super::timezone::TimeZone;
 use super::validation::{FieldError, Problems, body_object};
 
 pub const FORMAT: &str = "healthtracker-export";
@@ -53,7 +54,8 @@ pub struct ImportDocument {
 
 impl ImportDocument {
     /// `Err` when the body is not an export document at all (wrong format or version, no list).
-    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+    /// `zone` (the user's) places a `date` that is neither a day nor a midnight.
+    pub fn parse(body: &Value, zone: TimeZone) -> Result<Self, Vec<FieldError>> {
         let object = body_object(body)?;
         let mut problems = Problems::new();
         if object.get("format").and_then(Value::as_str) != Some(FORMAT) {
@@ -96,7 +98,7 @@ impl ImportDocument {
         for (index, raw) in entries.iter().enumerate() {
             let entry = as_entry_body(raw);
             let date = entry.get("date").and_then(Value::as_str).map(str::to_owned);
-            match NewEntry::parse(&Value::Object(entry)) {
+            match NewEntry::parse(&Value::Object(entry), zone) {
                 Ok(new) if days.insert(new.date) => document.entries.push(new),
                 Ok(_) => document.problems.push(ImportProblem {
                     index,
@@ -247,20 +249,23 @@ mod tests {
             json!({"format": FORMAT, "version": 2, "entries": []}),
             json!([]),
         ] {
-            assert!(ImportDocument::parse(&bad).is_err(), "{bad}");
+            assert!(ImportDocument::parse(&bad, TimeZone::UTC).is_err(), "{bad}");
         }
         let too_many: Vec<Value> = (0..=MAX_ENTRIES).map(|_| json!({})).collect();
-        assert!(ImportDocument::parse(&document(Value::from(too_many))).is_err());
+        assert!(ImportDocument::parse(&document(Value::from(too_many)), TimeZone::UTC).is_err());
     }
 
     #[test]
     fn entries_are_checked_one_by_one_and_days_once() {
-        let parsed = ImportDocument::parse(&document(json!([
-            {"date": "2026-11-01T00:00:00.000Z", "calories": 1800, "_id": "x", "user": "y", "createdAt": "z"},
-            {"date": "2026-11-02", "calories": 99999},
-            {"calories": 5},
-            {"date": "2026-11-01", "steps": 1},
-        ])))
+        let parsed = ImportDocument::parse(
+            &document(json!([
+                {"date": "2026-11-01T00:00:00.000Z", "calories": 1800, "_id": "x", "user": "y", "createdAt": "z"},
+                {"date": "2026-11-02", "calories": 99999},
+                {"calories": 5},
+                {"date": "2026-11-01", "steps": 1},
+            ])),
+            TimeZone::UTC,
+        )
         .expect("an export document");
         assert_eq!(parsed.entries.len(), 1);
         assert_eq!(parsed.entries[0].log.calories, 1800);
@@ -279,7 +284,7 @@ mod tests {
             "sleep": {"$numberDouble": "7.5"},
             "foodIntake": [{"_id": {"$oid": "507f1f77bcf86cd799439013"}, "meal": "lunch", "food": "Soup", "calories": {"$numberLong": "300"}}],
             "__v": {"$numberInt": "0"}
-        }])))
+        }])), TimeZone::UTC)
         .expect("an export document");
         assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
         let entry = &parsed.entries[0];

@@ -22,3 +22,11 @@ pub fn js_number_text(n: f64) -> String {
         n.to_string()
     }
 }
+
+/// An optional number as JavaScript writes it, `null` when absent.
+pub fn serialize_optional_js_number<S: Serializer>(n: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
+    match n {
+        Some(n) => serialize_js_number(n, serializer),
+        None => serializer.serialize_none(),
+    }
+}

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 
 use super::day::Day;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimeZone(Tz);
 
 pub const TIMEZONE_RULE: &str =

@@ -1,8 +1,9 @@
-//! `/entries`: one entry per user per UTC day, always scoped to the caller.
+//! `/entries`: one entry per user per calendar day, always scoped to the caller; "today" and the day
+//! a timestamp lands on are the caller's time zone's.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::conditional::{IfNoneMatch, json_with_etag};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser, JsonBody, PathParam};
 use super::openapi::{EntryInput, EntryUpdate, ErrorBody, MessageResponse, Success};
@@ -115,10 +117,12 @@ struct ListQuery {
 /// The caller's entries, newest day first: the last 30, or a range.
 #[utoipa::path(
     get, path = "/entries", tag = "entries",
-    params(ListQuery),
+    params(ListQuery, ("If-None-Match" = Option<String>, Header, description = "An `ETag` of an earlier answer: 304 when it is still current")),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "Entries, newest day first", body = EntryListResponse),
+        (status = 200, description = "Entries, newest day first (with an `ETag`)", body = EntryListResponse,
+            headers(("ETag" = String, description = "Strong validator of this answer"))),
+        (status = 304, description = "Not modified: the `If-None-Match` tag is current"),
         (status = 400, description = "Bad query (every failing parameter in `details`)", body = ErrorBody,
             example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "limit", "msg": "limit must be an integer between 1 and 366", "value": "0"}]})),
     )
@@ -126,6 +130,7 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     caller: AuthUser,
+    if_none_match: IfNoneMatch,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
     let range = EntryRange::parse(query.from.as_deref(), query.to.as_deref(), query.limit.as_deref())
@@ -143,24 +148,26 @@ async fn list(
         body.push_str(document.as_str());
     }
     body.push_str("]}");
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok(json_with_etag(&if_none_match, body))
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct SummaryQuery {
-    /// The day, YYYY-MM-DD (default: today, UTC).
+    /// The day, YYYY-MM-DD (default: today in the caller's time zone).
     #[param(value_type = Option<String>, format = Date)]
     date: Option<String>,
 }
 
-/// One day's figures for the dashboard: today (UTC) unless `date` is given.
+/// One day's figures for the dashboard: today (in the caller's time zone) unless `date` is given.
 #[utoipa::path(
     get, path = "/entries/dashboard/summary", tag = "entries",
-    params(SummaryQuery),
+    params(SummaryQuery, ("If-None-Match" = Option<String>, Header, description = "An `ETag` of an earlier answer: 304 when it is still current")),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "The day's figures", body = SummaryResponse),
+        (status = 200, description = "The day's figures (with an `ETag`)", body = SummaryResponse,
+            headers(("ETag" = String, description = "Strong validator of this answer"))),
+        (status = 304, description = "Not modified: the `If-None-Match` tag is current"),
         (status = 400, description = "Bad `date`", body = ErrorBody,
             example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "date", "msg": "date must be a date in YYYY-MM-DD format", "value": "28/11/2026"}]})),
     )
@@ -168,10 +175,11 @@ struct SummaryQuery {
 async fn summary(
     State(state): State<AppState>,
     caller: AuthUser,
+    if_none_match: IfNoneMatch,
     ApiQuery(query): ApiQuery<SummaryQuery>,
-) -> ApiResult<Json<SummaryResponse>> {
+) -> ApiResult<Response> {
     let day = match query.date.as_deref() {
-        None => Day::today(),
+        None => state.clock.today_in(caller.timezone),
         Some(raw) => Day::parse_ymd(raw).ok_or_else(|| {
             ApiError::Validation(vec![FieldError {
                 path: "date".into(),
@@ -186,7 +194,7 @@ async fn summary(
         .await?
         .map(|e| e.log)
         .unwrap_or_default();
-    Ok(Json(SummaryResponse {
+    let body = serde_json::to_vec(&SummaryResponse {
         status: Success::Success,
         data: DaySummary {
             date: day.to_iso_midnight(),
@@ -200,7 +208,9 @@ async fn summary(
             water_intake: log.water_intake,
             food_intake: log.food_intake,
         },
-    }))
+    })
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(json_with_etag(&if_none_match, body))
 }
 
 /// One of the caller's entries.
@@ -222,7 +232,8 @@ async fn fetch(State(state): State<AppState>, caller: AuthUser, PathParam(id): P
     Ok(Json(EntryResponse::new(None, &entry)).into_response())
 }
 
-/// Record a day. One entry per user per UTC day.
+/// Record a day. One entry per user per calendar day; a timestamp `date` counts for the day it falls
+/// on in the caller's time zone.
 #[utoipa::path(
     post, path = "/entries", tag = "entries",
     request_body = EntryInput,
@@ -240,7 +251,7 @@ async fn fetch(State(state): State<AppState>, caller: AuthUser, PathParam(id): P
     )
 )]
 async fn create(State(state): State<AppState>, caller: AuthUser, JsonBody(body): JsonBody) -> ApiResult<Response> {
-    let new = NewEntry::parse(&body).map_err(ApiError::Validation)?;
+    let new = NewEntry::parse(&body, caller.timezone).map_err(ApiError::Validation)?;
     let now = Utc::now();
     let entry = Entry {
         id: EntryId::new(),
@@ -281,7 +292,7 @@ async fn update(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let id = entry_id(&id)?;
-    let changes = EntryChanges::parse(&body).map_err(ApiError::Validation)?;
+    let changes = EntryChanges::parse(&body, caller.timezone).map_err(ApiError::Validation)?;
     let mut entry = state.store.entry_by_id(caller.id, id).await?.ok_or(NOT_FOUND)?;
     if let Some(day) = changes.date {
         entry.date = day;

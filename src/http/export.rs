@@ -20,9 +20,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::ai::HistoryView;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser, JsonBody};
 use super::openapi::{ErrorBody, ImportDocument as ImportDocumentSchema, Success};
+use crate::domain::coach::HISTORY_KEEP;
 use crate::domain::day::{Day, format_timestamp};
 use crate::domain::entry::Entry;
 use crate::domain::export::{CSV_HEADER, CsvEntry, FORMAT, ImportDocument, VERSION};
@@ -75,9 +77,13 @@ pub struct ExportDocumentSchema {
     user: super::account::ProfileView,
     /// Every entry in its API shape, oldest day first.
     entries: Vec<crate::domain::entry::EntryDocument<'static>>,
+    /// The conversation with the coach (its newest 200 messages), oldest first. `POST /import`
+    /// ignores it.
+    ai_history: Vec<HistoryView>,
 }
 
-/// All the caller's data as a file: the profile and every entry, oldest day first. Streamed:
+/// All the caller's data as a file: the profile, every entry (oldest day first) and, in JSON, the
+/// conversation with the coach. Streamed:
 /// any size of account takes the same memory.
 #[utoipa::path(
     get, path = "/export", tag = "data",
@@ -103,14 +109,14 @@ async fn export(
         Some(other) => return Err(invalid("format", "format must be json or csv", Some(other))),
     };
     let user = state.accounts.profile(&caller).await?;
-    let today = state.accounts.timezone_of(&user).day_at(Utc::now());
+    let today = state.clock.today_in(caller.timezone);
     let (content_type, extension, head) = match format {
         ExportFormat::Json => {
             let profile = serde_json::json!({
                 "id": user.id,
                 "name": user.name.as_str(),
                 "email": user.email.as_str(),
-                "timezone": state.accounts.timezone_of(&user).name(),
+                "timezone": caller.timezone.name(),
                 "createdAt": format_timestamp(user.created_at),
             });
             let head = format!(
@@ -198,7 +204,17 @@ fn pages(
                     }
                 }
                 if last_page && format == ExportFormat::Json {
-                    chunk.push_str("]}");
+                    match store.ai_history(user, HISTORY_KEEP).await {
+                        Ok(history) => {
+                            let history: Vec<HistoryView> = history.into_iter().map(HistoryView::from).collect();
+                            // Serializing plain strings cannot fail.
+                            let history = serde_json::to_string(&history).unwrap_or_else(|_| "[]".to_owned());
+                            chunk.push_str(r#"],"aiHistory":"#);
+                            chunk.push_str(&history);
+                            chunk.push('}');
+                        }
+                        Err(error) => return Some((Err(error), Next::Done)),
+                    }
                 }
                 let next = match page.last() {
                     Some((day, _)) if !last_page => Next::Page {
@@ -267,10 +283,16 @@ async fn import(
         Some(other) => return Err(invalid("onConflict", "onConflict must be skip or replace", Some(other))),
     };
     // Thousands of entries to check (their text sanitized): on the blocking pool.
-    let document = tokio::task::spawn_blocking(move || ImportDocument::parse(&body))
-        .await
-        .map_err(|error| ApiError::Internal(error.into()))?
-        .map_err(ApiError::Validation)?;
+    let zone = caller.timezone;
+    let document = tokio::task::spawn_blocking(move || {
+        let document = ImportDocument::parse(&body, zone);
+        drop(body);
+        crate::memory::release_freed_memory();
+        document
+    })
+    .await
+    .map_err(|error| ApiError::Internal(error.into()))?
+    .map_err(ApiError::Validation)?;
     let now = Utc::now();
     let entries: Vec<Entry> = document
         .entries
@@ -285,6 +307,8 @@ async fn import(
         })
         .collect();
     let counts = state.store.import_entries(caller.id, &entries, on_conflict).await?;
+    drop(entries);
+    crate::memory::release_freed_memory();
     Ok(Json(ImportResponse {
         status: Success::Success,
         created: counts.created,

@@ -24,6 +24,7 @@ use crate::state::AppState;
 pub mod account;
 pub mod ai;
 pub mod auth;
+pub mod conditional;
 pub mod docs;
 pub mod entries;
 pub mod error;
@@ -34,6 +35,7 @@ pub mod metrics;
 pub mod observe;
 pub mod openapi;
 pub mod server;
+pub mod stats;
 
 /// The application as one service: what `axum::serve` runs.
 pub type App = BoxCloneSyncService<Request, Response, Infallible>;
@@ -50,6 +52,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(auth::routes(state))
         .merge(account::routes())
         .merge(entries::routes())
+        .merge(stats::routes())
         .merge(export::routes())
         .merge(ai::routes())
         .merge(health::routes())
@@ -64,8 +67,8 @@ pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi
 
 /// Wraps `routes` in what every request shares, outermost first: `observe` (mount and trailing-slash
 /// normalisation — each route is registered once yet served under `/api` and at the root —, request
-/// id, security headers, log line, metrics); CORS; the panic catcher; the body limit; then routing
-/// with JSON 404/405. The layers wrap the router once rather than every route, so a request pays for
+/// id, security headers, compression when the client asks, log line, metrics); CORS; the panic
+/// catcher; the body limit; then routing with JSON 404/405. The layers wrap the router once rather than every route, so a request pays for
 /// each of them once.
 pub fn with_layers(routes: OpenApiRouter<AppState>, state: AppState) -> App {
     let (router, operations) = routes.split_for_parts();

@@ -286,6 +286,7 @@ where
         let method = request.method().clone();
         let route = state.templates.label(request.uri().path());
         let large_body = declares_large_body(&request);
+        let encoding = super::conditional::preferred_encoding(request.headers());
         let path = loggable_path(request.uri().path());
         normalize_path(&mut request);
 
@@ -298,11 +299,12 @@ where
             let metrics = &state.app.metrics;
             let _in_flight = InFlight(&metrics.http_in_flight);
             let answer = tokio::time::timeout(limit, answering).instrument(span).await;
-            let mut response = match answer {
+            let response = match answer {
                 Ok(Ok(response)) => response.map(axum::body::Body::new),
                 Ok(Err(never)) => match never {},
                 Err(_) => ApiError::RequestTimedOut.into_response(),
             };
+            let mut response = super::conditional::compress(response, encoding);
             finish(&mut response, large_body);
             let status = response.status().as_u16();
             let elapsed = started.elapsed();
@@ -340,7 +342,7 @@ fn loggable_path(path: &str) -> String {
 fn finish(response: &mut Response, large_body: bool) {
     let headers = response.headers_mut();
     // Room for all of them at once: growing the map a few times over cost as much as the inserts.
-    headers.reserve(SECURITY_HEADERS.len() + 2);
+    headers.reserve(SECURITY_HEADERS.len() + 3);
     for (name, value) in SECURITY_HEADERS {
         headers.insert(name, value);
     }

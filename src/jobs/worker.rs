@@ -25,6 +25,7 @@ use super::{AiJob, JobRecords, JobState, QueueStorage, RECORD_TTL, now_millis, q
 use crate::ai::{AiAnswer, AiClient, AiError};
 use crate::metrics::{JobOutcome, SharedMetrics};
 use crate::redis_conn::RedisConn;
+use crate::storage::Storage;
 
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 pub const FIRST_RETRY_DELAY: Duration = Duration::from_secs(2);
@@ -42,6 +43,8 @@ pub struct WorkerOptions {
 #[derive(Clone)]
 struct WorkerDeps {
     ai: AiClient,
+    /// Where a finished chat's turn is remembered.
+    store: Arc<dyn Storage>,
     records: JobRecords,
     max_attempts: u32,
     metrics: SharedMetrics,
@@ -51,6 +54,7 @@ struct WorkerDeps {
 pub async fn run(
     redis: RedisConn,
     ai: AiClient,
+    store: Arc<dyn Storage>,
     options: WorkerOptions,
     metrics: SharedMetrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -58,6 +62,7 @@ pub async fn run(
     let storage = queue_storage(&redis);
     let deps = WorkerDeps {
         ai,
+        store,
         records: JobRecords::new(redis.clone()),
         max_attempts: options.max_attempts,
         metrics,
@@ -194,6 +199,9 @@ async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match outcome {
         Ok(answer) => {
+            // Remembered before the job reads as completed: a client that sees it done and asks
+            // for the history finds the turn there.
+            crate::ai::remember(&*deps.store, job.user_id, &job.task, &answer).await;
             let result = serde_json::to_string(&answer)?;
             let _ = deps
                 .records

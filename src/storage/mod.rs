@@ -6,9 +6,11 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::coach::HistoryMessage;
 use crate::domain::day::Day;
 use crate::domain::entry::{DocumentJson, Entry, EntryRange};
 use crate::domain::ids::{EntryId, UserId};
+use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
 
@@ -79,7 +81,13 @@ pub struct ImportCounts {
 /// What the store knows of a correctly signed access token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenStanding {
-    Valid,
+    /// Usable; with what most requests need to know of the user, read by the same lookup: their
+    /// time zone (`None`: not set), which decides which day is today, and the count of writes to
+    /// their entries so far, which tells whether a trends answer kept in memory is still true.
+    Valid {
+        timezone: Option<TimeZone>,
+        entries_version: u64,
+    },
     /// Logged out (its `jti` is in the revoked list).
     Revoked,
     /// Its user does not exist (a deleted account, or an id no one has).
@@ -174,6 +182,11 @@ pub trait Storage: Send + Sync + 'static {
     /// `Conflict` when its new day is taken by another of the user's entries.
     async fn update_entry(&self, entry: &Entry) -> StoreResult<bool>;
     async fn delete_entry(&self, user: UserId, id: EntryId) -> StoreResult<bool>;
+    /// The trend figures of each day the user logged in `from..=to`, oldest first: one indexed
+    /// range scan.
+    async fn day_figures(&self, user: UserId, from: Day, to: Day) -> StoreResult<Vec<DayFigures>>;
+    /// Every day the user logged, oldest first, with whether it had a workout (the streaks).
+    async fn logged_days(&self, user: UserId) -> StoreResult<Vec<LoggedDay>>;
     /// Up to `limit` of the user's entries after day `after` (from the first when `None`), oldest
     /// first, as documents: the export reads an account page by page, whatever its size.
     async fn entry_documents_after(
@@ -191,6 +204,15 @@ pub trait Storage: Send + Sync + 'static {
         entries: &[Entry],
         on_conflict: OnConflict,
     ) -> StoreResult<ImportCounts>;
+
+    // --- the coach's conversation ---
+    /// Appends `messages` (in order) to the user's conversation, then drops all but its newest
+    /// `keep` messages.
+    async fn append_ai_messages(&self, user: UserId, messages: &[HistoryMessage], keep: usize) -> StoreResult<()>;
+    /// The user's newest `limit` messages, oldest first.
+    async fn ai_history(&self, user: UserId, limit: usize) -> StoreResult<Vec<HistoryMessage>>;
+    /// Deletes the user's conversation; how many messages it held.
+    async fn clear_ai_history(&self, user: UserId) -> StoreResult<u64>;
 }
 
 /// Opens the configured backend and brings its schema up to date (idempotent), so a fresh checkout

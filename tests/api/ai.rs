@@ -112,7 +112,7 @@ api_test!(
             &json!({"date": today_minus(6), "calories": 1800, "sleep": 8.5, "steps": 4000, "waterIntake": 1.5, "mood": "fair"}),
         )
         .await;
-        // Outside the week: ignored.
+        // Outside the week: not in its figures (it is the week before's, `summary.previous`).
         app.created_entry(&session.access, &json!({"date": today_minus(7), "calories": 9999, "workouts": true})).await;
 
         let body = json_body(app.weekly_report(&session.access).await, StatusCode::OK).await;
@@ -140,7 +140,9 @@ api_test!(
         ] {
             assert!(prompt.contains(figure), "{figure:?} missing from prompt:\n{prompt}");
         }
-        assert!(!prompt.contains("9999"));
+        let this_week = prompt.split("The 7 days before that").next().unwrap_or_default();
+        assert!(!this_week.contains("9999"), "{prompt}");
+        assert_eq!(summary["previous"]["avgCalories"], 9999);
     }
 );
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use healthtracker::config::Settings;
+use healthtracker::domain::clock::Clock;
 use healthtracker::startup::Application;
 use healthtracker::storage::Storage;
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
@@ -100,6 +101,7 @@ pub struct TestAppBuilder {
     backend: Backend,
     vars: HashMap<String, String>,
     database: Option<Arc<Database>>,
+    clock: Clock,
 }
 
 impl TestAppBuilder {
@@ -120,6 +122,12 @@ impl TestAppBuilder {
         self.env("ENABLE_ASYNC_JOBS", "true")
             .env("REDIS_URL", &redis.url)
             .env("REDIS_KEY_PREFIX", &redis.prefix)
+    }
+
+    /// Decides "today" with `clock` (a fixed clock the test moves) instead of the system's.
+    pub fn clock(mut self, clock: &Clock) -> Self {
+        self.clock = clock.clone();
+        self
     }
 
     /// Shares another app's database (several instances behind one database).
@@ -145,7 +153,9 @@ impl TestAppBuilder {
         vars.extend(self.vars);
         let settings = Settings::from_lookup(&move |k| vars.get(k).cloned()).expect("valid test settings");
 
-        let app = Application::build(settings).await.expect("application builds");
+        let app = Application::build_with_clock(settings, self.clock)
+            .await
+            .expect("application builds");
         let port = app.port();
         let store = Arc::clone(&app.state().store);
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -191,6 +201,7 @@ impl TestApp {
             backend,
             vars: HashMap::new(),
             database: None,
+            clock: Clock::system(),
         }
     }
 
@@ -382,6 +393,14 @@ impl TestApp {
             .expect("dashboard request")
     }
 
+    pub async fn stats(&self, access: &str, query: &str) -> Response {
+        self.get(&format!("/api/entries/stats{query}"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("stats request")
+    }
+
     pub async fn create_entry(&self, access: &str, body: &Value) -> Response {
         self.post("/api/entries")
             .bearer_auth(access)
@@ -433,6 +452,33 @@ impl TestApp {
             .send()
             .await
             .expect("chat request")
+    }
+
+    /// A chat asked for as server-sent events.
+    pub async fn chat_stream(&self, access: &str, message: &str) -> Response {
+        self.post("/api/ai/chat")
+            .bearer_auth(access)
+            .header("accept", "text/event-stream")
+            .json(&json!({ "message": message }))
+            .send()
+            .await
+            .expect("chat request")
+    }
+
+    pub async fn ai_history(&self, access: &str, query: &str) -> Response {
+        self.get(&format!("/api/ai/history{query}"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("history request")
+    }
+
+    pub async fn clear_ai_history(&self, access: &str) -> Response {
+        self.request(Method::DELETE, "/api/ai/history")
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("history request")
     }
 
     pub async fn weekly_report(&self, access: &str) -> Response {

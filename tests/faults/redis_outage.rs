@@ -127,7 +127,12 @@ async fn redis_killed_during_async_ai_load_falls_back_to_sync_and_resumes() {
     let answered: HashMap<String, (usize, usize)> = {
         let mut calls: HashMap<String, (usize, usize)> = HashMap::new();
         for request in provider.requests() {
-            let text = request.body.to_string();
+            // The question is the last message (earlier turns, with their own tags, come before it).
+            let question = request.body["messages"]
+                .as_array()
+                .and_then(|messages| messages.last())
+                .map(|m| m["content"].to_string());
+            let text = question.unwrap_or_default();
             if let Some(start) = text.find("tag-") {
                 let tag = text[start..start + "tag-0-00000".len()].to_owned();
                 let entry = calls.entry(tag).or_default();

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::rules::{self, FIELDS, FieldKey, FieldRule};
 use super::{DayLog, FoodItem, Meal, Mood};
 use crate::domain::day::Day;
+use crate::domain::timezone::TimeZone;
 use crate::domain::validation::{FieldError, Problems, body_object, boolean, string, supplied};
 
 /// A validated change set: every field optional. `POST` needs `date` and fills the rest with
@@ -34,10 +35,11 @@ pub struct NewEntry {
 }
 
 impl NewEntry {
-    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+    /// A timestamp `date` lands on its day in `zone`, the user's.
+    pub fn parse(body: &Value, zone: TimeZone) -> Result<Self, Vec<FieldError>> {
         let object = body_object(body)?;
         let mut problems = Problems::new();
-        let changes = EntryChanges::read(object, &mut problems);
+        let changes = EntryChanges::read(object, zone, &mut problems);
         if changes.date.is_none() && supplied(object, "date").is_none() {
             problems.add("date", "Date is required", object.get("date"));
         }
@@ -64,13 +66,13 @@ enum FieldValue {
 
 impl FieldRule {
     /// Reads `value` for the field at `path`, recording what fails.
-    fn read(self, path: &str, value: &Value, problems: &mut Problems) -> Option<FieldValue> {
+    fn read(self, path: &str, value: &Value, zone: TimeZone, problems: &mut Problems) -> Option<FieldValue> {
         match self {
             FieldRule::Day => problems
                 .check(path, value, |v| {
                     string(v, "Date")
                         .ok()
-                        .and_then(Day::parse)
+                        .and_then(|raw| Day::parse_in(raw, zone))
                         .ok_or_else(|| "Date must be a valid date (YYYY-MM-DD or ISO 8601)".to_string())
                 })
                 .map(FieldValue::Day),
@@ -94,10 +96,11 @@ impl FieldRule {
 }
 
 impl EntryChanges {
-    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+    /// A timestamp `date` lands on its day in `zone`, the user's.
+    pub fn parse(body: &Value, zone: TimeZone) -> Result<Self, Vec<FieldError>> {
         let object = body_object(body)?;
         let mut problems = Problems::new();
-        let changes = Self::read(object, &mut problems);
+        let changes = Self::read(object, zone, &mut problems);
         problems.finish(|| changes)
     }
 
@@ -133,11 +136,11 @@ impl EntryChanges {
         );
     }
 
-    fn read(object: &Map<String, Value>, problems: &mut Problems) -> Self {
+    fn read(object: &Map<String, Value>, zone: TimeZone, problems: &mut Problems) -> Self {
         let mut changes = Self::default();
         for field in &FIELDS {
             if let Some(value) = supplied(object, field.name)
-                && let Some(value) = field.rule.read(field.name, value, problems)
+                && let Some(value) = field.rule.read(field.name, value, zone, problems)
             {
                 changes.set(field.key, value);
             }
@@ -248,11 +251,14 @@ mod tests {
 
     #[test]
     fn create_applies_defaults_and_aliases() {
-        let entry = NewEntry::parse(&json!({
-            "date": "2026-11-28", "calories": "2000", "sleepHours": "7.5", "heartRate": "",
-            "mood": "good", "symptoms": ["<b>headache</b>"], "notes": "", "workouts": "true",
-            "user": "507f1f77bcf86cd799439011", "_id": "x", "createdAt": "1970-01-01"
-        }));
+        let entry = NewEntry::parse(
+            &json!({
+                "date": "2026-11-28", "calories": "2000", "sleepHours": "7.5", "heartRate": "",
+                "mood": "good", "symptoms": ["<b>headache</b>"], "notes": "", "workouts": "true",
+                "user": "507f1f77bcf86cd799439011", "_id": "x", "createdAt": "1970-01-01"
+            }),
+            TimeZone::UTC,
+        );
         let Ok(entry) = entry else { panic!("{entry:?}") };
         assert_eq!(entry.date.to_ymd(), "2026-11-28");
         assert_eq!(entry.log.calories, 2000);
@@ -265,10 +271,13 @@ mod tests {
 
     #[test]
     fn create_lists_every_failure() {
-        let errors = NewEntry::parse(&json!({
-            "calories": 10001, "sleep": -1, "foodIntake": [{"meal": "brunch", "food": "", "calories": 1.5}],
-            "mood": "ecstatic", "symptoms": ["x".repeat(101)], "waterIntake": "lots"
-        }))
+        let errors = NewEntry::parse(
+            &json!({
+                "calories": 10001, "sleep": -1, "foodIntake": [{"meal": "brunch", "food": "", "calories": 1.5}],
+                "mood": "ecstatic", "symptoms": ["x".repeat(101)], "waterIntake": "lots"
+            }),
+            TimeZone::UTC,
+        )
         .err()
         .unwrap_or_default();
         assert_eq!(
@@ -290,9 +299,12 @@ mod tests {
     #[test]
     fn too_many_items_are_refused() {
         let food: Vec<_> = (0..51).map(|_| json!({"meal": "snack", "food": "apple"})).collect();
-        let errors = NewEntry::parse(&json!({"date": "2026-11-28", "foodIntake": food, "symptoms": vec!["a"; 11]}))
-            .err()
-            .unwrap_or_default();
+        let errors = NewEntry::parse(
+            &json!({"date": "2026-11-28", "foodIntake": food, "symptoms": vec!["a"; 11]}),
+            TimeZone::UTC,
+        )
+        .err()
+        .unwrap_or_default();
         assert_eq!(paths(&errors), ["foodIntake", "symptoms"]);
     }
 
@@ -303,16 +315,16 @@ mod tests {
             steps: 4000,
             ..DayLog::default()
         };
-        let changes = EntryChanges::parse(&json!({"steps": 9000})).unwrap_or_default();
+        let changes = EntryChanges::parse(&json!({"steps": 9000}), TimeZone::UTC).unwrap_or_default();
         changes.apply(&mut log);
         assert_eq!((log.calories, log.steps), (1800, 9000));
     }
 
     #[test]
     fn sleep_wins_over_its_alias() {
-        let changes = EntryChanges::parse(&json!({"sleep": 6, "sleepHours": "8"})).unwrap_or_default();
+        let changes = EntryChanges::parse(&json!({"sleep": 6, "sleepHours": "8"}), TimeZone::UTC).unwrap_or_default();
         assert_eq!(changes.sleep, Some(6.0));
-        let changes = EntryChanges::parse(&json!({"sleepHours": "8"})).unwrap_or_default();
+        let changes = EntryChanges::parse(&json!({"sleepHours": "8"}), TimeZone::UTC).unwrap_or_default();
         assert_eq!(changes.sleep, Some(8.0));
     }
 
@@ -330,7 +342,7 @@ mod tests {
                 FieldRule::Mood => json!("good"),
                 FieldRule::Text(_) => json!("text"),
             };
-            let changes = EntryChanges::parse(&json!({ field.name: sample }));
+            let changes = EntryChanges::parse(&json!({ field.name: sample }), TimeZone::UTC);
             let Ok(changes) = changes else {
                 panic!("{}: {changes:?}", field.name)
             };

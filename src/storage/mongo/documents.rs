@@ -13,6 +13,7 @@ use mongodb::bson::{self, Bson, Document, doc};
 use crate::domain::day::Day;
 use crate::domain::entry::{DayLog, Entry, FoodItem, Meal, Mood};
 use crate::domain::ids::{EntryId, ObjectId, UserId};
+use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
 use crate::storage::{RefreshSession, Session};
@@ -25,6 +26,8 @@ pub const REFRESH_SESSIONS: &str = "refresh_sessions";
 pub const REVOKED_TOKENS: &str = "revoked_tokens";
 /// Ours: logins (one per refresh-token family), expired by a TTL index.
 pub const SESSIONS: &str = "sessions";
+/// Ours: the conversation with the AI coach, the newest 200 messages per user.
+pub const AI_MESSAGES: &str = "aimessages";
 
 /// The old backend stored an entry's day as the server's local midnight; every real offset lies within
 /// ±12 h of UTC midnight, so the nearest UTC midnight is the day that was meant.
@@ -166,6 +169,39 @@ fn unreadable(collection: &'static str, doc: &Document, problem: &'static str) -
             .map_or_else(|| "(no _id)".to_owned(), ToString::to_string),
         problem,
     }
+}
+
+/// The fields the trends read (`figures_from_doc`): a projection keeps the rest on the server.
+pub fn figures_projection() -> Document {
+    doc! {"_id": 0, "date": 1, "calories": 1, "sleep": 1, "sleepHours": 1, "workouts": 1, "heartRate": 1,
+    "steps": 1, "waterIntake": 1, "mood": 1}
+}
+
+/// A day's trend figures, read as leniently as `entry_from_doc` reads the entry (`None`: no date).
+pub fn figures_from_doc(doc: &Document) -> Option<DayFigures> {
+    let sleep_key = if doc.contains_key("sleep") {
+        "sleep"
+    } else {
+        "sleepHours"
+    };
+    Some(DayFigures {
+        day: day_of(date_field(doc, "date")?),
+        calories: int_field(doc, "calories"),
+        sleep: float_field(doc, sleep_key),
+        workouts: bool_field(doc, "workouts"),
+        heart_rate: int_field(doc, "heartRate"),
+        steps: int_field(doc, "steps"),
+        water_intake: float_field(doc, "waterIntake"),
+        mood: doc.get_str("mood").ok().and_then(Mood::parse).unwrap_or_default(),
+    })
+}
+
+/// A logged day and whether it had a workout (`None`: no date).
+pub fn logged_day_from_doc(doc: &Document) -> Option<LoggedDay> {
+    Some(LoggedDay {
+        day: day_of(date_field(doc, "date")?),
+        workouts: bool_field(doc, "workouts"),
+    })
 }
 
 pub fn entry_from_doc(doc: &Document) -> Result<Entry, Unreadable> {
@@ -376,7 +412,7 @@ mod tests {
         ] {
             assert_eq!(day_of(at(stored)).to_ymd(), day, "{stored}");
         }
-        let (start, end) = day_window(Day::parse_ymd("2026-11-28").unwrap_or_else(Day::today));
+        let (start, end) = day_window(Day::parse_ymd("2026-11-28").expect("a day"));
         assert_eq!(start.timestamp_millis(), at("2026-11-27T12:00:00Z").timestamp_millis());
         assert_eq!(end.timestamp_millis(), at("2026-11-28T12:00:00Z").timestamp_millis());
     }
@@ -417,7 +453,7 @@ mod tests {
         let entry = Entry {
             id: EntryId::new(),
             user: UserId::new(),
-            date: Day::today(),
+            date: Day::parse_ymd("2026-11-28").expect("a day"),
             log: DayLog::default(),
             created_at: Utc::now(),
             updated_at: Utc::now(),

@@ -16,7 +16,7 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
 
-use super::documents::{ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, day_of};
+use super::documents::{AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, day_of};
 use super::errors::{ErrorClass, classify_error, error_code, error_summary};
 use crate::domain::day::{Day, format_timestamp};
 
@@ -60,6 +60,13 @@ fn specs() -> Vec<Spec> {
         spec(SESSIONS, doc! {"user": 1}, false, false, "a user's logins"),
         spec(SESSIONS, doc! {"expiresAt": 1}, false, true, "expired logins"),
         spec(REVOKED_TOKENS, doc! {"user": 1}, false, false, "account deletion"),
+        spec(
+            AI_MESSAGES,
+            doc! {"user": 1, "createdAt": -1, "_id": -1},
+            false,
+            false,
+            "a user's conversation, newest first",
+        ),
         spec(USERS, doc! {"email": 1}, true, false, "one account per e-mail"),
         spec(
             ENTRIES,

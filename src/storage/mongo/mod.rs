@@ -9,8 +9,11 @@ mod availability;
 mod connection;
 pub mod documents;
 mod errors;
+mod history;
+mod import;
 pub mod indexes;
 mod queries;
+mod trends;
 
 pub use self::errors::{ErrorClass, classify_error, error_code};
 

@@ -9,13 +9,15 @@ use mongodb::options::ReturnDocument;
 
 use super::MongoStore;
 use super::documents::{
-    ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, day_of, day_window, entry_from_doc,
-    entry_oid, entry_to_doc, entry_update, login_from_doc, session_from_doc, session_to_doc, user_from_doc, user_oid,
-    user_projection, user_to_doc,
+    AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, day_of, day_window,
+    entry_from_doc, entry_oid, entry_to_doc, entry_update, int_field, login_from_doc, session_from_doc, session_to_doc,
+    user_from_doc, user_oid, user_projection, user_to_doc,
 };
+use crate::domain::coach::HistoryMessage;
 use crate::domain::day::Day;
 use crate::domain::entry::{DocumentJson, Entry, EntryRange};
 use crate::domain::ids::{EntryId, UserId};
+use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
 use crate::storage::{
@@ -84,7 +86,7 @@ impl Storage for MongoStore {
         // What is theirs first, the account last: a failure half-way leaves an account that can be
         // deleted again, never data without its account.
         let user = doc! {"user": user_oid(id)};
-        for collection in [ENTRIES, REFRESH_SESSIONS, SESSIONS, REVOKED_TOKENS] {
+        for collection in [ENTRIES, REFRESH_SESSIONS, SESSIONS, REVOKED_TOKENS, AI_MESSAGES] {
             self.collection(collection)?
                 .delete_many(user.clone())
                 .await
@@ -275,7 +277,9 @@ impl Storage for MongoStore {
         };
         let (revoked, user, login_live) = tokio::join!(
             revoked.find_one(doc! {"_id": key}).projection(doc! {"_id": 1}),
-            users.find_one(doc! {"_id": user_oid(user)}).projection(doc! {"_id": 1}),
+            users
+                .find_one(doc! {"_id": user_oid(user)})
+                .projection(doc! {"_id": 0, "timezone": 1, "entriesVersion": 1}),
             login_live,
         );
         let revoked = revoked.map_err(|e| self.fail(e))?.is_some();
@@ -284,7 +288,10 @@ impl Storage for MongoStore {
         Ok(match (user, revoked || !login_live) {
             (None, _) => TokenStanding::UnknownUser,
             (Some(_), true) => TokenStanding::Revoked,
-            (Some(_), false) => TokenStanding::Valid,
+            (Some(user), false) => TokenStanding::Valid {
+                timezone: user.get_str("timezone").ok().and_then(TimeZone::from_stored),
+                entries_version: int_field(&user, "entriesVersion") as u64,
+            },
         })
     }
 
@@ -332,6 +339,7 @@ impl Storage for MongoStore {
             .insert_one(entry_to_doc(entry))
             .await
             .map_err(|e| self.fail(e))?;
+        self.entries_changed(entry.user).await;
         Ok(())
     }
 
@@ -404,7 +412,18 @@ impl Storage for MongoStore {
             .update_one(filter, entry_update(entry, moves))
             .await
             .map_err(|e| self.fail(e))?;
+        if done.matched_count == 1 {
+            self.entries_changed(entry.user).await;
+        }
         Ok(done.matched_count == 1)
+    }
+
+    async fn day_figures(&self, user: UserId, from: Day, to: Day) -> StoreResult<Vec<DayFigures>> {
+        self.read_day_figures(user, from, to).await
+    }
+
+    async fn logged_days(&self, user: UserId) -> StoreResult<Vec<LoggedDay>> {
+        self.read_logged_days(user).await
     }
 
     async fn entry_documents_after(
@@ -440,78 +459,7 @@ impl Storage for MongoStore {
         entries: &[Entry],
         on_conflict: OnConflict,
     ) -> StoreResult<ImportCounts> {
-        let (Some(first), Some(last)) = (
-            entries.iter().map(|e| e.date).min(),
-            entries.iter().map(|e| e.date).max(),
-        ) else {
-            return Ok(ImportCounts::default());
-        };
-        // The days the account has in the file's span: one indexed read.
-        let stored: Vec<Document> = self
-            .collection(ENTRIES)?
-            .find(doc! {"user": user_oid(user), "date": {"$gte": day_window(first).0, "$lt": day_window(last).1}})
-            .projection(doc! {"_id": 1, "date": 1, "createdAt": 1})
-            .await
-            .map_err(|e| self.fail(e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(e))?;
-        let mut existing = std::collections::HashMap::new();
-        for doc in &stored {
-            if let (Ok(id), Ok(date)) = (doc.get_object_id("_id"), doc.get_datetime("date"))
-                && let Some(date) = DateTime::from_timestamp_millis(date.timestamp_millis())
-            {
-                let created = doc
-                    .get_datetime("createdAt")
-                    .ok()
-                    .and_then(|t| DateTime::from_timestamp_millis(t.timestamp_millis()));
-                existing.entry(day_of(date)).or_insert((id, created));
-            }
-        }
-        let mut counts = ImportCounts::default();
-        let mut new = Vec::new();
-        let mut replaced = Vec::new();
-        for entry in entries {
-            match existing.get(&entry.date) {
-                None => new.push(entry_to_doc(entry)),
-                Some(_) if on_conflict == OnConflict::Skip => counts.skipped += 1,
-                Some((id, created)) => replaced.push(Entry {
-                    id: EntryId(crate::domain::ids::ObjectId::from_bytes(id.bytes())),
-                    created_at: created.unwrap_or(entry.created_at),
-                    ..entry.clone()
-                }),
-            }
-        }
-        if !new.is_empty() {
-            // One bulk insert; unordered, so one day taken meanwhile does not stop the rest.
-            let inserted = self.collection(ENTRIES)?.insert_many(new.clone()).ordered(false).await;
-            match inserted.map_err(|e| self.fail(e)) {
-                Ok(done) => counts.created += done.inserted_ids.len() as u64,
-                // A day another request created meanwhile: refused by the unique index, counted as
-                // skipped (the stored entry stays).
-                Err(StoreError::Conflict) => {
-                    let ids: Vec<_> = new.iter().filter_map(|doc| doc.get_object_id("_id").ok()).collect();
-                    let landed = self
-                        .collection(ENTRIES)?
-                        .count_documents(doc! {"_id": {"$in": ids}})
-                        .await
-                        .map_err(|e| self.fail(e))?;
-                    counts.created += landed;
-                    counts.skipped += new.len() as u64 - landed;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        // Replacements keep their ids: a bounded number of updates in flight (MongoDB has no bulk
-        // replace before 8.0's bulkWrite command, which older servers refuse).
-        for batch in replaced.chunks(16) {
-            for updated in futures_util::future::join_all(batch.iter().map(|entry| self.update_entry(entry))).await {
-                if updated? {
-                    counts.updated += 1;
-                }
-            }
-        }
-        Ok(counts)
+        self.write_import(user, entries, on_conflict).await
     }
 
     async fn delete_entry(&self, user: UserId, id: EntryId) -> StoreResult<bool> {
@@ -520,6 +468,21 @@ impl Storage for MongoStore {
             .delete_one(doc! {"_id": entry_oid(id), "user": user_oid(user)})
             .await
             .map_err(|e| self.fail(e))?;
+        if done.deleted_count == 1 {
+            self.entries_changed(user).await;
+        }
         Ok(done.deleted_count == 1)
+    }
+
+    async fn append_ai_messages(&self, user: UserId, messages: &[HistoryMessage], keep: usize) -> StoreResult<()> {
+        self.append_history(user, messages, keep).await
+    }
+
+    async fn ai_history(&self, user: UserId, limit: usize) -> StoreResult<Vec<HistoryMessage>> {
+        self.read_history(user, limit).await
+    }
+
+    async fn clear_ai_history(&self, user: UserId) -> StoreResult<u64> {
+        self.delete_history(user).await
     }
 }

@@ -21,6 +21,14 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         20261201000003,
         include_str!("../../../migrations/20261201000003_accounts_and_sessions.sql"),
     ),
+    (
+        20261201000004,
+        include_str!("../../../migrations/20261201000004_trends.sql"),
+    ),
+    (
+        20261201000005,
+        include_str!("../../../migrations/20261201000005_ai_history.sql"),
+    ),
 ];
 
 pub(super) fn run_migrations(connection: &mut Connection) -> rusqlite::Result<usize> {

@@ -13,6 +13,7 @@
 
 mod connection;
 mod file_watch;
+mod history;
 mod migrations;
 mod queries;
 mod rows;

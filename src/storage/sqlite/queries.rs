@@ -8,12 +8,14 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
 use super::rows::{
-    EntryRow, LOGIN_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, corrupt, day_bounds, entry_columns, entry_from_row,
-    login_from_row, parse_ts, session_from_row, ts, user_from_row,
+    EntryRow, LOGIN_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, corrupt, day_bounds, day_from_column, entry_columns,
+    entry_from_row, figure_columns, figures_from_row, login_from_row, parse_ts, session_from_row, ts, user_from_row,
 };
+use crate::domain::coach::HistoryMessage;
 use crate::domain::day::Day;
 use crate::domain::entry::{DocumentJson, Entry, EntryRange};
 use crate::domain::ids::{EntryId, UserId};
+use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
 use crate::storage::{ImportCounts, OnConflict, RefreshSession, Session, Storage, StoreResult, TokenStanding};
@@ -290,23 +292,29 @@ impl Storage for SqliteStore {
         user: UserId,
         session: Option<&str>,
     ) -> StoreResult<TokenStanding> {
-        // One statement, three primary-key probes: the user, the logged-out token, the login (a
-        // token naming a login that is ended, or that never existed, is refused).
-        let (user_exists, revoked) = self.read(|c| {
+        // One statement, three primary-key probes: the user (no row: there is none), the
+        // logged-out token, the login (a token naming a login that is ended, or that never
+        // existed, is refused).
+        let standing = self.read(|c| {
             c.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM users WHERE id = ?2), \
+                "SELECT timezone, entries_version, \
                         EXISTS (SELECT 1 FROM revoked_tokens WHERE token_key = ?1) \
-                        OR (?3 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE id = ?3 AND revoked_at IS NULL))",
+                        OR (?3 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE id = ?3 AND revoked_at IS NULL)) \
+                 FROM users WHERE id = ?2",
             )?
             .query_row(params![key, user.to_string(), session], |r| {
-                Ok((r.get::<_, bool>(0)?, r.get::<_, bool>(1)?))
+                Ok(if r.get::<_, bool>(2)? {
+                    TokenStanding::Revoked
+                } else {
+                    TokenStanding::Valid {
+                        timezone: r.get_ref(0)?.as_str_or_null()?.and_then(TimeZone::from_stored),
+                        entries_version: r.get::<_, i64>(1)? as u64,
+                    }
+                })
             })
+            .optional()
         })?;
-        Ok(match (user_exists, revoked) {
-            (false, _) => TokenStanding::UnknownUser,
-            (true, true) => TokenStanding::Revoked,
-            (true, false) => TokenStanding::Valid,
-        })
+        Ok(standing.unwrap_or(TokenStanding::UnknownUser))
     }
 
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
@@ -386,6 +394,31 @@ impl Storage for SqliteStore {
         .await
     }
 
+    async fn day_figures(&self, user: UserId, from: Day, to: Day) -> StoreResult<Vec<DayFigures>> {
+        self.read(|c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                figure_columns!(),
+                " FROM entries WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day"
+            ))?
+            .query_map(params![user.to_string(), from.to_ymd(), to.to_ymd()], figures_from_row)?
+            .collect()
+        })
+    }
+
+    async fn logged_days(&self, user: UserId) -> StoreResult<Vec<LoggedDay>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT day, workouts FROM entries WHERE user_id = ?1 ORDER BY day")?
+                .query_map(params![user.to_string()], |row| {
+                    Ok(LoggedDay {
+                        day: day_from_column(row, 0)?,
+                        workouts: row.get(1)?,
+                    })
+                })?
+                .collect()
+        })
+    }
+
     async fn entry_documents_after(
         &self,
         user: UserId,
@@ -453,5 +486,17 @@ impl Storage for SqliteStore {
                 .map(|changed| changed == 1)
         })
         .await
+    }
+
+    async fn append_ai_messages(&self, user: UserId, messages: &[HistoryMessage], keep: usize) -> StoreResult<()> {
+        self.append_history(user, messages, keep).await
+    }
+
+    async fn ai_history(&self, user: UserId, limit: usize) -> StoreResult<Vec<HistoryMessage>> {
+        self.read_history(user, limit)
+    }
+
+    async fn clear_ai_history(&self, user: UserId) -> StoreResult<u64> {
+        self.delete_history(user).await
     }
 }

@@ -6,6 +6,7 @@ use rusqlite::Row;
 use crate::domain::day::{Day, format_timestamp};
 use crate::domain::entry::{DayLog, Entry, EntryRange, Mood};
 use crate::domain::ids::{EntryId, UserId};
+use crate::domain::stats::DayFigures;
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
 use crate::storage::{RefreshSession, Session};
@@ -112,6 +113,32 @@ pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
     })
 }
 
+/// What the trends read of an entry, in the order of the covering index that serves them.
+macro_rules! figure_columns {
+    () => {
+        "day, workouts, calories, sleep, heart_rate, steps, water_intake, mood"
+    };
+}
+
+pub(super) fn day_from_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Day> {
+    let text = row.get_ref(index)?.as_str()?;
+    Day::parse_ymd(text).ok_or_else(|| corrupt("day", text))
+}
+
+pub(super) fn figures_from_row(row: &Row<'_>) -> rusqlite::Result<DayFigures> {
+    let mood = row.get_ref(7)?.as_str()?;
+    Ok(DayFigures {
+        day: day_from_column(row, 0)?,
+        workouts: row.get(1)?,
+        calories: row.get(2)?,
+        sleep: row.get(3)?,
+        heart_rate: row.get(4)?,
+        steps: row.get(5)?,
+        water_intake: row.get(6)?,
+        mood: Mood::parse(mood).ok_or_else(|| corrupt("mood", mood))?,
+    })
+}
+
 /// The values `entries` stores for an entry: `entry_columns!` in order, then its document.
 pub(super) struct EntryRow {
     id: String,
@@ -192,4 +219,4 @@ pub(super) fn day_bounds(range: &EntryRange) -> (String, String) {
     )
 }
 
-pub(super) use entry_columns;
+pub(super) use {entry_columns, figure_columns};

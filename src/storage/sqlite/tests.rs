@@ -33,7 +33,7 @@ async fn store_with_one_entry(dir: &Path) -> anyhow::Result<(SqliteStore, Entry)
     let entry = Entry {
         id: EntryId::new(),
         user: user.id,
-        date: Day::today(),
+        date: Day::parse_ymd("2026-11-28").expect("a day"),
         log: DayLog {
             calories: 1800,
             notes: "fine".into(),

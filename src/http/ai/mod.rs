@@ -1,11 +1,19 @@
 //! `/ai`: the AI coach. Queued in Redis when async jobs are on and the queue takes the job (202 with
 //! a job id), answered inline otherwise (200): a queue outage costs the caller time, never an error.
 //! Too many of the caller's jobs in flight is a 429; job status answers 503 while Redis is down.
+//! A chat asked for as `text/event-stream` is streamed inline (`stream.rs`); every chat carries the
+//! caller's last 7 days and the newest turns of their conversation (`history.rs`).
+
+mod history;
+mod stream;
+
+pub use self::history::HistoryView;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chrono::Utc;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -15,8 +23,10 @@ use super::error::{ApiError, ApiResult, too_many_requests, write_rate_limit_head
 use super::extract::{AuthUser, JsonBody, PathParam};
 use super::openapi::{ChatRequest, ErrorBody, Success, WeeklyReportRequest};
 use crate::ai::{AiAnswer, AiClient, AiTask, TaskKind};
-use crate::domain::coach::{ChatMessage, REPORT_DAYS, WeeklySummary};
-use crate::domain::day::{Day, format_timestamp};
+use crate::domain::coach::{
+    CHAT_FOOD_ITEMS_MAX, CONTEXT_TURNS, ChatContext, ChatMessage, REPORT_DAYS, WeekFigures, WeeklySummary,
+};
+use crate::domain::day::format_timestamp;
 use crate::domain::entry::EntryRange;
 use crate::domain::ids::UserId;
 use crate::domain::validation::body_object;
@@ -29,6 +39,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(chat))
         .routes(routes!(weekly_report))
         .routes(routes!(job_status))
+        .routes(routes!(history::history, history::clear_history))
 }
 
 const NOT_CONFIGURED: ApiError = ApiError::NotConfigured("AI service is not configured");
@@ -142,13 +153,22 @@ async fn count_request(state: &AppState, user: UserId) -> ApiResult<RateLimitInf
     Ok(decision.info)
 }
 
-/// Ask the coach a question.
+/// Ask the coach a question. The prompt carries the caller's last 7 days and the newest turns of
+/// their conversation; the question and the answer join the conversation once answered. With
+/// `Accept: text/event-stream` the answer is streamed as it is written (inline, even with async
+/// jobs on): `delta` events `{"text"}`, then one `done` `{"reply","message"}`, or an `error`
+/// `{"message":"AI service unavailable"}` when the provider fails after the stream began (before
+/// it, the usual 502).
 #[utoipa::path(
     post, path = "/ai/chat", tag = "ai",
     request_body = ChatRequest,
+    params(("Accept" = Option<String>, Header, description = "`text/event-stream` to have the answer streamed")),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "Answered inline (no queue, or the queue could not take it)", body = ChatReply),
+        (status = 200, description = "Answered inline (no queue, or the queue could not take it), or streamed", content(
+            (ChatReply = "application/json"),
+            (String = "text/event-stream", example = json!("event: delta\ndata: {\"text\":\"Keep \"}\n\nevent: delta\ndata: {\"text\":\"it up!\"}\n\nevent: done\ndata: {\"reply\":\"Keep it up!\",\"message\":\"Keep it up!\"}\n\n")),
+        )),
         (status = 202, description = "Queued; poll `checkStatusUrl`", body = Queued,
             links(("JobStatus" = (operation_id = "job_status", parameters(("job_id" = "$response.body#/jobId")))))),
         (status = 400, description = "Validation failed or malformed JSON", body = ErrorBody,
@@ -161,11 +181,25 @@ async fn count_request(state: &AppState, user: UserId) -> ApiResult<RateLimitInf
             example = json!({"status": "error", "message": "AI service is not configured", "errorId": "85697787a5f85350"})),
     )
 )]
-async fn chat(State(state): State<AppState>, caller: AuthUser, JsonBody(body): JsonBody) -> ApiResult<Response> {
+async fn chat(
+    State(state): State<AppState>,
+    caller: AuthUser,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
     let client = client(&state)?;
     let limit = count_request(&state, caller.id).await?;
     let message = ChatMessage::parse(&body).map_err(ApiError::Validation)?;
-    let task = AiTask::Chat { message };
+    let context = chat_context(&state, &caller).await?;
+    let asked_at = Utc::now();
+    if stream::wants_event_stream(&headers) {
+        return stream::chat_events(&state, client, caller.id, message, context, asked_at, limit).await;
+    }
+    let task = AiTask::Chat {
+        message,
+        context,
+        asked_at,
+    };
     respond(
         &state,
         client,
@@ -206,10 +240,11 @@ async fn weekly_report(
     body_object(&body).map_err(ApiError::Validation)?;
     let client = client(&state)?;
     let limit = count_request(&state, caller.id).await?;
-    let week = EntryRange::last_days(Day::today(), REPORT_DAYS);
-    let entries = state.store.list_entries(caller.id, &week).await?;
-    let summary =
-        WeeklySummary::from_entries(&entries).ok_or(ApiError::NotFound("No health data found for the past week"))?;
+    let today = state.clock.today_in(caller.timezone);
+    let fortnight = EntryRange::last_days(today, WeeklySummary::DAYS_READ);
+    let entries = state.store.list_entries(caller.id, &fortnight).await?;
+    let summary = WeeklySummary::from_fortnight(&entries, today)
+        .ok_or(ApiError::NotFound("No health data found for the past week"))?;
     let task = AiTask::WeeklyReport { summary };
     respond(
         &state,
@@ -220,6 +255,19 @@ async fn weekly_report(
         limit,
     )
     .await
+}
+
+/// The caller's last 7 days and the newest turns of their conversation (two reads at once).
+async fn chat_context(state: &AppState, caller: &AuthUser) -> ApiResult<ChatContext> {
+    let week = EntryRange::last_days(state.clock.today_in(caller.timezone), REPORT_DAYS);
+    let (entries, turns) = tokio::join!(
+        state.store.list_entries(caller.id, &week),
+        state.store.ai_history(caller.id, CONTEXT_TURNS)
+    );
+    Ok(ChatContext {
+        week: WeekFigures::from_entries(&entries?, CHAT_FOOD_ITEMS_MAX),
+        turns: turns?,
+    })
 }
 
 /// Queues the task when possible, otherwise answers it now.
@@ -247,6 +295,7 @@ async fn respond(
                 tracing::warn!(job = task.kind().as_str(), error = %error, "AI request failed");
                 ApiError::BadGateway("AI service unavailable")
             })?;
+            crate::ai::remember(&*state.store, user, &task, &answer).await;
             match answer {
                 AiAnswer::Chat(chat) => Json(ChatReply {
                     status: Success::Success,

@@ -1,47 +1,11 @@
-//! What the AI coach works from: a chat message, and a week of entries summarised into the figures
-//! both the prompt and the response carry (so a client has them even when the model's text is poor).
+//! A week of entries summarised: the figures the weekly report's prompt and response carry, and the
+//! context block of every chat prompt.
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::entry::{Entry, Mood};
-use super::validation::{FieldError, Problems, TextRule, body_object, supplied};
-
-pub const CHAT_MESSAGE: TextRule = TextRule {
-    label: "Message",
-    min: 1,
-    max: 2000,
-};
-/// Food items quoted in the weekly report's prompt.
-pub const REPORT_FOOD_ITEMS_MAX: usize = 20;
-pub const REPORT_DAYS: u64 = 7;
-
-/// A chat message: sanitized once (markup stripped, not escaped), 1–2000 characters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ChatMessage(String);
-
-impl ChatMessage {
-    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
-        let object = body_object(body)?;
-        let mut problems = Problems::new();
-        let message = match supplied(object, "message") {
-            None => {
-                problems.add("message", "Message is required", object.get("message"));
-                None
-            }
-            Some(v) => problems.check("message", v, |v| CHAT_MESSAGE.read(v)),
-        };
-        match message {
-            Some(message) => Ok(Self(message)),
-            None => Err(problems.into_vec()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+use super::{REPORT_DAYS, REPORT_FOOD_ITEMS_MAX};
+use crate::domain::day::Day;
+use crate::domain::entry::{Entry, Mood};
 
 /// Mood counts over the week.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -53,15 +17,16 @@ pub struct MoodCounts {
     pub excellent: u32,
 }
 
-/// The week's figures, averaged over the days that have an entry.
+/// A week's figures, averaged over the days that have an entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct WeeklySummary {
+pub struct WeekFigures {
     /// Days with an entry, out of 7.
     pub total_days: u32,
     pub avg_calories: i64,
     pub avg_sleep: f64,
     pub avg_steps: i64,
+    /// In the unit the client logs (the frontend counts glasses).
     pub avg_water_intake: f64,
     /// Days with a workout, out of 7.
     pub workout_days: u32,
@@ -70,20 +35,33 @@ pub struct WeeklySummary {
     pub food_items: Vec<String>,
 }
 
+/// The weekly report's figures: the last 7 days (today and the 6 before), and the 7 before them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WeeklySummary {
+    #[serde(flatten)]
+    pub week: WeekFigures,
+    /// The same figures for the 7 days before; `null` when nothing was logged then.
+    #[serde(default)]
+    pub previous: Option<WeekFigures>,
+}
+
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-impl WeeklySummary {
-    /// `None` when the week has no entries (the API's 404).
-    pub fn from_entries(entries: &[Entry]) -> Option<Self> {
+impl WeekFigures {
+    /// `None` when there are no entries. `food_items` keeps the first `food_cap` (entries come
+    /// newest day first).
+    pub fn from_entries<'a>(entries: impl IntoIterator<Item = &'a Entry>, food_cap: usize) -> Option<Self> {
+        let entries: Vec<&Entry> = entries.into_iter().collect();
         if entries.is_empty() {
             return None;
         }
         let days = entries.len() as f64;
-        let sum = |f: fn(&Entry) -> f64| entries.iter().map(f).sum::<f64>();
+        let sum = |f: fn(&Entry) -> f64| entries.iter().map(|e| f(e)).sum::<f64>();
         let mut moods = MoodCounts::default();
-        for entry in entries {
+        for entry in &entries {
             let count = match entry.log.mood {
                 Mood::Poor => &mut moods.poor,
                 Mood::Fair => &mut moods.fair,
@@ -96,7 +74,7 @@ impl WeeklySummary {
         let food_items = entries
             .iter()
             .flat_map(|e| &e.log.food_intake)
-            .take(REPORT_FOOD_ITEMS_MAX)
+            .take(food_cap)
             .map(|f| format!("{}: {} ({} kcal)", f.meal.as_str(), f.food, f.calories))
             .collect();
         Some(Self {
@@ -112,36 +90,43 @@ impl WeeklySummary {
     }
 }
 
+impl WeeklySummary {
+    /// The days [`WeeklySummary::from_fortnight`] reads: today and the 13 before.
+    pub const DAYS_READ: u64 = 2 * REPORT_DAYS;
+
+    /// From the entries of the 14 days ending `today` (newest first): `None` when the last 7 are
+    /// empty (the API's 404).
+    pub fn from_fortnight(entries: &[Entry], today: Day) -> Option<Self> {
+        let week_start = today.minus_days(REPORT_DAYS - 1);
+        let previous_start = today.minus_days(Self::DAYS_READ - 1);
+        let this_week = entries.iter().filter(|e| e.date >= week_start && e.date <= today);
+        let week_before = entries
+            .iter()
+            .filter(|e| e.date >= previous_start && e.date < week_start);
+        Some(Self {
+            week: WeekFigures::from_entries(this_week, REPORT_FOOD_ITEMS_MAX)?,
+            previous: WeekFigures::from_entries(week_before, REPORT_FOOD_ITEMS_MAX),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::day::Day;
     use crate::domain::entry::{DayLog, FoodItem, Meal};
     use crate::domain::ids::{EntryId, UserId};
-    use serde_json::json;
 
     fn entry(day: &str, log: DayLog) -> Entry {
         let now = chrono::Utc::now();
         Entry {
             id: EntryId::new(),
             user: UserId::new(),
-            date: Day::parse(day).unwrap_or_else(Day::today),
+            date: Day::parse_ymd(day).expect("a day"),
             log,
             created_at: now,
             updated_at: now,
         }
-    }
-
-    #[test]
-    fn chat_messages_are_sanitized_once_and_length_checked() {
-        assert_eq!(
-            ChatMessage::parse(&json!({"message": " <b>Hi</b> & bye "})).map(|m| m.0),
-            Ok("Hi & bye".into())
-        );
-        assert!(ChatMessage::parse(&json!({"message": "<script>x</script>"})).is_err());
-        assert!(ChatMessage::parse(&json!({"message": "x".repeat(2001)})).is_err());
-        assert!(ChatMessage::parse(&json!({})).is_err());
-        assert!(ChatMessage::parse(&json!({"message": 5})).is_err());
     }
 
     #[test]
@@ -180,7 +165,7 @@ mod tests {
                 },
             ),
         ];
-        let summary = WeeklySummary::from_entries(&entries);
+        let summary = WeekFigures::from_entries(&entries, REPORT_FOOD_ITEMS_MAX);
         let Some(s) = summary else { panic!("summary expected") };
         assert_eq!((s.total_days, s.workout_days), (2, 1));
         assert_eq!(s.avg_calories, 1901);
@@ -190,6 +175,34 @@ mod tests {
         assert_eq!((s.mood_counts.good, s.mood_counts.neutral), (1, 1));
         assert_eq!(s.food_items.len(), 20);
         assert_eq!(s.food_items[0], "lunch: food 0 (100 kcal)");
-        assert!(WeeklySummary::from_entries(&[]).is_none());
+        assert!(WeekFigures::from_entries(&[], REPORT_FOOD_ITEMS_MAX).is_none());
+    }
+
+    #[test]
+    fn the_report_compares_the_last_seven_days_with_the_seven_before() {
+        let today = Day::parse_ymd("2026-12-01").expect("a day");
+        let log = |calories| DayLog {
+            calories,
+            ..DayLog::default()
+        };
+        let entries = [
+            entry("2026-12-01", log(2000)),
+            entry("2026-11-25", log(1000)), // today minus 6: this week
+            entry("2026-11-24", log(3000)), // minus 7: the week before
+            entry("2026-11-18", log(1000)), // minus 13: the week before
+            entry("2026-11-17", log(9999)), // minus 14: neither
+        ];
+        let Some(summary) = WeeklySummary::from_fortnight(&entries, today) else {
+            panic!("summary expected")
+        };
+        assert_eq!((summary.week.total_days, summary.week.avg_calories), (2, 1500));
+        let previous = summary.previous.as_ref().map(|p| (p.total_days, p.avg_calories));
+        assert_eq!(previous, Some((2, 2000)));
+        let json = serde_json::to_value(&summary).unwrap_or_default();
+        assert_eq!(json["avgCalories"], 1500);
+        assert_eq!(json["previous"]["avgCalories"], 2000);
+        assert!(WeeklySummary::from_fortnight(&entries[2..], today).is_none());
+        let alone = WeeklySummary::from_fortnight(&entries[..1], today);
+        assert_eq!(alone.map(|s| s.previous), Some(None));
     }
 }

@@ -1,0 +1,301 @@
+//! Buckets: the range cut into days, ISO weeks or calendar months (the first and last clipped to
+//! the range), each summed up in one pass over the day figures.
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+
+use super::DayFigures;
+use super::query::{Bucket, StatsQuery};
+use crate::domain::day::Day;
+use crate::domain::entry::Mood;
+use crate::domain::numbers::{serialize_js_number, serialize_optional_js_number};
+
+/// One metric over a bucket: `avg`, `min` and `max` over the logged days whose value is not 0 (0 is
+/// what a blank form field stores, not a measurement), `null` when there is none; `sum` over every
+/// logged day.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Metric {
+    /// Rounded to 2 decimals.
+    #[serde(serialize_with = "serialize_optional_js_number")]
+    pub avg: Option<f64>,
+    #[serde(serialize_with = "serialize_optional_js_number")]
+    pub min: Option<f64>,
+    #[serde(serialize_with = "serialize_optional_js_number")]
+    pub max: Option<f64>,
+    #[serde(serialize_with = "serialize_js_number")]
+    pub sum: f64,
+}
+
+/// How many logged days of a bucket had each mood.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct MoodCounts {
+    pub poor: u32,
+    pub fair: u32,
+    pub neutral: u32,
+    pub good: u32,
+    pub excellent: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BucketStats {
+    /// The bucket's first day inside the range (YYYY-MM-DD).
+    #[schema(format = Date)]
+    pub start: String,
+    /// Its last day inside the range.
+    #[schema(format = Date)]
+    pub end: String,
+    /// Days of the bucket inside the range.
+    pub days: u32,
+    pub days_logged: u32,
+    /// Logged days with `workouts: true`.
+    pub workout_days: u32,
+    pub moods: MoodCounts,
+    pub calories: Metric,
+    pub sleep: Metric,
+    pub steps: Metric,
+    pub heart_rate: Metric,
+    pub water_intake: Metric,
+}
+
+/// Running totals of one metric.
+#[derive(Clone, Copy, Default)]
+struct Tally {
+    measured: u32,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Tally {
+    fn add(&mut self, value: f64) {
+        if value == 0.0 {
+            return;
+        }
+        if self.measured == 0 {
+            (self.min, self.max) = (value, value);
+        } else {
+            self.min = self.min.min(value);
+            self.max = self.max.max(value);
+        }
+        self.measured += 1;
+        self.sum += value;
+    }
+
+    fn metric(&self) -> Metric {
+        let measured = self.measured > 0;
+        Metric {
+            avg: measured.then(|| round_to(self.sum / f64::from(self.measured), 2)),
+            min: measured.then_some(self.min),
+            max: measured.then_some(self.max),
+            // Sums of decimals (sleep, water) lose binary noise (`15.600000000000001`), not precision.
+            sum: round_to(self.sum, 6),
+        }
+    }
+}
+
+fn round_to(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+/// Every bucket of `query`'s range, in order, from the figures of the days logged in it (oldest
+/// first; days outside the range are ignored).
+pub fn buckets(query: &StatsQuery, figures: &[DayFigures]) -> Vec<BucketStats> {
+    let mut out = Vec::new();
+    let mut figures = figures.iter().skip_while(|f| f.day < query.from).peekable();
+    let mut start = query.from;
+    loop {
+        let end = last_day_of(query.bucket, start).min(query.to);
+        let (mut logged, mut workouts, mut moods) = (0, 0, MoodCounts::default());
+        let mut tallies = [Tally::default(); 5];
+        while let Some(day) = figures.next_if(|f| f.day <= end) {
+            logged += 1;
+            workouts += u32::from(day.workouts);
+            *mood_slot(&mut moods, day.mood) += 1;
+            let values = [
+                day.calories as f64,
+                day.sleep,
+                day.steps as f64,
+                day.heart_rate as f64,
+                day.water_intake,
+            ];
+            for (tally, value) in tallies.iter_mut().zip(values) {
+                tally.add(value);
+            }
+        }
+        let [calories, sleep, steps, heart_rate, water_intake] = tallies.map(|t| t.metric());
+        out.push(BucketStats {
+            start: start.to_ymd(),
+            end: end.to_ymd(),
+            days: (end.days_since(start) + 1) as u32,
+            days_logged: logged,
+            workout_days: workouts,
+            moods,
+            calories,
+            sleep,
+            steps,
+            heart_rate,
+            water_intake,
+        });
+        if end >= query.to {
+            return out;
+        }
+        start = end.plus_days(1);
+    }
+}
+
+fn mood_slot(counts: &mut MoodCounts, mood: Mood) -> &mut u32 {
+    match mood {
+        Mood::Poor => &mut counts.poor,
+        Mood::Fair => &mut counts.fair,
+        Mood::Neutral => &mut counts.neutral,
+        Mood::Good => &mut counts.good,
+        Mood::Excellent => &mut counts.excellent,
+    }
+}
+
+/// The last day of the bucket `day` is in: itself, the Sunday of its ISO week, the end of its month.
+fn last_day_of(bucket: Bucket, day: Day) -> Day {
+    let date = day.date();
+    match bucket {
+        Bucket::Day => day,
+        Bucket::Week => day.plus_days(u64::from(6 - date.weekday().num_days_from_monday())),
+        Bucket::Month => {
+            let next_month = if date.month() == 12 {
+                NaiveDate::from_ymd_opt(date.year() + 1, 1, 1)
+            } else {
+                NaiveDate::from_ymd_opt(date.year(), date.month() + 1, 1)
+            };
+            next_month.map_or(day, |first| Day::from_date(first).minus_days(1))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> Day {
+        Day::parse_ymd(s).expect("a day")
+    }
+
+    fn query(from: &str, to: &str, bucket: Bucket) -> StatsQuery {
+        StatsQuery {
+            from: day(from),
+            to: day(to),
+            bucket,
+        }
+    }
+
+    fn figures(on: &str, calories: i64, sleep: f64) -> DayFigures {
+        DayFigures {
+            day: day(on),
+            calories,
+            sleep,
+            workouts: false,
+            heart_rate: 0,
+            steps: 0,
+            water_intake: 0.0,
+            mood: Mood::Neutral,
+        }
+    }
+
+    fn spans(buckets: &[BucketStats]) -> Vec<(&str, &str, u32)> {
+        buckets
+            .iter()
+            .map(|b| (b.start.as_str(), b.end.as_str(), b.days))
+            .collect()
+    }
+
+    #[test]
+    fn iso_weeks_are_clipped_to_the_range_across_a_year_boundary() {
+        // 2026-12-30 is a Wednesday; ISO week 53 of 2026 runs Monday 28 December to Sunday 3 January.
+        let weeks = buckets(&query("2026-12-30", "2027-01-12", Bucket::Week), &[]);
+        assert_eq!(
+            spans(&weeks),
+            [
+                ("2026-12-30", "2027-01-03", 5),
+                ("2027-01-04", "2027-01-10", 7),
+                ("2027-01-11", "2027-01-12", 2)
+            ]
+        );
+    }
+
+    #[test]
+    fn months_are_calendar_months_with_the_leap_day() {
+        let months = buckets(&query("2028-01-15", "2028-03-02", Bucket::Month), &[]);
+        assert_eq!(
+            spans(&months),
+            [
+                ("2028-01-15", "2028-01-31", 17),
+                ("2028-02-01", "2028-02-29", 29),
+                ("2028-03-01", "2028-03-02", 2)
+            ]
+        );
+        let december = buckets(&query("2026-12-01", "2026-12-31", Bucket::Month), &[]);
+        assert_eq!(spans(&december), [("2026-12-01", "2026-12-31", 31)]);
+        let days = buckets(&query("2028-02-28", "2028-03-01", Bucket::Day), &[]);
+        assert_eq!(spans(&days).len(), 3);
+    }
+
+    #[test]
+    fn zeros_are_not_measurements_and_empty_buckets_have_no_average() {
+        let logged = [
+            figures("2026-11-02", 2000, 7.5),
+            figures("2026-11-03", 0, 8.1),
+            figures("2026-11-04", 1501, 0.0),
+            figures("2026-11-05", 0, 7.5),
+        ];
+        let weeks = buckets(&query("2026-11-02", "2026-11-15", Bucket::Week), &logged);
+        let first = &weeks[0];
+        assert_eq!((first.days, first.days_logged), (7, 4));
+        assert_eq!(
+            first.calories,
+            Metric {
+                avg: Some(1750.5),
+                min: Some(1501.0),
+                max: Some(2000.0),
+                sum: 3501.0
+            }
+        );
+        assert_eq!(first.sleep.avg, Some(7.7));
+        assert_eq!(first.sleep.sum, 23.1);
+        assert_eq!(
+            first.steps,
+            Metric {
+                avg: None,
+                min: None,
+                max: None,
+                sum: 0.0
+            }
+        );
+        assert_eq!(first.moods.neutral, 4);
+        let second = &weeks[1];
+        assert_eq!((second.days_logged, second.calories.avg), (0, None));
+    }
+
+    #[test]
+    fn averages_are_rounded_to_two_decimals() {
+        let logged = [
+            figures("2026-11-02", 1000, 7.0),
+            figures("2026-11-03", 1000, 7.0),
+            figures("2026-11-04", 1001, 8.0),
+        ];
+        let week = &buckets(&query("2026-11-02", "2026-11-08", Bucket::Week), &logged)[0];
+        assert_eq!(week.calories.avg, Some(1000.33));
+        assert_eq!(week.sleep.avg, Some(7.33));
+    }
+
+    #[test]
+    fn days_outside_the_range_are_ignored() {
+        let logged = [
+            figures("2026-10-31", 9999, 9.0),
+            figures("2026-11-01", 1000, 7.0),
+            figures("2026-11-03", 5, 5.0),
+        ];
+        let days = buckets(&query("2026-11-01", "2026-11-02", Bucket::Day), &logged);
+        assert_eq!(days.iter().map(|d| d.days_logged).collect::<Vec<_>>(), [1, 0]);
+        assert_eq!(days[0].calories.sum, 1000.0);
+    }
+}

@@ -1,0 +1,147 @@
+//! `POST /ai/chat` as server-sent events: `delta` events as the provider writes, then `done` with
+//! the whole reply (after it joined the conversation), or `error` with the contract's message. The
+//! events are produced as the client reads them: a client that goes away drops the stream, which
+//! drops the provider's connection, so the provider stops writing too.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::http::header::ACCEPT;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+use serde_json::json;
+
+use super::super::error::{ApiError, ApiResult, write_rate_limit_headers};
+use crate::ai::{AiClient, ReplyStream, prompts, remember_turn};
+use crate::domain::coach::{ChatContext, ChatMessage};
+use crate::domain::ids::UserId;
+use crate::ratelimit::RateLimitInfo;
+use crate::state::AppState;
+use crate::storage::Storage;
+
+const UNAVAILABLE: &str = "AI service unavailable";
+
+/// Whether `Accept` names `text/event-stream` (whatever else it names too).
+pub fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|item| item.split(';').next())
+        .any(|media| media.trim().eq_ignore_ascii_case("text/event-stream"))
+}
+
+pub async fn chat_events(
+    state: &AppState,
+    client: &AiClient,
+    user: UserId,
+    question: ChatMessage,
+    context: ChatContext,
+    asked_at: DateTime<Utc>,
+    limit: RateLimitInfo,
+) -> ApiResult<Response> {
+    let prompt = prompts::chat(&question, &context);
+    // Not one byte is sent until the provider answers: a provider that never does is the usual 502.
+    let upstream = client.stream(&prompt).await.map_err(|error| {
+        tracing::warn!(job = "chat", error = %error, "AI stream could not start");
+        ApiError::BadGateway(UNAVAILABLE)
+    })?;
+    let turn = Turn {
+        store: Arc::clone(&state.store),
+        user,
+        question,
+        asked_at,
+    };
+    let mut response = Sse::new(reply_events(upstream, turn)).into_response();
+    // Proxies that buffer (nginx) would hold the deltas back.
+    response
+        .headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    write_rate_limit_headers(&limit, response.headers_mut());
+    Ok(response)
+}
+
+/// What is remembered once the reply is complete.
+struct Turn {
+    store: Arc<dyn Storage>,
+    user: UserId,
+    question: ChatMessage,
+    asked_at: DateTime<Utc>,
+}
+
+enum Streaming {
+    Open {
+        upstream: ReplyStream,
+        reply: String,
+        turn: Turn,
+    },
+    Over,
+}
+
+fn event(name: &str, data: &serde_json::Value) -> Event {
+    Event::default().event(name).data(data.to_string())
+}
+
+fn reply_events(upstream: ReplyStream, turn: Turn) -> impl Stream<Item = Result<Event, Infallible>> + Send {
+    let start = Streaming::Open {
+        upstream,
+        reply: String::new(),
+        turn,
+    };
+    futures_util::stream::unfold(start, |state| async move {
+        let Streaming::Open {
+            mut upstream,
+            mut reply,
+            turn,
+        } = state
+        else {
+            return None;
+        };
+        match upstream.next().await {
+            Some(Ok(text)) => {
+                reply.push_str(&text);
+                let delta = event("delta", &json!({ "text": text }));
+                Some((Ok(delta), Streaming::Open { upstream, reply, turn }))
+            }
+            None => {
+                drop(upstream);
+                let reply = reply.trim();
+                if reply.is_empty() {
+                    tracing::warn!(job = "chat", "AI stream ended without an answer");
+                    return Some((Ok(event("error", &json!({ "message": UNAVAILABLE }))), Streaming::Over));
+                }
+                remember_turn(&*turn.store, turn.user, &turn.question, turn.asked_at, reply).await;
+                let done = event("done", &json!({ "reply": reply, "message": reply }));
+                Some((Ok(done), Streaming::Over))
+            }
+            Some(Err(error)) => {
+                tracing::warn!(job = "chat", error = %error, "AI stream failed midway");
+                Some((Ok(event("error", &json!({ "message": UNAVAILABLE }))), Streaming::Over))
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wants_event_stream;
+    use axum::http::{HeaderMap, HeaderValue, header::ACCEPT};
+
+    #[test]
+    fn event_stream_is_recognised_among_other_types() {
+        let accept = |v: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(ACCEPT, HeaderValue::from_static(v));
+            wants_event_stream(&h)
+        };
+        assert!(accept("text/event-stream"));
+        assert!(accept("application/json, Text/Event-Stream;q=0.9"));
+        assert!(!accept("application/json"));
+        assert!(!accept("*/*"));
+        assert!(!wants_event_stream(&HeaderMap::new()));
+    }
+}
