@@ -9,6 +9,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod jobs;
+pub mod maintenance;
 pub mod memory;
 pub mod metrics;
 pub mod ratelimit;

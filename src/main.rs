@@ -1,6 +1,7 @@
 //! The `healthtracker` binary: `serve` (default) runs the API (and, with async jobs on, an AI job
 //! worker beside it); `worker` runs AI job workers alone; `migrate` brings the database schema up to
-//! date and exits.
+//! date and exits; `copy-data` moves an installation between databases; `backup` copies the
+//! embedded store while it serves.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
@@ -23,12 +24,18 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(45);
 
 const USAGE: &str = "\
-usage: healthtracker [serve | worker | migrate | help | version]
+usage: healthtracker [serve | worker | migrate | copy-data | backup | help | version]
 
   serve     run the HTTP API (the default); with ENABLE_ASYNC_JOBS=true also an AI job
             worker, unless RUN_WORKER=false
   worker    run AI job workers only (scale them out beside stateless API instances)
   migrate   create or upgrade the database schema and indexes, then exit
+  copy-data --from <DATABASE_URL> --to <DATABASE_URL> [--merge]
+            copy every user, entry, login and conversation from one database to another
+            (sqlite://… or mongodb://…, either way); the target is migrated first and must
+            hold no users unless --merge (then what it has is kept, what it lacks added)
+  backup    --to <FILE> [--from sqlite://<path>]
+            a verified online copy of the SQLite database (default: DATABASE_URL)
 
 Configuration comes from the environment and an optional .env file; see README.md.";
 
@@ -36,24 +43,72 @@ enum Command {
     Serve,
     Worker,
     Migrate,
+    CopyData { from: String, to: String, merge: bool },
+    Backup { from: Option<String>, to: String },
+}
+
+/// `--name value` pairs and bare `--flags` after the command; an unknown one is an error.
+fn options(args: &[String], valued: &[&str], flags: &[&str]) -> Result<Vec<(String, Option<String>)>, String> {
+    let mut found = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if valued.contains(&arg.as_str()) {
+            let value = rest.next().ok_or_else(|| format!("{arg} needs a value"))?;
+            found.push((arg.clone(), Some(value.clone())));
+        } else if flags.contains(&arg.as_str()) {
+            found.push((arg.clone(), None));
+        } else {
+            return Err(format!("unknown option {arg:?}"));
+        }
+    }
+    Ok(found)
+}
+
+fn option(found: &[(String, Option<String>)], name: &str) -> Option<String> {
+    found.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.clone())
+}
+
+fn parse_command(args: &[String]) -> Result<Option<Command>, String> {
+    let rest = args.get(2..).unwrap_or_default();
+    Ok(Some(match args.get(1).map(String::as_str) {
+        None | Some("serve") => Command::Serve,
+        Some("worker") => Command::Worker,
+        Some("migrate") => Command::Migrate,
+        Some("copy-data") => {
+            let found = options(rest, &["--from", "--to"], &["--merge"])?;
+            Command::CopyData {
+                from: option(&found, "--from").ok_or("copy-data needs --from <DATABASE_URL>")?,
+                to: option(&found, "--to").ok_or("copy-data needs --to <DATABASE_URL>")?,
+                merge: found.iter().any(|(n, _)| n == "--merge"),
+            }
+        }
+        Some("backup") => {
+            let found = options(rest, &["--from", "--to"], &[])?;
+            Command::Backup {
+                from: option(&found, "--from"),
+                to: option(&found, "--to").ok_or("backup needs --to <FILE>")?,
+            }
+        }
+        Some("help" | "--help" | "-h") => {
+            println!("{USAGE}");
+            return Ok(None);
+        }
+        Some("version" | "--version" | "-V") => {
+            println!("healthtracker {}", env!("CARGO_PKG_VERSION"));
+            return Ok(None);
+        }
+        Some(other) => return Err(format!("unknown command {other:?}")),
+    }))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let command = match std::env::args().nth(1).as_deref() {
-        None | Some("serve") => Command::Serve,
-        Some("worker") => Command::Worker,
-        Some("migrate") => Command::Migrate,
-        Some("help" | "--help" | "-h") => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Some("version" | "--version" | "-V") => {
-            println!("healthtracker {}", env!("CARGO_PKG_VERSION"));
-            return ExitCode::SUCCESS;
-        }
-        Some(other) => {
-            eprintln!("healthtracker: unknown command {other:?}\n\n{USAGE}");
+    let args: Vec<String> = std::env::args().collect();
+    let command = match parse_command(&args) {
+        Ok(Some(command)) => command,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("healthtracker: {problem}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -65,6 +120,12 @@ async fn main() -> ExitCode {
             eprintln!("healthtracker: could not read .env: {error}");
             return ExitCode::from(2);
         }
+    }
+    // The operator commands name their databases; they need none of the server's settings.
+    match command {
+        Command::CopyData { from, to, merge } => return maintenance::copy_data(&from, &to, merge).await,
+        Command::Backup { from, to } => return maintenance::backup(from, &to),
+        _ => {}
     }
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
@@ -87,6 +148,7 @@ async fn main() -> ExitCode {
         Command::Migrate => storage::migrate(&settings.database).await.map(|backend| {
             tracing::info!(backend, "database schema is up to date");
         }),
+        Command::CopyData { .. } | Command::Backup { .. } => Ok(()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -130,6 +192,98 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
             .await?;
     }
     run_until_signalled(|stopped| setup.run(stopped)).await
+}
+
+mod maintenance {
+    //! The operator commands' output: the result on stdout, problems on stderr, the exit status.
+
+    use std::path::PathBuf;
+    use std::process::ExitCode;
+
+    use healthtracker::config::DatabaseSettings;
+    use healthtracker::maintenance::backup::backup_sqlite;
+    use healthtracker::maintenance::copy::{CopyOptions, copy_between};
+
+    fn database(url: &str, role: &str) -> Result<DatabaseSettings, ExitCode> {
+        DatabaseSettings::from_url(url).ok_or_else(|| {
+            // Not the URL itself: it can hold a password.
+            eprintln!(
+                "healthtracker: --{role} is not a database URL (sqlite://<path>, mongodb://… or mongodb+srv://…)"
+            );
+            ExitCode::from(2)
+        })
+    }
+
+    pub async fn copy_data(from: &str, to: &str, merge: bool) -> ExitCode {
+        let (source, target) = match (database(from, "from"), database(to, "to")) {
+            (Ok(s), Ok(t)) => (s, t),
+            (Err(code), _) | (_, Err(code)) => return code,
+        };
+        let options = CopyOptions { merge, quiet: false };
+        match copy_between(&source, &target, options).await {
+            Ok(report) => {
+                print!("{}", report.table());
+                println!(
+                    "users copied {}, merged {}, refused {}; entries copied {}",
+                    report.users_copied,
+                    report.users_merged,
+                    report.users_refused.len(),
+                    report.entries_copied
+                );
+                let mismatches = report.mismatches(merge);
+                if mismatches.is_empty() && report.users_refused.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    eprintln!(
+                        "healthtracker: copy-data: the target does not hold what the source does ({}{})",
+                        mismatches.join(", "),
+                        if report.users_refused.is_empty() {
+                            ""
+                        } else {
+                            "; some users were refused"
+                        }
+                    );
+                    ExitCode::FAILURE
+                }
+            }
+            Err(error) => {
+                eprintln!("healthtracker: copy-data: {error:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    pub fn backup(from: Option<String>, to: &str) -> ExitCode {
+        let url = from
+            .or_else(|| std::env::var("DATABASE_URL").ok())
+            .unwrap_or_else(|| "sqlite://data/healthtracker.db".to_owned());
+        let path: PathBuf = match database(&url, "from") {
+            Ok(DatabaseSettings::Sqlite { path, .. }) => path,
+            Ok(DatabaseSettings::Mongo { .. }) => {
+                eprintln!("healthtracker: backup is for the SQLite store; back up MongoDB with mongodump (see README)");
+                return ExitCode::from(2);
+            }
+            Err(code) => return code,
+        };
+        match backup_sqlite(&path, std::path::Path::new(to)) {
+            Ok(report) => {
+                println!(
+                    "backup of {} written to {}: {} bytes, {} users, {} entries, integrity ok, {:.1} s",
+                    path.display(),
+                    report.path.display(),
+                    report.bytes,
+                    report.users,
+                    report.entries,
+                    report.took.as_secs_f64()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("healthtracker: backup: {error:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
 }
 
 /// Runs `task` until SIGTERM/SIGINT, then gives it `SHUTDOWN_GRACE` to finish.

@@ -58,6 +58,11 @@ pub enum DatabaseSettings {
 }
 
 impl DatabaseSettings {
+    /// A `DATABASE_URL` as the server reads it (`sqlite://<path>`, `mongodb://…`, `mongodb+srv://…`).
+    pub fn from_url(url: &str) -> Option<Self> {
+        reader::parse_database_url(url)
+    }
+
     /// The embedded store at `path`, with the default durability.
     pub fn sqlite(path: impl Into<PathBuf>) -> Self {
         Self::Sqlite {

@@ -6,6 +6,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use self::transfer::{CollectionCounts, UserCredentials};
 use crate::domain::coach::HistoryMessage;
 use crate::domain::day::Day;
 use crate::domain::entry::{DocumentJson, Entry, EntryRange};
@@ -16,6 +17,7 @@ use crate::domain::user::{Email, User, UserName};
 
 pub mod mongo;
 pub mod sqlite;
+pub mod transfer;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -213,6 +215,18 @@ pub trait Storage: Send + Sync + 'static {
     async fn ai_history(&self, user: UserId, limit: usize) -> StoreResult<Vec<HistoryMessage>>;
     /// Deletes the user's conversation; how many messages it held.
     async fn clear_ai_history(&self, user: UserId) -> StoreResult<u64>;
+
+    // --- moving an installation (`healthtracker copy-data`) ---
+    /// Up to `limit` users with ids after `after` (from the first when `None`), in id order, with
+    /// their password hashes.
+    async fn users_after(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>>;
+    /// Up to `limit` of the user's entries after day `after`, oldest first, ids and times as stored.
+    async fn entries_after(&self, user: UserId, after: Option<Day>, limit: u32) -> StoreResult<Vec<Entry>>;
+    /// The user's refresh tokens, logins and revoked access tokens, expired ones included.
+    async fn credentials(&self, user: UserId) -> StoreResult<UserCredentials>;
+    /// Writes them as they are, leaving any the store already has (by hash, id or key).
+    async fn restore_credentials(&self, user: UserId, credentials: &UserCredentials) -> StoreResult<()>;
+    async fn collection_counts(&self) -> StoreResult<CollectionCounts>;
 }
 
 /// Opens the configured backend and brings its schema up to date (idempotent), so a fresh checkout

@@ -53,6 +53,16 @@ impl Database {
         }
     }
 
+    /// An existing SQLite file (a backup, a copy's target).
+    pub fn sqlite_file(path: PathBuf) -> Self {
+        Self {
+            url: format!("sqlite://{}", path.display()),
+            sqlite_path: Some(path),
+            _dir: None,
+            mongo: false,
+        }
+    }
+
     /// A fresh database on the MongoDB server at `base_uri`.
     pub fn mongo_at(base_uri: &str) -> Self {
         Self {

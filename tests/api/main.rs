@@ -17,4 +17,5 @@ mod health;
 mod logging;
 mod metrics;
 mod mongo;
+mod transfer;
 mod trends;

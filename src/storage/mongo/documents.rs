@@ -109,7 +109,7 @@ fn string_field(doc: &Document, key: &str) -> String {
     }
 }
 
-fn date_field(doc: &Document, key: &str) -> Option<DateTime<Utc>> {
+pub fn date_field(doc: &Document, key: &str) -> Option<DateTime<Utc>> {
     match doc.get(key)? {
         Bson::DateTime(t) => chrono_date(*t),
         Bson::String(s) => DateTime::parse_from_rfc3339(s.trim())

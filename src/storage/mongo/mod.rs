@@ -13,6 +13,7 @@ mod history;
 mod import;
 pub mod indexes;
 mod queries;
+mod transfer;
 mod trends;
 
 pub use self::errors::{ErrorClass, classify_error, error_code};

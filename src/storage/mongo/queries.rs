@@ -20,6 +20,7 @@ use crate::domain::ids::{EntryId, UserId};
 use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
+use crate::storage::transfer::{CollectionCounts, UserCredentials};
 use crate::storage::{
     ImportCounts, OnConflict, RefreshSession, Session, Storage, StoreError, StoreResult, TokenStanding,
 };
@@ -484,5 +485,25 @@ impl Storage for MongoStore {
 
     async fn clear_ai_history(&self, user: UserId) -> StoreResult<u64> {
         self.delete_history(user).await
+    }
+
+    async fn users_after(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>> {
+        self.read_users_after(after, limit).await
+    }
+
+    async fn entries_after(&self, user: UserId, after: Option<Day>, limit: u32) -> StoreResult<Vec<Entry>> {
+        self.read_entries_after(user, after, limit).await
+    }
+
+    async fn credentials(&self, user: UserId) -> StoreResult<UserCredentials> {
+        self.read_credentials(user).await
+    }
+
+    async fn restore_credentials(&self, user: UserId, credentials: &UserCredentials) -> StoreResult<()> {
+        self.write_credentials(user, credentials).await
+    }
+
+    async fn collection_counts(&self) -> StoreResult<CollectionCounts> {
+        self.count_collections().await
     }
 }

@@ -19,6 +19,7 @@ mod queries;
 mod rows;
 #[cfg(test)]
 mod tests;
+mod transfer;
 mod writer;
 
 use std::path::Path;

@@ -1,0 +1,180 @@
+//! Moving an installation, on MongoDB: finds in `_id` or `{user, date}` index order, writes as
+//! unordered bulk inserts whose duplicate keys (what the database already has) are left alone.
+
+use futures_util::TryStreamExt;
+use mongodb::bson::{Document, doc};
+
+use super::MongoStore;
+use super::documents::{
+    AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, date_field, day_window,
+    entry_from_doc, login_from_doc, session_from_doc, session_to_doc, user_from_doc, user_oid, user_projection,
+};
+use crate::domain::day::Day;
+use crate::domain::entry::Entry;
+use crate::domain::ids::UserId;
+use crate::domain::user::User;
+use crate::storage::transfer::{CollectionCounts, LoginRecord, RevokedToken, UserCredentials};
+use crate::storage::{StoreError, StoreResult};
+
+impl MongoStore {
+    async fn find_all(
+        &self,
+        collection: &str,
+        filter: Document,
+        sort: Document,
+        limit: Option<u32>,
+        projection: Option<Document>,
+    ) -> StoreResult<Vec<Document>> {
+        let collection = self.collection(collection)?;
+        let mut find = collection.find(filter).sort(sort);
+        if let Some(limit) = limit {
+            find = find.limit(i64::from(limit));
+        }
+        if let Some(projection) = projection {
+            find = find.projection(projection);
+        }
+        find.await
+            .map_err(|e| self.fail(e))?
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(e))
+    }
+
+    pub(super) async fn read_users_after(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>> {
+        let filter = match after {
+            Some(id) => doc! {"_id": {"$gt": user_oid(id)}},
+            None => doc! {},
+        };
+        let docs = self
+            .find_all(USERS, filter, doc! {"_id": 1}, Some(limit), Some(user_projection()))
+            .await?;
+        docs.iter()
+            .map(|d| user_from_doc(d).map_err(|e| StoreError::Other(e.into())))
+            .collect()
+    }
+
+    pub(super) async fn read_entries_after(
+        &self,
+        user: UserId,
+        after: Option<Day>,
+        limit: u32,
+    ) -> StoreResult<Vec<Entry>> {
+        let mut filter = doc! {"user": user_oid(user)};
+        if let Some(day) = after {
+            filter.insert("date", doc! {"$gte": day_window(day.plus_days(1)).0});
+        }
+        let docs = self
+            .find_all(ENTRIES, filter, doc! {"date": 1}, Some(limit), None)
+            .await?;
+        docs.iter()
+            .map(|d| entry_from_doc(d).map_err(|e| StoreError::Other(e.into())))
+            .collect()
+    }
+
+    pub(super) async fn read_credentials(&self, user: UserId) -> StoreResult<UserCredentials> {
+        let owner = doc! {"user": user_oid(user)};
+        let by_creation = doc! {"createdAt": 1};
+        let (tokens, logins, revoked) = tokio::try_join!(
+            self.find_all(REFRESH_SESSIONS, owner.clone(), by_creation.clone(), None, None),
+            self.find_all(SESSIONS, owner.clone(), by_creation, None, None),
+            self.find_all(REVOKED_TOKENS, owner, doc! {"_id": 1}, None, None),
+        )?;
+        let unreadable = |e: super::documents::Unreadable| StoreError::Other(e.into());
+        Ok(UserCredentials {
+            refresh_tokens: tokens
+                .iter()
+                .map(|d| session_from_doc(d).map_err(unreadable))
+                .collect::<StoreResult<_>>()?,
+            logins: logins
+                .iter()
+                .map(|d| {
+                    let login = login_from_doc(d).map_err(unreadable)?;
+                    Ok(LoginRecord {
+                        expires_at: date_field(d, "expiresAt").unwrap_or(login.last_used_at),
+                        revoked_at: date_field(d, "revokedAt"),
+                        login,
+                    })
+                })
+                .collect::<StoreResult<_>>()?,
+            revoked_tokens: revoked
+                .iter()
+                .filter_map(|d| {
+                    Some(RevokedToken {
+                        key: d.get_str("_id").ok()?.to_owned(),
+                        expires_at: date_field(d, "expiresAt")?,
+                    })
+                })
+                .collect(),
+        })
+    }
+
+    pub(super) async fn write_credentials(&self, user: UserId, credentials: &UserCredentials) -> StoreResult<()> {
+        let owner = user_oid(user);
+        let logins: Vec<Document> = credentials
+            .logins
+            .iter()
+            .map(|r| {
+                let l = &r.login;
+                let mut doc = doc! {
+                    "_id": &l.id,
+                    "user": owner,
+                    "createdAt": bson_date(l.created_at),
+                    "lastUsedAt": bson_date(l.last_used_at),
+                    "expiresAt": bson_date(r.expires_at),
+                    "revokedAt": r.revoked_at.map(bson_date),
+                };
+                if let Some(agent) = &l.user_agent {
+                    doc.insert("userAgent", agent.as_str());
+                }
+                doc
+            })
+            .collect();
+        let tokens: Vec<Document> = credentials.refresh_tokens.iter().map(session_to_doc).collect();
+        let revoked: Vec<Document> = credentials
+            .revoked_tokens
+            .iter()
+            .map(|r| doc! {"_id": &r.key, "user": owner, "expiresAt": bson_date(r.expires_at)})
+            .collect();
+        for (collection, docs) in [
+            (SESSIONS, logins),
+            (REFRESH_SESSIONS, tokens),
+            (REVOKED_TOKENS, revoked),
+        ] {
+            if docs.is_empty() {
+                continue;
+            }
+            let inserted = self.collection(collection)?.insert_many(docs).ordered(false).await;
+            match inserted.map_err(|e| self.fail(e)) {
+                // Unordered: the documents the database lacked landed; the duplicates stay as they were.
+                Ok(_) | Err(StoreError::Conflict) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn count_collections(&self) -> StoreResult<CollectionCounts> {
+        let count = |name: &'static str| async move {
+            self.collection(name)?
+                .count_documents(doc! {})
+                .await
+                .map_err(|e| self.fail(e))
+        };
+        let (users, entries, refresh_tokens, logins, revoked_tokens, ai_messages) = tokio::try_join!(
+            count(USERS),
+            count(ENTRIES),
+            count(REFRESH_SESSIONS),
+            count(SESSIONS),
+            count(REVOKED_TOKENS),
+            count(AI_MESSAGES),
+        )?;
+        Ok(CollectionCounts {
+            users,
+            entries,
+            refresh_tokens,
+            logins,
+            revoked_tokens,
+            ai_messages,
+        })
+    }
+}

@@ -1,0 +1,148 @@
+//! Moving an installation, on SQLite: reads in primary-key or index order, writes with
+//! `INSERT OR IGNORE` so what the file already has stays as it is.
+
+use chrono::DateTime;
+use rusqlite::{Connection, params};
+
+use super::SqliteStore;
+use super::rows::{
+    LOGIN_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, corrupt, entry_columns, entry_from_row, login_from_row, parse_ts,
+    session_from_row, ts, user_from_row,
+};
+use crate::domain::day::Day;
+use crate::domain::entry::Entry;
+use crate::domain::ids::UserId;
+use crate::domain::user::User;
+use crate::storage::StoreResult;
+use crate::storage::transfer::{CollectionCounts, LoginRecord, RevokedToken, UserCredentials};
+
+fn timestamp_column(seconds: i64) -> rusqlite::Result<DateTime<chrono::Utc>> {
+    DateTime::from_timestamp(seconds, 0).ok_or_else(|| corrupt("expiry", &seconds.to_string()))
+}
+
+impl SqliteStore {
+    pub(super) fn read_users_after(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>> {
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?
+            .query_map(params![after, limit], user_from_row)?
+            .collect()
+        })
+    }
+
+    pub(super) fn read_entries_after(&self, user: UserId, after: Option<Day>, limit: u32) -> StoreResult<Vec<Entry>> {
+        let after = after.map(|day| day.to_ymd()).unwrap_or_default();
+        self.read(|c| {
+            c.prepare_cached(concat!(
+                "SELECT ",
+                entry_columns!(),
+                " FROM entries WHERE user_id = ?1 AND day > ?2 ORDER BY day LIMIT ?3"
+            ))?
+            .query_map(params![user.to_string(), after, limit], entry_from_row)?
+            .collect()
+        })
+    }
+
+    pub(super) fn read_credentials(&self, user: UserId) -> StoreResult<UserCredentials> {
+        let user = user.to_string();
+        self.read(|c| {
+            let refresh_tokens = c
+                .prepare_cached(&format!(
+                    "SELECT {SESSION_COLUMNS} FROM refresh_sessions WHERE user_id = ?1 ORDER BY created_at"
+                ))?
+                .query_map([&user], session_from_row)?
+                .collect::<rusqlite::Result<_>>()?;
+            let logins = c
+                .prepare_cached(&format!(
+                    "SELECT {LOGIN_COLUMNS}, expires_at, revoked_at FROM sessions WHERE user_id = ?1"
+                ))?
+                .query_map([&user], |row| {
+                    let revoked_at: Option<String> = row.get(6)?;
+                    Ok(LoginRecord {
+                        login: login_from_row(row)?,
+                        expires_at: timestamp_column(row.get(5)?)?,
+                        revoked_at: revoked_at.as_deref().map(parse_ts).transpose()?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let revoked_tokens = c
+                .prepare_cached("SELECT token_key, expires_at FROM revoked_tokens WHERE user_id = ?1")?
+                .query_map([&user], |row| {
+                    Ok(RevokedToken {
+                        key: row.get(0)?,
+                        expires_at: timestamp_column(row.get(1)?)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(UserCredentials {
+                refresh_tokens,
+                logins,
+                revoked_tokens,
+            })
+        })
+    }
+
+    pub(super) async fn write_credentials(&self, user: UserId, credentials: &UserCredentials) -> StoreResult<()> {
+        let user = user.to_string();
+        let credentials = credentials.clone();
+        self.write(move |c| insert_credentials(c, &user, &credentials)).await
+    }
+
+    pub(super) fn count_collections(&self) -> StoreResult<CollectionCounts> {
+        self.read(|c| {
+            let count = |table: &str| -> rusqlite::Result<u64> {
+                c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
+                    .map(|n| n as u64)
+            };
+            Ok(CollectionCounts {
+                users: count("users")?,
+                entries: count("entries")?,
+                refresh_tokens: count("refresh_sessions")?,
+                logins: count("sessions")?,
+                revoked_tokens: count("revoked_tokens")?,
+                ai_messages: count("ai_messages")?,
+            })
+        })
+    }
+}
+
+fn insert_credentials(c: &Connection, user: &str, credentials: &UserCredentials) -> rusqlite::Result<()> {
+    // Logins first: a refresh token's row names its login.
+    let mut login = c.prepare_cached(&format!(
+        "INSERT OR IGNORE INTO sessions ({LOGIN_COLUMNS}, expires_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    ))?;
+    for record in &credentials.logins {
+        let l = &record.login;
+        login.execute(params![
+            l.id,
+            user,
+            ts(l.created_at),
+            ts(l.last_used_at),
+            l.user_agent,
+            record.expires_at.timestamp(),
+            record.revoked_at.map(ts)
+        ])?;
+    }
+    let mut token = c.prepare_cached(&format!(
+        "INSERT OR IGNORE INTO refresh_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    ))?;
+    for s in &credentials.refresh_tokens {
+        token.execute(params![
+            s.token_hash,
+            user,
+            s.family_id,
+            ts(s.created_at),
+            s.expires_at.timestamp(),
+            s.rotated_at.map(ts),
+            s.revoked_at.map(ts)
+        ])?;
+    }
+    let mut revoked =
+        c.prepare_cached("INSERT OR IGNORE INTO revoked_tokens (token_key, user_id, expires_at) VALUES (?1, ?2, ?3)")?;
+    for r in &credentials.revoked_tokens {
+        revoked.execute(params![r.key, user, r.expires_at.timestamp()])?;
+    }
+    Ok(())
+}
