@@ -6,7 +6,8 @@ mod history;
 mod week;
 
 pub use self::history::{CONTEXT_TURNS, HISTORY_KEEP, HistoryLimit, HistoryMessage, Role};
-pub use self::week::{MoodCounts, WeekFigures, WeeklySummary};
+pub use self::week::{WeekFigures, WeeklySummary};
+pub use super::entry::MoodCounts;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -5,17 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{REPORT_DAYS, REPORT_FOOD_ITEMS_MAX};
 use crate::domain::day::Day;
-use crate::domain::entry::{Entry, Mood};
-
-/// Mood counts over the week.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct MoodCounts {
-    pub poor: u32,
-    pub fair: u32,
-    pub neutral: u32,
-    pub good: u32,
-    pub excellent: u32,
-}
+use crate::domain::entry::{Entry, MoodCounts};
 
 /// A week's figures, averaged over the days that have an entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -62,14 +52,7 @@ impl WeekFigures {
         let sum = |f: fn(&Entry) -> f64| entries.iter().map(|e| f(e)).sum::<f64>();
         let mut moods = MoodCounts::default();
         for entry in &entries {
-            let count = match entry.log.mood {
-                Mood::Poor => &mut moods.poor,
-                Mood::Fair => &mut moods.fair,
-                Mood::Neutral => &mut moods.neutral,
-                Mood::Good => &mut moods.good,
-                Mood::Excellent => &mut moods.excellent,
-            };
-            *count += 1;
+            moods.add(entry.log.mood);
         }
         let food_items = entries
             .iter()
@@ -114,7 +97,7 @@ impl WeeklySummary {
 mod tests {
     use super::*;
     use crate::domain::day::Day;
-    use crate::domain::entry::{DayLog, FoodItem, Meal};
+    use crate::domain::entry::{DayLog, FoodItem, Meal, Mood};
     use crate::domain::ids::{EntryId, UserId};
 
     fn entry(day: &str, log: DayLog) -> Entry {

@@ -44,6 +44,30 @@ impl Mood {
     }
 }
 
+/// How many days had each mood (a trends bucket's, a week's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MoodCounts {
+    pub poor: u32,
+    pub fair: u32,
+    pub neutral: u32,
+    pub good: u32,
+    pub excellent: u32,
+}
+
+impl MoodCounts {
+    /// Counts one day with `mood`.
+    pub fn add(&mut self, mood: Mood) {
+        let count = match mood {
+            Mood::Poor => &mut self.poor,
+            Mood::Fair => &mut self.fair,
+            Mood::Neutral => &mut self.neutral,
+            Mood::Good => &mut self.good,
+            Mood::Excellent => &mut self.excellent,
+        };
+        *count += 1;
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Meal {

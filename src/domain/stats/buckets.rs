@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::DayFigures;
 use super::query::{Bucket, StatsQuery};
 use crate::domain::day::Day;
-use crate::domain::entry::Mood;
+use crate::domain::entry::MoodCounts;
 use crate::domain::numbers::{serialize_js_number, serialize_optional_js_number};
 
 /// One metric over a bucket: `avg`, `min` and `max` over the logged days whose value is not 0 (0 is
@@ -24,16 +24,6 @@ pub struct Metric {
     pub max: Option<f64>,
     #[serde(serialize_with = "serialize_js_number")]
     pub sum: f64,
-}
-
-/// How many logged days of a bucket had each mood.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct MoodCounts {
-    pub poor: u32,
-    pub fair: u32,
-    pub neutral: u32,
-    pub good: u32,
-    pub excellent: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -112,7 +102,7 @@ pub fn buckets(query: &StatsQuery, figures: &[DayFigures]) -> Vec<BucketStats> {
         while let Some(day) = figures.next_if(|f| f.day <= end) {
             logged += 1;
             workouts += u32::from(day.workouts);
-            *mood_slot(&mut moods, day.mood) += 1;
+            moods.add(day.mood);
             let values = [
                 day.calories as f64,
                 day.sleep,
@@ -145,16 +135,6 @@ pub fn buckets(query: &StatsQuery, figures: &[DayFigures]) -> Vec<BucketStats> {
     }
 }
 
-fn mood_slot(counts: &mut MoodCounts, mood: Mood) -> &mut u32 {
-    match mood {
-        Mood::Poor => &mut counts.poor,
-        Mood::Fair => &mut counts.fair,
-        Mood::Neutral => &mut counts.neutral,
-        Mood::Good => &mut counts.good,
-        Mood::Excellent => &mut counts.excellent,
-    }
-}
-
 /// The last day of the bucket `day` is in: itself, the Sunday of its ISO week, the end of its month.
 fn last_day_of(bucket: Bucket, day: Day) -> Day {
     let date = day.date();
@@ -175,6 +155,7 @@ fn last_day_of(bucket: Bucket, day: Day) -> Day {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::entry::Mood;
 
     fn day(s: &str) -> Day {
         Day::parse_ymd(s).expect("a day")

@@ -6,9 +6,10 @@ mod buckets;
 mod query;
 mod streaks;
 
-pub use self::buckets::{BucketStats, Metric, MoodCounts, buckets};
+pub use self::buckets::{BucketStats, Metric, buckets};
 pub use self::query::{Bucket, StatsQuery};
 pub use self::streaks::{Streaks, streaks};
+pub use super::entry::MoodCounts;
 
 use super::day::Day;
 use super::entry::Mood;
