@@ -10,6 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 use validator::{ValidateLength, ValidateRange};
 
+use super::day::Day;
+
 /// One failing field.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
@@ -55,6 +57,36 @@ impl Problems {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// A query parameter holding a calendar day (`YYYY-MM-DD`): `None` when absent, `Some(None)`
+    /// when given but not a day (recorded under `name`).
+    pub fn query_day(&mut self, name: &str, raw: Option<&str>) -> Option<Option<Day>> {
+        let raw = raw?;
+        let day = Day::parse_ymd(raw);
+        if day.is_none() {
+            self.add(
+                name,
+                format!("{name} must be a date in YYYY-MM-DD format"),
+                Some(&Value::from(raw)),
+            );
+        }
+        Some(day)
+    }
+
+    /// A query parameter holding a count of 1 to `max`: `None` when absent, `Some(None)` when
+    /// given but out of range or not an integer (recorded under `name`).
+    pub fn query_count(&mut self, name: &str, raw: Option<&str>, max: u32) -> Option<Option<u32>> {
+        let raw = raw?;
+        let count = raw.parse::<u32>().ok().filter(|n| (1..=max).contains(n));
+        if count.is_none() {
+            self.add(
+                name,
+                format!("{name} must be an integer between 1 and {max}"),
+                Some(&Value::from(raw)),
+            );
+        }
+        Some(count)
     }
 
     /// `Ok(value)` when nothing failed.

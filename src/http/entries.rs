@@ -15,11 +15,11 @@ use super::conditional::{IfNoneMatch, json_with_etag};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser, JsonBody, PathParam};
 use super::openapi::{EntryInput, EntryUpdate, ErrorBody, MessageResponse, Success};
-use crate::domain::day::Day;
+
 use crate::domain::entry::{Entry, EntryChanges, EntryDocument, EntryRange, FoodItem, Mood, NewEntry};
 use crate::domain::ids::EntryId;
 use crate::domain::numbers::serialize_js_number;
-use crate::domain::validation::FieldError;
+use crate::domain::validation::{FieldError, Problems};
 use crate::state::AppState;
 use crate::storage::StoreError;
 
@@ -178,15 +178,11 @@ async fn summary(
     if_none_match: IfNoneMatch,
     ApiQuery(query): ApiQuery<SummaryQuery>,
 ) -> ApiResult<Response> {
-    let day = match query.date.as_deref() {
+    let mut problems = Problems::new();
+    let day = match problems.query_day("date", query.date.as_deref()) {
         None => state.clock.today_in(caller.timezone),
-        Some(raw) => Day::parse_ymd(raw).ok_or_else(|| {
-            ApiError::Validation(vec![FieldError {
-                path: "date".into(),
-                msg: "date must be a date in YYYY-MM-DD format".into(),
-                value: Some(serde_json::Value::from(raw)),
-            }])
-        })?,
+        Some(Some(day)) => day,
+        Some(None) => return Err(ApiError::Validation(problems.into_vec())),
     };
     let log = state
         .store

@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::domain::validation::{FieldError, Problems};
 
@@ -50,18 +49,11 @@ impl HistoryLimit {
     pub const MAX: usize = 100;
 
     pub fn parse(raw: Option<&str>) -> Result<Self, Vec<FieldError>> {
-        let Some(raw) = raw else { return Ok(Self(Self::DEFAULT)) };
-        match raw.parse::<usize>() {
-            Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
-            _ => {
-                let mut problems = Problems::new();
-                problems.add(
-                    "limit",
-                    format!("limit must be an integer between 1 and {}", Self::MAX),
-                    Some(&Value::from(raw)),
-                );
-                Err(problems.into_vec())
-            }
+        let mut problems = Problems::new();
+        match problems.query_count("limit", raw, Self::MAX as u32) {
+            None => Ok(Self(Self::DEFAULT)),
+            Some(Some(n)) => Ok(Self(n as usize)),
+            Some(None) => Err(problems.into_vec()),
         }
     }
 

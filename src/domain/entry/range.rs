@@ -1,7 +1,5 @@
 //! `GET /entries` query: an optional day range and a page size.
 
-use serde_json::Value;
-
 use crate::domain::day::Day;
 use crate::domain::validation::{FieldError, Problems};
 
@@ -19,34 +17,12 @@ impl EntryRange {
 
     pub fn parse(from: Option<&str>, to: Option<&str>, limit: Option<&str>) -> Result<Self, Vec<FieldError>> {
         let mut problems = Problems::new();
-        let mut day = |name: &str, raw: Option<&str>| {
-            let raw = raw?;
-            let day = Day::parse_ymd(raw);
-            if day.is_none() {
-                problems.add(
-                    name,
-                    format!("{name} must be a date in YYYY-MM-DD format"),
-                    Some(&Value::from(raw)),
-                );
-            }
-            day
-        };
-        let from_day = day("from", from);
-        let to_day = day("to", to);
-        let limit = match limit {
-            None => Self::DEFAULT_LIMIT,
-            Some(raw) => match raw.parse::<u32>() {
-                Ok(n) if (1..=Self::MAX_LIMIT).contains(&n) => n,
-                _ => {
-                    problems.add(
-                        "limit",
-                        format!("limit must be an integer between 1 and {}", Self::MAX_LIMIT),
-                        Some(&Value::from(raw)),
-                    );
-                    Self::DEFAULT_LIMIT
-                }
-            },
-        };
+        let from_day = problems.query_day("from", from).flatten();
+        let to_day = problems.query_day("to", to).flatten();
+        let limit = problems
+            .query_count("limit", limit, Self::MAX_LIMIT)
+            .flatten()
+            .unwrap_or(Self::DEFAULT_LIMIT);
         problems.finish(|| Self {
             from: from_day,
             to: to_day,

@@ -52,19 +52,7 @@ impl StatsQuery {
         today: Day,
     ) -> Result<Self, Vec<FieldError>> {
         let mut problems = Problems::new();
-        let mut day = |name: &str, raw: Option<&str>| {
-            let raw = raw?;
-            let day = Day::parse_ymd(raw);
-            if day.is_none() {
-                problems.add(
-                    name,
-                    format!("{name} must be a date in YYYY-MM-DD format"),
-                    Some(&Value::from(raw)),
-                );
-            }
-            Some(day)
-        };
-        let (from_day, to_day) = (day("from", from), day("to", to));
+        let (from_day, to_day) = (problems.query_day("from", from), problems.query_day("to", to));
         let bucket = match bucket {
             None => Some(Self::DEFAULT_BUCKET),
             Some(raw) => {
