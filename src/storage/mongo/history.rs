@@ -2,12 +2,10 @@
 //! newest first by the `{user, createdAt, _id}` index (`_id` orders two messages of one millisecond:
 //! they are inserted together, in order).
 
-use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
-use mongodb::bson::{self, Bson, Document, doc, oid::ObjectId};
+use mongodb::bson::{Bson, Document, doc, oid::ObjectId};
 
 use super::MongoStore;
-use super::documents::{AI_MESSAGES, bson_date, user_oid};
+use super::documents::{AI_MESSAGES, bson_date, date_field, user_oid};
 use crate::domain::coach::{HistoryMessage, Role};
 use crate::domain::ids::UserId;
 use crate::storage::{StoreError, StoreResult};
@@ -41,16 +39,8 @@ impl MongoStore {
             collection.insert_many(docs).await.map_err(|e| self.fail(e))?;
         }
         // The messages beyond `keep` (a write adds two, so there are seldom more than two).
-        let beyond: Vec<Document> = collection
-            .find(doc! {"user": owner})
-            .sort(newest_first())
-            .skip(keep as u64)
-            .projection(doc! {"_id": 1})
-            .await
-            .map_err(|e| self.fail(e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(e))?;
+        let find = collection.find(doc! {"user": owner}).sort(newest_first());
+        let beyond = self.all(find.skip(keep as u64).projection(doc! {"_id": 1})).await?;
         let ids: Vec<Bson> = beyond.into_iter().filter_map(|d| d.get("_id").cloned()).collect();
         if !ids.is_empty() {
             collection
@@ -62,17 +52,10 @@ impl MongoStore {
     }
 
     pub(super) async fn read_history(&self, user: UserId, limit: usize) -> StoreResult<Vec<HistoryMessage>> {
-        let docs: Vec<Document> = self
-            .collection(AI_MESSAGES)?
-            .find(doc! {"user": user_oid(user)})
-            .sort(newest_first())
-            .limit(limit as i64)
-            .projection(doc! {"_id": 0, "role": 1, "content": 1, "createdAt": 1})
-            .await
-            .map_err(|e| self.fail(e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(e))?;
+        let collection = self.collection(AI_MESSAGES)?;
+        let find = collection.find(doc! {"user": user_oid(user)}).sort(newest_first());
+        let projection = doc! {"_id": 0, "role": 1, "content": 1, "createdAt": 1};
+        let docs = self.all(find.limit(limit as i64).projection(projection)).await?;
         let mut messages = docs.iter().map(message_from_doc).collect::<StoreResult<Vec<_>>>()?;
         messages.reverse();
         Ok(messages)
@@ -95,12 +78,7 @@ fn message_from_doc(doc: &Document) -> StoreResult<HistoryMessage> {
         .and_then(Role::parse)
         .ok_or_else(|| bad("role"))?;
     let content = doc.get_str("content").map_err(|_| bad("content"))?.to_owned();
-    let created_at = doc
-        .get_datetime("createdAt")
-        .ok()
-        .copied()
-        .and_then(|t: bson::DateTime| DateTime::<Utc>::from_timestamp_millis(t.timestamp_millis()))
-        .ok_or_else(|| bad("createdAt"))?;
+    let created_at = date_field(doc, "createdAt").ok_or_else(|| bad("createdAt"))?;
     Ok(HistoryMessage {
         role,
         content,

@@ -2,8 +2,7 @@
 //! one unordered bulk write, replaced days updated in place (keeping their ids).
 
 use chrono::DateTime;
-use futures_util::TryStreamExt;
-use mongodb::bson::{Document, doc};
+use mongodb::bson::doc;
 
 use super::MongoStore;
 use super::documents::{ENTRIES, day_of, day_window, entry_to_doc, user_oid};
@@ -25,15 +24,15 @@ impl MongoStore {
             return Ok(ImportCounts::default());
         };
         // The days the account has in the file's span: one indexed read.
-        let stored: Vec<Document> = self
-            .collection(ENTRIES)?
-            .find(doc! {"user": user_oid(user), "date": {"$gte": day_window(first).0, "$lt": day_window(last).1}})
-            .projection(doc! {"_id": 1, "date": 1, "createdAt": 1})
-            .await
-            .map_err(|e| self.fail(e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(e))?;
+        let collection = self.collection(ENTRIES)?;
+        let span = doc! {"user": user_oid(user), "date": {"$gte": day_window(first).0, "$lt": day_window(last).1}};
+        let stored = self
+            .all(
+                collection
+                    .find(span)
+                    .projection(doc! {"_id": 1, "date": 1, "createdAt": 1}),
+            )
+            .await?;
         let mut existing = std::collections::HashMap::new();
         for doc in &stored {
             if let (Ok(id), Ok(date)) = (doc.get_object_id("_id"), doc.get_datetime("date"))

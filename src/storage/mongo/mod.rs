@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
+use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use mongodb::error::Error as DriverError;
 use mongodb::{Collection, Database};
@@ -158,6 +159,28 @@ impl MongoStore {
             ErrorClass::Transient => StoreError::Unavailable(message()),
             ErrorClass::Other => StoreError::Other(anyhow::anyhow!("MongoDB: {}", message())),
         }
+    }
+
+    /// Every document a find yields (a page: callers bound it with a filter or a limit).
+    async fn all(&self, find: mongodb::action::Find<'_, Document>) -> StoreResult<Vec<Document>> {
+        find.await
+            .map_err(|e| self.fail(e))?
+            .try_collect()
+            .await
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Up to `limit` of the user's entry documents after day `after`, oldest first (the export's
+    /// and the copy's pages).
+    async fn entry_docs_after(&self, user: UserId, after: Option<Day>, limit: u32) -> StoreResult<Vec<Document>> {
+        let mut filter = doc! {"user": documents::user_oid(user)};
+        if let Some(after) = after {
+            // The next day's window starts where this one's ends.
+            filter.insert("date", doc! {"$gte": documents::day_window(after).1});
+        }
+        let collection = self.collection(documents::ENTRIES)?;
+        self.all(collection.find(filter).sort(doc! {"date": 1}).limit(i64::from(limit)))
+            .await
     }
 
     /// One user by `filter`, with only the fields a `User` needs.

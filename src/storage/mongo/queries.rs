@@ -3,7 +3,6 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 use mongodb::options::ReturnDocument;
 
@@ -297,15 +296,14 @@ impl Storage for MongoStore {
     }
 
     async fn list_sessions(&self, user: UserId, now: DateTime<Utc>) -> StoreResult<Vec<Session>> {
-        let docs: Vec<Document> = self
-            .collection(SESSIONS)?
-            .find(doc! {"user": user_oid(user), "revokedAt": null, "expiresAt": {"$gt": bson_date(now)}})
-            .sort(doc! {"createdAt": -1})
-            .await
-            .map_err(|e| self.fail(e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(e))?;
+        let collection = self.collection(SESSIONS)?;
+        let docs = self
+            .all(
+                collection
+                    .find(doc! {"user": user_oid(user), "revokedAt": null, "expiresAt": {"$gt": bson_date(now)}})
+                    .sort(doc! {"createdAt": -1}),
+            )
+            .await?;
         Ok(docs.iter().filter_map(|doc| login_from_doc(doc).ok()).collect())
     }
 
@@ -356,16 +354,15 @@ impl Storage for MongoStore {
         if !date.is_empty() {
             filter.insert("date", date);
         }
-        let docs: Vec<Document> = self
-            .collection(ENTRIES)?
-            .find(filter)
-            .sort(doc! {"date": -1})
-            .limit(i64::from(range.limit))
-            .await
-            .map_err(|e| self.fail(e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(e))?;
+        let collection = self.collection(ENTRIES)?;
+        let docs = self
+            .all(
+                collection
+                    .find(filter)
+                    .sort(doc! {"date": -1})
+                    .limit(i64::from(range.limit)),
+            )
+            .await?;
         Ok(docs
             .iter()
             .filter_map(|doc| match entry_from_doc(doc) {
@@ -433,20 +430,7 @@ impl Storage for MongoStore {
         after: Option<Day>,
         limit: u32,
     ) -> StoreResult<Vec<(Day, DocumentJson)>> {
-        let mut filter = doc! {"user": user_oid(user)};
-        if let Some(after) = after {
-            filter.insert("date", doc! {"$gte": day_window(after).1});
-        }
-        let docs: Vec<Document> = self
-            .collection(ENTRIES)?
-            .find(filter)
-            .sort(doc! {"date": 1})
-            .limit(i64::from(limit))
-            .await
-            .map_err(|e| self.fail(e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(e))?;
+        let docs = self.entry_docs_after(user, after, limit).await?;
         Ok(docs
             .iter()
             .filter_map(|doc| entry_from_doc(doc).ok())

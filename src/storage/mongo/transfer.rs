@@ -1,13 +1,12 @@
 //! Moving an installation, on MongoDB: finds in `_id` or `{user, date}` index order, writes as
 //! unordered bulk inserts whose duplicate keys (what the database already has) are left alone.
 
-use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 
 use super::MongoStore;
 use super::documents::{
-    AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, date_field, day_window,
-    entry_from_doc, login_from_doc, session_from_doc, session_to_doc, user_from_doc, user_oid, user_projection,
+    AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, date_field, entry_from_doc,
+    login_from_doc, session_from_doc, session_to_doc, user_from_doc, user_oid, user_projection,
 };
 use crate::domain::day::Day;
 use crate::domain::entry::Entry;
@@ -17,37 +16,14 @@ use crate::storage::transfer::{CollectionCounts, LoginRecord, RevokedToken, User
 use crate::storage::{StoreError, StoreResult};
 
 impl MongoStore {
-    async fn find_all(
-        &self,
-        collection: &str,
-        filter: Document,
-        sort: Document,
-        limit: Option<u32>,
-        projection: Option<Document>,
-    ) -> StoreResult<Vec<Document>> {
-        let collection = self.collection(collection)?;
-        let mut find = collection.find(filter).sort(sort);
-        if let Some(limit) = limit {
-            find = find.limit(i64::from(limit));
-        }
-        if let Some(projection) = projection {
-            find = find.projection(projection);
-        }
-        find.await
-            .map_err(|e| self.fail(e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(e))
-    }
-
     pub(super) async fn read_users_after(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>> {
         let filter = match after {
             Some(id) => doc! {"_id": {"$gt": user_oid(id)}},
             None => doc! {},
         };
-        let docs = self
-            .find_all(USERS, filter, doc! {"_id": 1}, Some(limit), Some(user_projection()))
-            .await?;
+        let users = self.collection(USERS)?;
+        let find = users.find(filter).sort(doc! {"_id": 1}).limit(i64::from(limit));
+        let docs = self.all(find.projection(user_projection())).await?;
         docs.iter()
             .map(|d| user_from_doc(d).map_err(|e| StoreError::Other(e.into())))
             .collect()
@@ -59,13 +35,7 @@ impl MongoStore {
         after: Option<Day>,
         limit: u32,
     ) -> StoreResult<Vec<Entry>> {
-        let mut filter = doc! {"user": user_oid(user)};
-        if let Some(day) = after {
-            filter.insert("date", doc! {"$gte": day_window(day.plus_days(1)).0});
-        }
-        let docs = self
-            .find_all(ENTRIES, filter, doc! {"date": 1}, Some(limit), None)
-            .await?;
+        let docs = self.entry_docs_after(user, after, limit).await?;
         docs.iter()
             .map(|d| entry_from_doc(d).map_err(|e| StoreError::Other(e.into())))
             .collect()
@@ -73,11 +43,15 @@ impl MongoStore {
 
     pub(super) async fn read_credentials(&self, user: UserId) -> StoreResult<UserCredentials> {
         let owner = doc! {"user": user_oid(user)};
-        let by_creation = doc! {"createdAt": 1};
+        let (tokens, logins, revoked) = (
+            self.collection(REFRESH_SESSIONS)?,
+            self.collection(SESSIONS)?,
+            self.collection(REVOKED_TOKENS)?,
+        );
         let (tokens, logins, revoked) = tokio::try_join!(
-            self.find_all(REFRESH_SESSIONS, owner.clone(), by_creation.clone(), None, None),
-            self.find_all(SESSIONS, owner.clone(), by_creation, None, None),
-            self.find_all(REVOKED_TOKENS, owner, doc! {"_id": 1}, None, None),
+            self.all(tokens.find(owner.clone())),
+            self.all(logins.find(owner.clone())),
+            self.all(revoked.find(owner)),
         )?;
         let unreadable = |e: super::documents::Unreadable| StoreError::Other(e.into());
         Ok(UserCredentials {

@@ -2,7 +2,6 @@
 //! indexed find (`{user, date}`) with only the fields they use; and the user's `entriesVersion`,
 //! moved on by every write to their entries, which keys the trends kept in memory.
 
-use futures_util::TryStreamExt;
 use mongodb::bson::{Document, doc};
 
 use super::MongoStore;
@@ -48,15 +47,9 @@ impl MongoStore {
 
     /// Every entry document matching `filter`, oldest day first, with only the projected fields.
     async fn find_sorted_by_date(&self, filter: Document, projection: Document) -> StoreResult<Vec<Document>> {
-        self.collection(ENTRIES)?
-            .find(filter)
-            .sort(doc! {"date": 1})
-            .projection(projection)
+        let entries = self.collection(ENTRIES)?;
+        self.all(entries.find(filter).sort(doc! {"date": 1}).projection(projection))
             .await
-            .map_err(|e| self.fail(e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.fail(e))
     }
 }
 
