@@ -58,6 +58,11 @@ fn opaque(tag: &str) -> &str {
 /// A JSON body with its `ETag`; 304 (no body) when the client already has it.
 pub fn json_with_etag(if_none_match: &IfNoneMatch, body: impl Into<Body> + AsRef<[u8]>) -> Response {
     let etag = etag_of(body.as_ref());
+    tagged_json(if_none_match, body, etag)
+}
+
+/// A JSON body whose `ETag` is already known (kept with it); 304 when the client has it.
+pub fn tagged_json(if_none_match: &IfNoneMatch, body: impl Into<Body>, etag: HeaderValue) -> Response {
     if if_none_match.matches(&etag) {
         return not_modified(etag);
     }
@@ -65,12 +70,12 @@ pub fn json_with_etag(if_none_match: &IfNoneMatch, body: impl Into<Body> + AsRef
 }
 
 /// 304: the client's copy (tagged `etag`) is current.
-pub fn not_modified(etag: HeaderValue) -> Response {
+fn not_modified(etag: HeaderValue) -> Response {
     (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response()
 }
 
 /// 200 with a JSON body and its `ETag`.
-pub fn json_response(body: impl Into<Body>, etag: HeaderValue) -> Response {
+fn json_response(body: impl Into<Body>, etag: HeaderValue) -> Response {
     let mut response = Response::new(body.into());
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

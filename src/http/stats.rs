@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use axum::body::Bytes;
 
-use super::conditional::{IfNoneMatch, etag_of, json_response, not_modified};
+use super::conditional::{IfNoneMatch, etag_of, tagged_json};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser};
 use super::openapi::{ErrorBody, Success};
@@ -101,7 +101,7 @@ async fn entry_stats(
         zone: caller.timezone,
     };
     if let Some(kept) = state.trends.get(&key, caller.entries_version) {
-        return Ok(answer(&if_none_match, kept));
+        return Ok(tagged_json(&if_none_match, kept.body, kept.etag));
     }
     let (figures, logged) = tokio::try_join!(
         state.store.day_figures(caller.id, query.from, query.to),
@@ -122,12 +122,5 @@ async fn entry_stats(
         body,
     };
     state.trends.put(key, caller.entries_version, computed.clone());
-    Ok(answer(&if_none_match, computed))
-}
-
-fn answer(if_none_match: &IfNoneMatch, answer: CachedAnswer) -> Response {
-    if if_none_match.matches(&answer.etag) {
-        return not_modified(answer.etag);
-    }
-    json_response(answer.body, answer.etag)
+    Ok(tagged_json(&if_none_match, computed.body, computed.etag))
 }

@@ -26,6 +26,11 @@ pub(super) fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
         .map_err(|_| corrupt("timestamp", s))
 }
 
+/// An expiry stored as Unix seconds (so the purge can compare numbers).
+pub(super) fn parse_epoch(seconds: i64) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::from_timestamp(seconds, 0).ok_or_else(|| corrupt("expiry", &seconds.to_string()))
+}
+
 pub(super) fn parse_id<T>(s: &str, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     parse(s).ok_or_else(|| corrupt("object id", s))
 }
@@ -67,14 +72,12 @@ pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<RefreshSession
     let optional_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
         row.get_ref(i)?.as_str_or_null()?.map(parse_ts).transpose()
     };
-    let expires_at: i64 = row.get(4)?;
     Ok(RefreshSession {
         token_hash: row.get(0)?,
         user_id: parse_id(row.get_ref(1)?.as_str()?, UserId::parse)?,
         family_id: row.get(2)?,
         created_at: parse_ts(row.get_ref(3)?.as_str()?)?,
-        expires_at: DateTime::from_timestamp(expires_at, 0)
-            .ok_or_else(|| corrupt("expiry", &expires_at.to_string()))?,
+        expires_at: parse_epoch(row.get(4)?)?,
         rotated_at: optional_ts(5)?,
         revoked_at: optional_ts(6)?,
         // Kept on the login, not on each token.

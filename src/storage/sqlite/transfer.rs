@@ -1,12 +1,11 @@
 //! Moving an installation, on SQLite: reads in primary-key or index order, writes with
 //! `INSERT OR IGNORE` so what the file already has stays as it is.
 
-use chrono::DateTime;
 use rusqlite::{Connection, params};
 
 use super::SqliteStore;
 use super::rows::{
-    LOGIN_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, corrupt, entry_columns, entry_from_row, login_from_row, parse_ts,
+    LOGIN_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, entry_columns, entry_from_row, login_from_row, parse_epoch, parse_ts,
     session_from_row, ts, user_from_row,
 };
 use crate::domain::day::Day;
@@ -15,10 +14,6 @@ use crate::domain::ids::UserId;
 use crate::domain::user::User;
 use crate::storage::StoreResult;
 use crate::storage::transfer::{CollectionCounts, LoginRecord, RevokedToken, UserCredentials};
-
-fn timestamp_column(seconds: i64) -> rusqlite::Result<DateTime<chrono::Utc>> {
-    DateTime::from_timestamp(seconds, 0).ok_or_else(|| corrupt("expiry", &seconds.to_string()))
-}
 
 impl SqliteStore {
     pub(super) fn read_users_after(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>> {
@@ -62,7 +57,7 @@ impl SqliteStore {
                     let revoked_at: Option<String> = row.get(6)?;
                     Ok(LoginRecord {
                         login: login_from_row(row)?,
-                        expires_at: timestamp_column(row.get(5)?)?,
+                        expires_at: parse_epoch(row.get(5)?)?,
                         revoked_at: revoked_at.as_deref().map(parse_ts).transpose()?,
                     })
                 })?
@@ -72,7 +67,7 @@ impl SqliteStore {
                 .query_map([&user], |row| {
                     Ok(RevokedToken {
                         key: row.get(0)?,
-                        expires_at: timestamp_column(row.get(1)?)?,
+                        expires_at: parse_epoch(row.get(1)?)?,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
