@@ -211,7 +211,8 @@ async fn chat(
     .await
 }
 
-/// A report on the caller's last 7 days (today and the 6 before).
+/// A report on the caller's last 7 days (today and the 6 before), compared with the 7 days before
+/// them (`summary.previous`, `null` when nothing was logged then).
 #[utoipa::path(
     post, path = "/ai/weekly-report", tag = "ai",
     request_body(content = Option<WeeklyReportRequest>, description = "Optional; no fields"),
