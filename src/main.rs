@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use healthtracker::config::Settings;
 use healthtracker::startup::{Application, WorkerSetup};
-use healthtracker::{storage, telemetry};
+use healthtracker::{maintenance, storage, telemetry};
 
 /// mimalloc instead of glibc malloc, measured in BENCHMARKS.md: glibc's per-thread arenas kept every
 /// 19 MiB argon2 block a login storm allocated (peak RSS 530 MB instead of < 64 MB), and its arena
@@ -123,8 +123,8 @@ async fn main() -> ExitCode {
     }
     // The operator commands name their databases; they need none of the server's settings.
     match command {
-        Command::CopyData { from, to, merge } => return maintenance::copy_data(&from, &to, merge).await,
-        Command::Backup { from, to } => return maintenance::backup(from, &to),
+        Command::CopyData { from, to, merge } => return maintenance::copy_data_command(&from, &to, merge).await,
+        Command::Backup { from, to } => return maintenance::backup_command(from, &to),
         _ => {}
     }
     let settings = match Settings::from_env() {
@@ -192,98 +192,6 @@ async fn worker(settings: Settings) -> anyhow::Result<()> {
             .await?;
     }
     run_until_signalled(|stopped| setup.run(stopped)).await
-}
-
-mod maintenance {
-    //! The operator commands' output: the result on stdout, problems on stderr, the exit status.
-
-    use std::path::PathBuf;
-    use std::process::ExitCode;
-
-    use healthtracker::config::DatabaseSettings;
-    use healthtracker::maintenance::backup::backup_sqlite;
-    use healthtracker::maintenance::copy::{CopyOptions, copy_between};
-
-    fn database(url: &str, role: &str) -> Result<DatabaseSettings, ExitCode> {
-        DatabaseSettings::from_url(url).ok_or_else(|| {
-            // Not the URL itself: it can hold a password.
-            eprintln!(
-                "healthtracker: --{role} is not a database URL (sqlite://<path>, mongodb://… or mongodb+srv://…)"
-            );
-            ExitCode::from(2)
-        })
-    }
-
-    pub async fn copy_data(from: &str, to: &str, merge: bool) -> ExitCode {
-        let (source, target) = match (database(from, "from"), database(to, "to")) {
-            (Ok(s), Ok(t)) => (s, t),
-            (Err(code), _) | (_, Err(code)) => return code,
-        };
-        let options = CopyOptions { merge, quiet: false };
-        match copy_between(&source, &target, options).await {
-            Ok(report) => {
-                print!("{}", report.table());
-                println!(
-                    "users copied {}, merged {}, refused {}; entries copied {}",
-                    report.users_copied,
-                    report.users_merged,
-                    report.users_refused.len(),
-                    report.entries_copied
-                );
-                let mismatches = report.mismatches(merge);
-                if mismatches.is_empty() && report.users_refused.is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    eprintln!(
-                        "healthtracker: copy-data: the target does not hold what the source does ({}{})",
-                        mismatches.join(", "),
-                        if report.users_refused.is_empty() {
-                            ""
-                        } else {
-                            "; some users were refused"
-                        }
-                    );
-                    ExitCode::FAILURE
-                }
-            }
-            Err(error) => {
-                eprintln!("healthtracker: copy-data: {error:#}");
-                ExitCode::FAILURE
-            }
-        }
-    }
-
-    pub fn backup(from: Option<String>, to: &str) -> ExitCode {
-        let url = from
-            .or_else(|| std::env::var("DATABASE_URL").ok())
-            .unwrap_or_else(|| "sqlite://data/healthtracker.db".to_owned());
-        let path: PathBuf = match database(&url, "from") {
-            Ok(DatabaseSettings::Sqlite { path, .. }) => path,
-            Ok(DatabaseSettings::Mongo { .. }) => {
-                eprintln!("healthtracker: backup is for the SQLite store; back up MongoDB with mongodump (see README)");
-                return ExitCode::from(2);
-            }
-            Err(code) => return code,
-        };
-        match backup_sqlite(&path, std::path::Path::new(to)) {
-            Ok(report) => {
-                println!(
-                    "backup of {} written to {}: {} bytes, {} users, {} entries, integrity ok, {:.1} s",
-                    path.display(),
-                    report.path.display(),
-                    report.bytes,
-                    report.users,
-                    report.entries,
-                    report.took.as_secs_f64()
-                );
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("healthtracker: backup: {error:#}");
-                ExitCode::FAILURE
-            }
-        }
-    }
 }
 
 /// Runs `task` until SIGTERM/SIGINT, then gives it `SHUTDOWN_GRACE` to finish.
