@@ -248,15 +248,7 @@ async fn fetch(State(state): State<AppState>, caller: AuthUser, PathParam(id): P
 )]
 async fn create(State(state): State<AppState>, caller: AuthUser, JsonBody(body): JsonBody) -> ApiResult<Response> {
     let new = NewEntry::parse(&body, caller.timezone).map_err(ApiError::Validation)?;
-    let now = Utc::now();
-    let entry = Entry {
-        id: EntryId::new(),
-        user: caller.id,
-        date: new.date,
-        log: new.log,
-        created_at: now,
-        updated_at: now,
-    };
+    let entry = new.into_entry(caller.id, Utc::now());
     match state.store.insert_entry(&entry).await {
         Err(StoreError::Conflict) => return Err(DAY_TAKEN),
         other => other?,

@@ -28,7 +28,7 @@ use crate::domain::coach::HISTORY_KEEP;
 use crate::domain::day::{Day, format_timestamp};
 use crate::domain::entry::Entry;
 use crate::domain::export::{CSV_HEADER, CsvEntry, FORMAT, ImportDocument, VERSION};
-use crate::domain::ids::{EntryId, UserId};
+use crate::domain::ids::UserId;
 use crate::domain::validation::FieldError;
 use crate::state::AppState;
 use crate::storage::{OnConflict, Storage, StoreError};
@@ -297,14 +297,7 @@ async fn import(
     let entries: Vec<Entry> = document
         .entries
         .into_iter()
-        .map(|new| Entry {
-            id: EntryId::new(),
-            user: caller.id,
-            date: new.date,
-            log: new.log,
-            created_at: now,
-            updated_at: now,
-        })
+        .map(|new| new.into_entry(caller.id, now))
         .collect();
     let counts = state.store.import_entries(caller.id, &entries, on_conflict).await?;
     drop(entries);

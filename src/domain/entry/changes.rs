@@ -1,11 +1,13 @@
 //! A request body becomes a typed change set here, by walking the field table ([`super::rules`]):
 //! each supplied field is read by its rule, and every failing field is listed.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::rules::{self, FIELDS, FieldKey, FieldRule};
-use super::{DayLog, FoodItem, Meal, Mood};
+use super::{DayLog, Entry, FoodItem, Meal, Mood};
 use crate::domain::day::Day;
+use crate::domain::ids::{EntryId, UserId};
 use crate::domain::timezone::TimeZone;
 use crate::domain::validation::{FieldError, Problems, body_object, boolean, string, supplied};
 
@@ -35,6 +37,19 @@ pub struct NewEntry {
 }
 
 impl NewEntry {
+    /// The user's new entry, with a fresh id, created and updated `now` (the server's times: a
+    /// client's or a file's are never taken).
+    pub fn into_entry(self, user: UserId, now: DateTime<Utc>) -> Entry {
+        Entry {
+            id: EntryId::new(),
+            user,
+            date: self.date,
+            log: self.log,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// A timestamp `date` lands on its day in `zone`, the user's.
     pub fn parse(body: &Value, zone: TimeZone) -> Result<Self, Vec<FieldError>> {
         let object = body_object(body)?;
