@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 
 use super::client::Message;
 use crate::domain::coach::{CONTEXT_TURNS, ChatContext, ChatMessage, Role, WeekFigures, WeeklySummary};
+use crate::domain::entry::rules::MEASURES;
+use crate::domain::numbers::js_number_text;
 
 pub const CHAT_SYSTEM_PROMPT: &str = "You are HealthTracker's friendly health coach. Give practical, \
 encouraging guidance about sleep, nutrition, exercise, hydration and mood, in plain language and under \
@@ -76,15 +78,16 @@ fn context_block(week: Option<&WeekFigures>) -> String {
     block
 }
 
-/// The figures both prompts quote. Water is the client's unit (the frontend counts glasses), so
-/// none is named.
+/// The figures both prompts quote: a line per measure the field table gives a week line (with its
+/// label and unit), then workouts and moods.
 fn figure_lines(out: &mut String, week: &WeekFigures) {
     // Writing to a String cannot fail.
-    let _ = writeln!(out, "- Average daily calories: {} kcal", week.avg_calories);
-    let _ = writeln!(out, "- Average sleep: {} hours", week.avg_sleep);
+    for spec in &MEASURES {
+        if let (Some(line), Some(average)) = (spec.week, week.average(spec.measure)) {
+            let _ = writeln!(out, "- {}: {}{}", line.label, js_number_text(average), line.unit);
+        }
+    }
     let _ = writeln!(out, "- Workout days: {} out of 7", week.workout_days);
-    let _ = writeln!(out, "- Average daily steps: {}", week.avg_steps);
-    let _ = writeln!(out, "- Average daily water intake: {}", week.avg_water_intake);
     let moods = &week.mood_counts;
     let _ = writeln!(
         out,
@@ -131,6 +134,9 @@ pub fn weekly_report(summary: &WeeklySummary) -> Vec<Message> {
 mod tests {
     use super::*;
     use crate::domain::coach::HistoryMessage;
+    use crate::domain::day::Day;
+    use crate::domain::entry::{DayLog, Entry, Measure, Measures};
+    use crate::domain::ids::{EntryId, UserId};
     use serde_json::json;
 
     fn turn(role: Role, content: &str) -> HistoryMessage {
@@ -185,15 +191,19 @@ mod tests {
 
     #[test]
     fn water_has_no_invented_unit() {
-        let week = WeekFigures {
-            total_days: 1,
-            avg_calories: 1,
-            avg_sleep: 1.0,
-            avg_steps: 1,
-            avg_water_intake: 6.5,
-            workout_days: 0,
-            mood_counts: Default::default(),
-            food_items: Vec::new(),
+        let entry = Entry {
+            id: EntryId::new(),
+            user: UserId::new(),
+            date: Day::parse_ymd("2026-11-28").expect("a day"),
+            log: DayLog {
+                measures: Measures::default().with(Measure::WaterIntake, 6.5),
+                ..DayLog::default()
+            },
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let Some(week) = WeekFigures::from_entries([&entry], 0) else {
+            panic!("a week")
         };
         let summary = WeeklySummary {
             week: week.clone(),

@@ -16,9 +16,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser, JsonBody, PathParam};
 use super::openapi::{EntryInput, EntryUpdate, ErrorBody, MessageResponse, Success};
 
-use crate::domain::entry::{Entry, EntryChanges, EntryDocument, EntryRange, FoodItem, Mood, NewEntry};
+use crate::domain::entry::{DaySummary, Entry, EntryChanges, EntryDocument, EntryRange, NewEntry};
 use crate::domain::ids::EntryId;
-use crate::domain::numbers::serialize_js_number;
 use crate::domain::validation::{FieldError, Problems};
 use crate::state::AppState;
 use crate::storage::StoreError;
@@ -61,32 +60,12 @@ impl<'a> EntryResponse<'a> {
     }
 }
 
-/// One day's figures (zeros, `neutral` and empty lists when nothing was recorded).
 #[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DaySummary {
-    /// The day as UTC midnight.
-    #[schema(format = DateTime)]
-    date: String,
-    calories: i64,
-    #[serde(serialize_with = "serialize_js_number")]
-    sleep: f64,
-    /// 1 when there was a workout, else 0.
-    #[schema(minimum = 0, maximum = 1)]
-    workouts: u8,
-    heart_rate: i64,
-    steps: i64,
-    symptoms: Vec<String>,
-    mood: Mood,
-    #[serde(serialize_with = "serialize_js_number")]
-    water_intake: f64,
-    food_intake: Vec<FoodItem>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SummaryResponse {
+pub struct SummaryResponse<'a> {
     status: Success,
-    data: DaySummary,
+    /// Zeros, `neutral` and empty lists for what was not recorded (`null` for the measures that
+    /// are `null` when unrecorded).
+    data: DaySummary<'a>,
 }
 
 /// A path id: malformed ids are a 400, not a 404 (they cannot name any entry).
@@ -192,18 +171,7 @@ async fn summary(
         .unwrap_or_default();
     let body = serde_json::to_vec(&SummaryResponse {
         status: Success::Success,
-        data: DaySummary {
-            date: day.to_iso_midnight(),
-            calories: log.calories,
-            sleep: log.sleep,
-            workouts: u8::from(log.workouts),
-            heart_rate: log.heart_rate,
-            steps: log.steps,
-            symptoms: log.symptoms,
-            mood: log.mood,
-            water_intake: log.water_intake,
-            food_intake: log.food_intake,
-        },
+        data: DaySummary { day, log: &log },
     })
     .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(json_with_etag(&if_none_match, body))
@@ -281,16 +249,9 @@ async fn update(
 ) -> ApiResult<Response> {
     let id = entry_id(&id)?;
     let changes = EntryChanges::parse(&body, caller.timezone).map_err(ApiError::Validation)?;
-    let mut entry = state.store.entry_by_id(caller.id, id).await?.ok_or(NOT_FOUND)?;
-    if let Some(day) = changes.date {
-        entry.date = day;
-    }
-    changes.apply(&mut entry.log);
-    entry.updated_at = Utc::now();
-    match state.store.update_entry(&entry).await {
+    let entry = match state.store.update_entry(caller.id, id, &changes, Utc::now()).await {
         Err(StoreError::Conflict) => return Err(DAY_TAKEN),
-        Ok(false) => return Err(NOT_FOUND),
-        other => other?,
+        other => other?.ok_or(NOT_FOUND)?,
     };
     Ok(Json(EntryResponse::new(Some("Entry updated successfully"), &entry)).into_response())
 }

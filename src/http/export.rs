@@ -27,7 +27,7 @@ use super::openapi::{ErrorBody, ImportDocument as ImportDocumentSchema, Success}
 use crate::domain::coach::HISTORY_KEEP;
 use crate::domain::day::{Day, format_timestamp};
 use crate::domain::entry::Entry;
-use crate::domain::export::{CSV_HEADER, CsvEntry, FORMAT, ImportDocument, VERSION};
+use crate::domain::export::{FORMAT, ImportDocument, VERSION, csv_header, csv_row};
 use crate::domain::ids::UserId;
 use crate::domain::validation::FieldError;
 use crate::state::AppState;
@@ -125,11 +125,7 @@ async fn export(
             );
             ("application/json", "json", head)
         }
-        ExportFormat::Csv => (
-            "text/csv; charset=utf-8",
-            "csv",
-            csv_line(&CSV_HEADER.map(str::to_owned)),
-        ),
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv", csv_line(&csv_header())),
     };
     let body = Body::from_stream(pages(Arc::clone(&state.store), user.id, format, head));
     let disposition = format!(
@@ -192,8 +188,8 @@ fn pages(
                             }
                             chunk.push_str(document.as_str());
                         }
-                        ExportFormat::Csv => match serde_json::from_str::<CsvEntry>(document.as_str()) {
-                            Ok(entry) => chunk.push_str(&csv_line(&entry.row(*day))),
+                        ExportFormat::Csv => match csv_row(*day, document.as_str()) {
+                            Ok(row) => chunk.push_str(&csv_line(&row)),
                             Err(error) => {
                                 return Some((
                                     Err(StoreError::Other(anyhow::anyhow!("a stored entry document: {error}"))),

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use self::transfer::{CollectionCounts, UserCredentials};
 use crate::domain::coach::HistoryMessage;
 use crate::domain::day::Day;
-use crate::domain::entry::{DocumentJson, Entry, EntryRange};
+use crate::domain::entry::{DocumentJson, Entry, EntryChanges, EntryRange};
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
@@ -180,9 +180,17 @@ pub trait Storage: Send + Sync + 'static {
     }
     async fn entry_by_id(&self, user: UserId, id: EntryId) -> StoreResult<Option<Entry>>;
     async fn entry_on_day(&self, user: UserId, day: Day) -> StoreResult<Option<Entry>>;
-    /// Replaces the stored entry with the same id and owner. `Ok(false)` when there is none;
-    /// `Conflict` when its new day is taken by another of the user's entries.
-    async fn update_entry(&self, entry: &Entry) -> StoreResult<bool>;
+    /// Applies a partial update ([`Entry::apply`]: the fields sent, `date` moving the entry, the
+    /// update time) to the user's entry `id` atomically — two updates of different fields never lose
+    /// one of them — and answers the entry as it now is. `Ok(None)` when there is none; `Conflict`
+    /// when its new day is taken by another of the user's entries.
+    async fn update_entry(
+        &self,
+        user: UserId,
+        id: EntryId,
+        changes: &EntryChanges,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Entry>>;
     async fn delete_entry(&self, user: UserId, id: EntryId) -> StoreResult<bool>;
     /// The trend figures of each day the user logged in `from..=to`, oldest first: one indexed
     /// range scan.

@@ -498,3 +498,41 @@ api_test!(
         }
     }
 );
+
+api_test!(
+    /// Each PUT changes only what it sent, atomically: many concurrent updates of different fields
+    /// of one entry all land (a read-change-write in the handler lost some of them).
+    async fn concurrent_partial_updates_never_lose_a_field(backend) {
+        let app = TestApp::spawn(backend).await;
+        let session = app.signup().await;
+        for round in 0..3 {
+            let entry = app
+                .created_entry(&session.access, &json!({"date": format!("2026-10-0{}", round + 1)}))
+                .await;
+            let id = entry["_id"].as_str().expect("an id").to_owned();
+            let changes = [
+                json!({"calories": 1234 + round}),
+                json!({"sleep": 6.5}),
+                json!({"workouts": true}),
+                json!({"heartRate": 61}),
+                json!({"steps": 8765}),
+                json!({"symptoms": ["cough"]}),
+                json!({"mood": "excellent"}),
+                json!({"waterIntake": 3.5}),
+                json!({"notes": "all of them"}),
+                json!({"foodIntake": [{"meal": "lunch", "food": "Soup", "calories": 300}]}),
+            ];
+            let updates = changes.iter().map(|body| app.update_entry(&session.access, &id, body));
+            for response in futures::future::join_all(updates).await {
+                assert_eq!(response.status(), StatusCode::OK);
+            }
+            let stored = json_body(app.get_entry(&session.access, &id).await, StatusCode::OK).await;
+            let stored = &stored["data"];
+            for body in &changes {
+                for (field, value) in body.as_object().expect("an object") {
+                    assert_eq!(&stored[field], value, "{field} was lost (round {round}, {backend:?})");
+                }
+            }
+        }
+    }
+);

@@ -2,12 +2,13 @@
 //! the range), each summed up in one pass over the day figures.
 
 use chrono::{Datelike, NaiveDate};
-use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
 
 use super::DayFigures;
 use super::query::{Bucket, StatsQuery};
 use crate::domain::day::Day;
-use crate::domain::entry::MoodCounts;
+use crate::domain::entry::{Measure, MoodCounts};
 use crate::domain::numbers::{serialize_js_number, serialize_optional_js_number};
 
 /// One metric over a bucket: `avg`, `min` and `max` over the logged days whose value is not 0 (0 is
@@ -26,14 +27,13 @@ pub struct Metric {
     pub sum: f64,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
+/// One bucket: its span, its days, and a [`Metric`] for each trend measure of the field table
+/// (`calories`, `sleep`, …: written under the measure's name).
+#[derive(Clone, Debug, PartialEq)]
 pub struct BucketStats {
     /// The bucket's first day inside the range (YYYY-MM-DD).
-    #[schema(format = Date)]
     pub start: String,
     /// Its last day inside the range.
-    #[schema(format = Date)]
     pub end: String,
     /// Days of the bucket inside the range.
     pub days: u32,
@@ -41,11 +41,32 @@ pub struct BucketStats {
     /// Logged days with `workouts: true`.
     pub workout_days: u32,
     pub moods: MoodCounts,
-    pub calories: Metric,
-    pub sleep: Metric,
-    pub steps: Metric,
-    pub heart_rate: Metric,
-    pub water_intake: Metric,
+    /// By measure; only the trend measures are written.
+    metrics: [Metric; Measure::COUNT],
+}
+
+impl BucketStats {
+    pub fn metric(&self, measure: Measure) -> Metric {
+        self.metrics[measure as usize]
+    }
+}
+
+crate::domain::entry::table_schema!(BucketStats => "BucketStats");
+
+impl Serialize for BucketStats {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("start", &self.start)?;
+        map.serialize_entry("end", &self.end)?;
+        map.serialize_entry("days", &self.days)?;
+        map.serialize_entry("daysLogged", &self.days_logged)?;
+        map.serialize_entry("workoutDays", &self.workout_days)?;
+        map.serialize_entry("moods", &self.moods)?;
+        for measure in Measure::trends() {
+            map.serialize_entry(measure.name(), &self.metric(measure))?;
+        }
+        map.end()
+    }
 }
 
 /// Running totals of one metric.
@@ -98,23 +119,15 @@ pub fn buckets(query: &StatsQuery, figures: &[DayFigures]) -> Vec<BucketStats> {
     loop {
         let end = last_day_of(query.bucket, start).min(query.to);
         let (mut logged, mut workouts, mut moods) = (0, 0, MoodCounts::default());
-        let mut tallies = [Tally::default(); 5];
+        let mut tallies = [Tally::default(); Measure::COUNT];
         while let Some(day) = figures.next_if(|f| f.day <= end) {
             logged += 1;
             workouts += u32::from(day.workouts);
             moods.add(day.mood);
-            let values = [
-                day.calories as f64,
-                day.sleep,
-                day.steps as f64,
-                day.heart_rate as f64,
-                day.water_intake,
-            ];
-            for (tally, value) in tallies.iter_mut().zip(values) {
-                tally.add(value);
+            for (tally, (_, value)) in tallies.iter_mut().zip(day.measures.iter()) {
+                tally.add(value.unwrap_or(0.0));
             }
         }
-        let [calories, sleep, steps, heart_rate, water_intake] = tallies.map(|t| t.metric());
         out.push(BucketStats {
             start: start.to_ymd(),
             end: end.to_ymd(),
@@ -122,11 +135,7 @@ pub fn buckets(query: &StatsQuery, figures: &[DayFigures]) -> Vec<BucketStats> {
             days_logged: logged,
             workout_days: workouts,
             moods,
-            calories,
-            sleep,
-            steps,
-            heart_rate,
-            water_intake,
+            metrics: tallies.map(|t| t.metric()),
         });
         if end >= query.to {
             return out;
@@ -155,7 +164,7 @@ fn last_day_of(bucket: Bucket, day: Day) -> Day {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::entry::Mood;
+    use crate::domain::entry::{Measures, Mood};
 
     fn day(s: &str) -> Day {
         Day::parse_ymd(s).expect("a day")
@@ -172,13 +181,11 @@ mod tests {
     fn figures(on: &str, calories: i64, sleep: f64) -> DayFigures {
         DayFigures {
             day: day(on),
-            calories,
-            sleep,
             workouts: false,
-            heart_rate: 0,
-            steps: 0,
-            water_intake: 0.0,
             mood: Mood::Neutral,
+            measures: Measures::default()
+                .with(Measure::Calories, calories as f64)
+                .with(Measure::Sleep, sleep),
         }
     }
 
@@ -232,7 +239,7 @@ mod tests {
         let first = &weeks[0];
         assert_eq!((first.days, first.days_logged), (7, 4));
         assert_eq!(
-            first.calories,
+            first.metric(Measure::Calories),
             Metric {
                 avg: Some(1750.5),
                 min: Some(1501.0),
@@ -240,10 +247,10 @@ mod tests {
                 sum: 3501.0
             }
         );
-        assert_eq!(first.sleep.avg, Some(7.7));
-        assert_eq!(first.sleep.sum, 23.1);
+        assert_eq!(first.metric(Measure::Sleep).avg, Some(7.7));
+        assert_eq!(first.metric(Measure::Sleep).sum, 23.1);
         assert_eq!(
-            first.steps,
+            first.metric(Measure::Steps),
             Metric {
                 avg: None,
                 min: None,
@@ -253,7 +260,7 @@ mod tests {
         );
         assert_eq!(first.moods.neutral, 4);
         let second = &weeks[1];
-        assert_eq!((second.days_logged, second.calories.avg), (0, None));
+        assert_eq!((second.days_logged, second.metric(Measure::Calories).avg), (0, None));
     }
 
     #[test]
@@ -264,8 +271,8 @@ mod tests {
             figures("2026-11-04", 1001, 8.0),
         ];
         let week = &buckets(&query("2026-11-02", "2026-11-08", Bucket::Week), &logged)[0];
-        assert_eq!(week.calories.avg, Some(1000.33));
-        assert_eq!(week.sleep.avg, Some(7.33));
+        assert_eq!(week.metric(Measure::Calories).avg, Some(1000.33));
+        assert_eq!(week.metric(Measure::Sleep).avg, Some(7.33));
     }
 
     #[test]
@@ -277,6 +284,6 @@ mod tests {
         ];
         let days = buckets(&query("2026-11-01", "2026-11-02", Bucket::Day), &logged);
         assert_eq!(days.iter().map(|d| d.days_logged).collect::<Vec<_>>(), [1, 0]);
-        assert_eq!(days[0].calories.sum, 1000.0);
+        assert_eq!(days[0].metric(Measure::Calories).sum, 1000.0);
     }
 }

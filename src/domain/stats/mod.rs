@@ -12,19 +12,15 @@ pub use self::streaks::{Streaks, streaks};
 pub use super::entry::MoodCounts;
 
 use super::day::Day;
-use super::entry::Mood;
+use super::entry::{Measures, Mood};
 
-/// What the trends need of one logged day.
+/// What the trends need of one logged day: its trend measures (the others are left unrecorded).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DayFigures {
     pub day: Day,
-    pub calories: i64,
-    pub sleep: f64,
     pub workouts: bool,
-    pub heart_rate: i64,
-    pub steps: i64,
-    pub water_intake: f64,
     pub mood: Mood,
+    pub measures: Measures,
 }
 
 /// A logged day, as the streaks see it.
