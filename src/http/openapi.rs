@@ -168,9 +168,9 @@ fn optional(schema: Value) -> Value {
 fn integer(rule: IntegerRule, example: impl Into<Value>) -> Value {
     let example = example.into();
     json!({
-        "description": format!("{}: an integer 0–{}, or the same as a digit string", rule.label, rule.max),
+        "description": format!("{}: an integer {}–{}, or the same as a digit string", rule.label, rule.min, rule.max),
         "anyOf": [
-            { "type": "integer", "minimum": 0, "maximum": rule.max },
+            { "type": "integer", "minimum": rule.min, "maximum": rule.max },
             { "type": "string", "pattern": rule.string_pattern() }
         ],
         "examples": [example]
@@ -180,9 +180,9 @@ fn integer(rule: IntegerRule, example: impl Into<Value>) -> Value {
 fn decimal(rule: DecimalRule, example: impl Into<Value>) -> Value {
     let example = example.into();
     json!({
-        "description": format!("{}: a number 0–{}, or the same as a decimal string", rule.label, rule.max),
+        "description": format!("{}: a number {}–{}, or the same as a decimal string", rule.label, rule.min, rule.max),
         "anyOf": [
-            { "type": "number", "minimum": 0, "maximum": rule.max },
+            { "type": "number", "minimum": rule.min, "maximum": rule.max },
             { "type": "string", "pattern": rule.string_pattern() }
         ],
         "examples": [example]

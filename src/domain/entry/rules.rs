@@ -17,10 +17,7 @@ pub const FOOD: TextRule = TextRule {
     min: 1,
     max: 200,
 };
-pub const FOOD_CALORIES: IntegerRule = IntegerRule {
-    label: "Food calories",
-    max: 5_000,
-};
+pub const FOOD_CALORIES: IntegerRule = IntegerRule::up_to("Food calories", 5_000);
 pub const SYMPTOMS_MAX: usize = 10;
 pub const SYMPTOM: TextRule = TextRule {
     label: "Each symptom",
@@ -103,10 +100,7 @@ pub const MEASURES: [MeasureSpec; 5] = [
         measure: Measure::Calories,
         name: "calories",
         column: "calories",
-        rule: NumberRule::Integer(IntegerRule {
-            label: "Calories",
-            max: 10_000,
-        }),
+        rule: NumberRule::Integer(IntegerRule::up_to("Calories", 10_000)),
         unrecorded: Unrecorded::Zero,
         trend: true,
         week: Some(WeekLine {
@@ -120,10 +114,7 @@ pub const MEASURES: [MeasureSpec; 5] = [
         measure: Measure::Sleep,
         name: "sleep",
         column: "sleep",
-        rule: NumberRule::Decimal(DecimalRule {
-            label: "Sleep",
-            max: 24,
-        }),
+        rule: NumberRule::Decimal(DecimalRule::up_to("Sleep", 24)),
         unrecorded: Unrecorded::Zero,
         trend: true,
         week: Some(WeekLine {
@@ -137,10 +128,7 @@ pub const MEASURES: [MeasureSpec; 5] = [
         measure: Measure::HeartRate,
         name: "heartRate",
         column: "heart_rate",
-        rule: NumberRule::Integer(IntegerRule {
-            label: "Heart rate",
-            max: 220,
-        }),
+        rule: NumberRule::Integer(IntegerRule::up_to("Heart rate", 220)),
         unrecorded: Unrecorded::Zero,
         trend: true,
         week: None,
@@ -150,10 +138,7 @@ pub const MEASURES: [MeasureSpec; 5] = [
         measure: Measure::Steps,
         name: "steps",
         column: "steps",
-        rule: NumberRule::Integer(IntegerRule {
-            label: "Steps",
-            max: 200_000,
-        }),
+        rule: NumberRule::Integer(IntegerRule::up_to("Steps", 200_000)),
         unrecorded: Unrecorded::Zero,
         trend: true,
         week: Some(WeekLine {
@@ -167,10 +152,7 @@ pub const MEASURES: [MeasureSpec; 5] = [
         measure: Measure::WaterIntake,
         name: "waterIntake",
         column: "water_intake",
-        rule: NumberRule::Decimal(DecimalRule {
-            label: "Water intake",
-            max: 100,
-        }),
+        rule: NumberRule::Decimal(DecimalRule::up_to("Water intake", 100)),
         unrecorded: Unrecorded::Zero,
         // Water is the client's unit (the existing frontend counts glasses), so none is named.
         trend: true,

@@ -89,11 +89,11 @@ pub(super) fn entry_properties(date_required: bool) -> Map<String, Value> {
 
 /// The JSON Schema of a number as the API writes it (`null` when the measure can be unrecorded).
 fn measure_schema(spec: &entry::MeasureSpec) -> Value {
-    let (kind, label, max) = match spec.rule {
-        NumberRule::Integer(rule) => ("integer", rule.label, rule.max),
-        NumberRule::Decimal(rule) => ("number", rule.label, rule.max),
+    let (kind, label, min, max) = match spec.rule {
+        NumberRule::Integer(rule) => ("integer", rule.label, rule.min, rule.max),
+        NumberRule::Decimal(rule) => ("number", rule.label, rule.min, rule.max),
     };
-    let number = json!({ "type": kind, "minimum": 0, "maximum": max, "description": label, "examples": [js_number(spec.example)] });
+    let number = json!({ "type": kind, "minimum": min, "maximum": max, "description": label, "examples": [js_number(spec.example)] });
     match spec.unrecorded {
         Unrecorded::Zero => number,
         Unrecorded::Null => {
