@@ -7,6 +7,7 @@ mod mongo_server;
 mod account;
 mod ai;
 mod auth;
+mod cli;
 mod coach;
 mod connections;
 mod cross_cutting;
