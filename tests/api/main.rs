@@ -18,5 +18,6 @@ mod health;
 mod logging;
 mod metrics;
 mod mongo;
+mod readme;
 mod transfer;
 mod trends;
