@@ -189,6 +189,12 @@ impl TestAppBuilder {
     }
 }
 
+/// An HTTP client for a server the test runs as a process (a `TestApp` has its own).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().expect("HTTP client")
+}
+
 /// Logs from the app under test go to the test output only with `TEST_LOG=1`.
 fn init_test_logging() {
     static ONCE: std::sync::Once = std::sync::Once::new();

@@ -263,10 +263,11 @@ async fn merging_adds_what_the_target_lacks_and_nothing_twice() {
 async fn bad_arguments_are_refused_with_a_clear_message() {
     let missing = healthtracker(&["copy-data", "--from", "sqlite:///tmp/x.db"]).await;
     assert_eq!(missing.status.code(), Some(2));
+    // Named with the usage (clap's wording).
+    let stderr = text(&missing.stderr);
     assert!(
-        text(&missing.stderr).contains("copy-data needs --to"),
-        "{}",
-        text(&missing.stderr)
+        stderr.contains("--to <DATABASE_URL>") && stderr.contains("Usage: healthtracker copy-data"),
+        "{stderr}"
     );
     let secret = "mysql://user:hunter2@db/x";
     let bad = healthtracker(&["copy-data", "--from", secret, "--to", "sqlite:///tmp/y.db"]).await;
