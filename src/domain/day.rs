@@ -13,6 +13,16 @@ use super::timezone::TimeZone;
 pub struct Day(NaiveDate);
 
 impl Day {
+    /// The first and last day an entry may have (API.md: years 0001–9999).
+    pub const MIN: Day = Day(match NaiveDate::from_ymd_opt(1, 1, 1) {
+        Some(date) => date,
+        None => panic!("0001-01-01 is a date"),
+    });
+    pub const MAX: Day = Day(match NaiveDate::from_ymd_opt(9999, 12, 31) {
+        Some(date) => date,
+        None => panic!("9999-12-31 is a date"),
+    });
+
     pub const fn from_date(date: NaiveDate) -> Self {
         Self(date)
     }

@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use super::day::Day;
 use super::entry::rules::{self, CSV_COLUMNS, FieldKey};
-use super::entry::{FoodItem, NewEntry};
+use super::entry::{FoodItem, Measure, NewEntry};
+use super::goals::Goals;
 use super::numbers::js_number_text;
 use super::timezone::TimeZone;
 use super::validation::{FieldError, Problems, body_object};
@@ -38,11 +39,13 @@ pub struct ImportProblem {
     pub details: Vec<FieldError>,
 }
 
-/// An import document, read: the entries that pass (one per day) and those that do not.
+/// An import document, read: the entries that pass (one per day) and those that do not, and the
+/// goals when the file has them.
 #[derive(Debug)]
 pub struct ImportDocument {
     pub entries: Vec<NewEntry>,
     pub problems: Vec<ImportProblem>,
+    pub goals: Option<Goals>,
 }
 
 impl ImportDocument {
@@ -80,12 +83,26 @@ impl ImportDocument {
                 None
             }
         };
+        // An export of this server carries the account's goals (by the rules of PUT /goals).
+        let goals = match object.get("goals") {
+            None | Some(Value::Null) => None,
+            Some(goals) => match Goals::parse(goals) {
+                Ok(goals) => Some(goals),
+                Err(details) => {
+                    for detail in details {
+                        problems.add(format!("goals.{}", detail.path), detail.msg, detail.value.as_ref());
+                    }
+                    None
+                }
+            },
+        };
         let Some(entries) = entries.filter(|_| problems.is_empty()) else {
             return Err(problems.into_vec());
         };
         let mut document = Self {
             entries: Vec::with_capacity(entries.len()),
             problems: Vec::new(),
+            goals,
         };
         let mut days = HashSet::new();
         for (index, raw) in entries.iter().enumerate() {
@@ -185,6 +202,16 @@ pub fn csv_row(day: Day, document: &str) -> Result<Vec<String>, serde_json::Erro
         let value = document.get(rules::name_of(key)).unwrap_or(&Value::Null);
         row.push(match key {
             FieldKey::Measure(_) => value.as_f64().map(js_number_text).unwrap_or_default(),
+            // `120/80`, as it is written down.
+            FieldKey::BloodPressure => {
+                let part = |measure: Measure| value.get(measure.name()).and_then(Value::as_f64);
+                match (part(Measure::Systolic), part(Measure::Diastolic)) {
+                    (Some(systolic), Some(diastolic)) => {
+                        format!("{}/{}", js_number_text(systolic), js_number_text(diastolic))
+                    }
+                    _ => String::new(),
+                }
+            }
             FieldKey::Workouts => value.as_bool().unwrap_or_default().to_string(),
             FieldKey::Mood => value.as_str().unwrap_or_default().to_owned(),
             FieldKey::Notes => neutralise_formula(value.as_str().unwrap_or_default()),
@@ -219,7 +246,6 @@ pub fn neutralise_formula(cell: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::entry::Measure;
     use serde_json::json;
 
     fn document(entries: Value) -> Value {

@@ -16,7 +16,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser, JsonBody, PathParam};
 use super::openapi::{EntryInput, EntryUpdate, ErrorBody, MessageResponse, Success};
 
-use crate::domain::entry::{DaySummary, Entry, EntryChanges, EntryDocument, EntryRange, NewEntry};
+use crate::domain::dashboard::DaySummary;
+use crate::domain::entry::{Entry, EntryChanges, EntryDocument, EntryRange, NewEntry};
 use crate::domain::ids::EntryId;
 use crate::domain::validation::{FieldError, Problems};
 use crate::state::AppState;
@@ -163,15 +164,15 @@ async fn summary(
         Some(Some(day)) => day,
         Some(None) => return Err(ApiError::Validation(problems.into_vec())),
     };
-    let log = state
-        .store
-        .entry_on_day(caller.id, day)
-        .await?
-        .map(|e| e.log)
-        .unwrap_or_default();
+    let (entry, goals) = tokio::try_join!(state.store.entry_on_day(caller.id, day), state.store.goals(caller.id))?;
+    let log = entry.map(|e| e.log).unwrap_or_default();
     let body = serde_json::to_vec(&SummaryResponse {
         status: Success::Success,
-        data: DaySummary { day, log: &log },
+        data: DaySummary {
+            day,
+            log: &log,
+            goals: &goals,
+        },
     })
     .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(json_with_etag(&if_none_match, body))

@@ -75,6 +75,9 @@ pub struct ExportDocumentSchema {
     #[schema(format = DateTime)]
     exported_at: String,
     user: super::account::ProfileView,
+    /// The account's goals (`{}` when none is set); an import sets them where the account has
+    /// none, or over its own with `onConflict=replace`.
+    goals: crate::domain::goals::Goals,
     /// Every entry in its API shape, oldest day first.
     entries: Vec<crate::domain::entry::EntryDocument<'static>>,
     /// The conversation with the coach (its newest 200 messages), oldest first. `POST /import`
@@ -108,7 +111,10 @@ async fn export(
         Some("csv") => ExportFormat::Csv,
         Some(other) => return Err(invalid("format", "format must be json or csv", Some(other))),
     };
-    let user = state.accounts.profile(&caller).await?;
+    let (user, goals) = tokio::try_join!(
+        async { state.accounts.profile(&caller).await.map_err(ApiError::from) },
+        async { state.store.goals(caller.id).await.map_err(ApiError::from) }
+    )?;
     let today = state.clock.today_in(caller.timezone);
     let (content_type, extension, head) = match format {
         ExportFormat::Json => {
@@ -120,8 +126,9 @@ async fn export(
                 "createdAt": format_timestamp(user.created_at),
             });
             let head = format!(
-                r#"{{"format":"{FORMAT}","version":{VERSION},"exportedAt":"{}","user":{profile},"entries":["#,
-                format_timestamp(Utc::now())
+                r#"{{"format":"{FORMAT}","version":{VERSION},"exportedAt":"{}","user":{profile},"goals":{},"entries":["#,
+                format_timestamp(Utc::now()),
+                serde_json::to_string(&goals).unwrap_or_else(|_| "{}".to_owned())
             );
             ("application/json", "json", head)
         }
@@ -297,6 +304,12 @@ async fn import(
         .collect();
     let counts = state.store.import_entries(caller.id, &entries, on_conflict).await?;
     drop(entries);
+    // The file's goals: set where the account has none, or over its own with `replace`.
+    if let Some(goals) = document.goals.filter(|goals| !goals.is_empty())
+        && (on_conflict == OnConflict::Replace || state.store.goals(caller.id).await?.is_empty())
+    {
+        state.store.set_goals(caller.id, &goals).await?;
+    }
     crate::memory::release_freed_memory();
     Ok(Json(ImportResponse {
         status: Success::Success,

@@ -30,6 +30,7 @@ pub mod entries;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod goals;
 pub mod health;
 pub mod metrics;
 pub mod observe;
@@ -53,6 +54,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(account::routes())
         .merge(entries::routes())
         .merge(stats::routes())
+        .merge(goals::routes())
         .merge(export::routes())
         .merge(ai::routes())
         .merge(health::routes())

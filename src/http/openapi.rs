@@ -116,6 +116,7 @@ Answers are sent with `Cache-Control: no-store`.";
         (name = "account", description = "The caller's account: profile, password, logins, deletion"),
         (name = "data", description = "The caller's data as a file: export and import"),
         (name = "entries", description = "Daily entries, one per user per UTC day"),
+        (name = "goals", description = "The caller's goals: the range a day's value should be in"),
         (name = "ai", description = "The AI coach: chat and weekly report, answered inline or queued"),
         (name = "health", description = "Probes"),
         (name = "meta", description = "This documentation and the metrics")
@@ -154,6 +155,7 @@ request_schema!(
     ImportDocument,
     EntryInput,
     EntryUpdate,
+    GoalsInput,
     ChatRequest,
     WeeklyReportRequest
 );
@@ -378,7 +380,11 @@ pub fn document(operations: utoipa::openapi::OpenApi) -> Value {
     #[allow(clippy::expect_used)]
     let mut doc = serde_json::to_value(&doc).expect("an OpenAPI document always serializes to JSON");
     if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
-        for (name, schema) in request_schemas().into_iter().chain(entry_fields::response_schemas()) {
+        for (name, schema) in request_schemas()
+            .into_iter()
+            .chain(entry_fields::goal_schemas())
+            .chain(entry_fields::response_schemas())
+        {
             schemas.insert(name.to_owned(), schema);
         }
     }
@@ -457,6 +463,7 @@ mod tests {
             ImportDocument::name(),
             EntryInput::name(),
             EntryUpdate::name(),
+            GoalsInput::name(),
             ChatRequest::name(),
             WeeklyReportRequest::name(),
         ] {

@@ -170,7 +170,7 @@ pub async fn copy(source: &dyn Storage, target: &dyn Storage, options: CopyOptio
     Ok(report)
 }
 
-/// A user's entries, credentials and conversation; the entries copied.
+/// A user's entries, credentials, goals and conversation; the entries copied.
 async fn copy_user_data(
     source: &dyn Storage,
     target: &dyn Storage,
@@ -208,6 +208,17 @@ async fn copy_user_data(
             .restore_credentials(user, &credentials)
             .await
             .with_context(|| format!("writing the logins of user {user}"))?;
+    }
+    let goals = source
+        .goals(user)
+        .await
+        .with_context(|| format!("reading the goals of user {user}"))?;
+    // A merged user's goals are copied only where the target has none.
+    if !goals.is_empty() && (fresh || target.goals(user).await?.is_empty()) {
+        target
+            .set_goals(user, &goals)
+            .await
+            .with_context(|| format!("writing the goals of user {user}"))?;
     }
     let history = source.ai_history(user, HISTORY_KEEP).await?;
     // A merged user's conversation is copied only into an empty one: appending would repeat it.

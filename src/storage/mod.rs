@@ -10,6 +10,7 @@ use self::transfer::{CollectionCounts, UserCredentials};
 use crate::domain::coach::HistoryMessage;
 use crate::domain::day::Day;
 use crate::domain::entry::{DocumentJson, Entry, EntryChanges, EntryRange};
+use crate::domain::goals::Goals;
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
@@ -118,6 +119,11 @@ pub trait Storage: Send + Sync + 'static {
         timezone: Option<TimeZone>,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<User>>;
+    /// The user's goals (none for an unknown user).
+    async fn goals(&self, user: UserId) -> StoreResult<Goals>;
+    /// Replaces the user's goals; `false` when there is no such user. Moves the user's
+    /// `entries_version` like an entry write, because the trends kept in memory show the goals.
+    async fn set_goals(&self, user: UserId, goals: &Goals) -> StoreResult<bool>;
     /// Deletes the user and everything that is theirs in the database: entries, logins, refresh
     /// tokens, revoked-token rows (and any other per-user data a backend keeps). `false` when
     /// there was no such user.

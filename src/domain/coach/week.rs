@@ -9,8 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{REPORT_DAYS, REPORT_FOOD_ITEMS_MAX};
 use crate::domain::day::Day;
-use crate::domain::entry::rules::MEASURES;
+use crate::domain::entry::rules::{MEASURES, Unrecorded};
 use crate::domain::entry::{Entry, Measure, MoodCounts};
+use crate::domain::goals::{Bounds, Goal, Goals};
 use crate::domain::numbers::serialize_optional_js_number;
 
 /// A week's figures, averaged over the days that have an entry. The averages are those of the
@@ -26,6 +27,18 @@ pub struct WeekFigures {
     pub mood_counts: MoodCounts,
     /// Up to 20 items as `meal: food (N kcal)`, newest day first.
     pub food_items: Vec<String>,
+    /// The last weight of the week minus its first (kg), when at least two days recorded one.
+    pub weight_change: Option<f64>,
+    /// Each goal set, with the days of the week that met it.
+    pub goals: Vec<WeekGoal>,
+}
+
+/// A goal and the days of a week that met it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WeekGoal {
+    pub measure: Measure,
+    pub goal: Goal,
+    pub days_met: u32,
 }
 
 crate::domain::entry::table_schema!(WeekFigures => "WeekFigures", WeeklySummary => "WeeklySummary");
@@ -57,20 +70,49 @@ static AVERAGE_KEYS: LazyLock<[String; Measure::COUNT]> = LazyLock::new(|| {
 
 impl WeekFigures {
     /// `None` when there are no entries. `food_items` keeps the first `food_cap` (entries come
-    /// newest day first).
-    pub fn from_entries<'a>(entries: impl IntoIterator<Item = &'a Entry>, food_cap: usize) -> Option<Self> {
+    /// newest day first). An old field's average is over the days with an entry (an unrecorded one
+    /// is 0 there); a measurement's (`null` when unrecorded: a weight, a blood pressure) over the
+    /// days that recorded it.
+    pub fn from_entries<'a>(
+        entries: impl IntoIterator<Item = &'a Entry>,
+        food_cap: usize,
+        goals: &Goals,
+    ) -> Option<Self> {
         let entries: Vec<&Entry> = entries.into_iter().collect();
         if entries.is_empty() {
             return None;
         }
-        let days = entries.len() as f64;
         let mut averages = [None; Measure::COUNT];
         for spec in &MEASURES {
             if let Some(line) = spec.week {
-                let sum: f64 = entries.iter().map(|e| e.log.figure(spec.measure)).sum();
-                averages[spec.measure as usize] = Some(round_to(sum / days, line.decimals));
+                let values: Vec<f64> = match spec.unrecorded {
+                    Unrecorded::Zero => entries.iter().map(|e| e.log.figure(spec.measure)).collect(),
+                    Unrecorded::Null => entries.iter().filter_map(|e| e.log.get(spec.measure)).collect(),
+                };
+                if !values.is_empty() {
+                    let sum: f64 = values.iter().sum();
+                    averages[spec.measure as usize] = Some(round_to(sum / values.len() as f64, line.decimals));
+                }
             }
         }
+        // Oldest first: entries come newest day first.
+        let weights: Vec<f64> = entries
+            .iter()
+            .rev()
+            .filter_map(|e| e.log.get(Measure::Weight))
+            .collect();
+        let weight_change = match weights.as_slice() {
+            [first, .., last] => Some(round_to(last - first, 1)),
+            _ => None,
+        };
+        let goals = goals
+            .iter()
+            .map(|(measure, goal)| WeekGoal {
+                measure,
+                goal,
+                days_met: entries.iter().filter(|e| goal.met_by(e.log.get(measure))).count() as u32,
+            })
+            .collect();
         let mut moods = MoodCounts::default();
         for entry in &entries {
             moods.add(entry.log.mood);
@@ -87,6 +129,8 @@ impl WeekFigures {
             workout_days: entries.iter().filter(|e| e.log.workouts).count() as u32,
             mood_counts: moods,
             food_items,
+            weight_change,
+            goals,
         })
     }
 
@@ -113,6 +157,23 @@ impl Serialize for WeekFigures {
         map.serialize_entry("workoutDays", &self.workout_days)?;
         map.serialize_entry("moodCounts", &self.mood_counts)?;
         map.serialize_entry("foodItems", &self.food_items)?;
+        map.serialize_entry("weightChange", &Number(self.weight_change))?;
+        map.serialize_entry("goals", &WeekGoals(&self.goals))?;
+        map.end()
+    }
+}
+
+/// `{<measure>: {min?, max?, daysMet}}`.
+struct WeekGoals<'a>(&'a [WeekGoal]);
+
+impl Serialize for WeekGoals<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for goal in self.0 {
+            let mut value = serde_json::to_value(Bounds(goal.goal, None)).unwrap_or_default();
+            value["daysMet"] = goal.days_met.into();
+            map.serialize_entry(goal.measure.name(), &value)?;
+        }
         map.end()
     }
 }
@@ -137,12 +198,31 @@ impl<'de> Deserialize<'de> for WeekFigures {
         for (average, key) in averages.iter_mut().zip(AVERAGE_KEYS.iter()) {
             *average = fields.get(key).and_then(serde_json::Value::as_f64);
         }
+        let weight_change = fields.get("weightChange").and_then(serde_json::Value::as_f64);
+        let mut goals = Vec::new();
+        if let Some(serde_json::Value::Object(stored)) = fields.get("goals") {
+            for (name, value) in stored {
+                let bound = |key: &str| value.get(key).and_then(serde_json::Value::as_f64);
+                if let Some(measure) = Measure::named(name) {
+                    goals.push(WeekGoal {
+                        measure,
+                        goal: Goal {
+                            min: bound("min"),
+                            max: bound("max"),
+                        },
+                        days_met: bound("daysMet").map_or(0, |n| n as u32),
+                    });
+                }
+            }
+        }
         Ok(Self {
             total_days,
             averages,
             workout_days,
             mood_counts,
             food_items,
+            weight_change,
+            goals,
         })
     }
 }
@@ -153,7 +233,7 @@ impl WeeklySummary {
 
     /// From the entries of the 14 days ending `today` (newest first): `None` when the last 7 are
     /// empty (the API's 404).
-    pub fn from_fortnight(entries: &[Entry], today: Day) -> Option<Self> {
+    pub fn from_fortnight(entries: &[Entry], today: Day, goals: &Goals) -> Option<Self> {
         let week_start = today.minus_days(REPORT_DAYS - 1);
         let previous_start = today.minus_days(Self::DAYS_READ - 1);
         let this_week = entries.iter().filter(|e| e.date >= week_start && e.date <= today);
@@ -161,8 +241,8 @@ impl WeeklySummary {
             .iter()
             .filter(|e| e.date >= previous_start && e.date < week_start);
         Some(Self {
-            week: WeekFigures::from_entries(this_week, REPORT_FOOD_ITEMS_MAX)?,
-            previous: WeekFigures::from_entries(week_before, REPORT_FOOD_ITEMS_MAX),
+            week: WeekFigures::from_entries(this_week, REPORT_FOOD_ITEMS_MAX, goals)?,
+            previous: WeekFigures::from_entries(week_before, REPORT_FOOD_ITEMS_MAX, goals),
         })
     }
 }
@@ -224,7 +304,7 @@ mod tests {
                 },
             ),
         ];
-        let summary = WeekFigures::from_entries(&entries, REPORT_FOOD_ITEMS_MAX);
+        let summary = WeekFigures::from_entries(&entries, REPORT_FOOD_ITEMS_MAX, &Goals::default());
         let Some(s) = summary else { panic!("summary expected") };
         assert_eq!((s.total_days, s.workout_days), (2, 1));
         assert_eq!(s.average(Measure::Calories), Some(1901.0));
@@ -234,7 +314,7 @@ mod tests {
         assert_eq!((s.mood_counts.good, s.mood_counts.neutral), (1, 1));
         assert_eq!(s.food_items.len(), 20);
         assert_eq!(s.food_items[0], "lunch: food 0 (100 kcal)");
-        assert!(WeekFigures::from_entries(&[], REPORT_FOOD_ITEMS_MAX).is_none());
+        assert!(WeekFigures::from_entries(&[], REPORT_FOOD_ITEMS_MAX, &Goals::default()).is_none());
     }
 
     #[test]
@@ -251,7 +331,7 @@ mod tests {
             entry("2026-11-18", log(1000.0)), // minus 13: the week before
             entry("2026-11-17", log(9999.0)), // minus 14: neither
         ];
-        let Some(summary) = WeeklySummary::from_fortnight(&entries, today) else {
+        let Some(summary) = WeeklySummary::from_fortnight(&entries, today, &Goals::default()) else {
             panic!("summary expected")
         };
         assert_eq!(
@@ -266,8 +346,8 @@ mod tests {
         let json = serde_json::to_value(&summary).unwrap_or_default();
         assert_eq!(json["avgCalories"], 1500);
         assert_eq!(json["previous"]["avgCalories"], 2000);
-        assert!(WeeklySummary::from_fortnight(&entries[2..], today).is_none());
-        let alone = WeeklySummary::from_fortnight(&entries[..1], today);
+        assert!(WeeklySummary::from_fortnight(&entries[2..], today, &Goals::default()).is_none());
+        let alone = WeeklySummary::from_fortnight(&entries[..1], today, &Goals::default());
         assert_eq!(alone.map(|s| s.previous), Some(None));
     }
 }

@@ -88,6 +88,8 @@ impl Entry {
 enum FieldValue {
     Day(Day),
     Number(Change),
+    /// Systolic, diastolic.
+    Pair(Change, Change),
     Boolean(bool),
     FoodItems(Vec<FoodItem>),
     Texts(Vec<String>),
@@ -113,6 +115,8 @@ impl FieldRule {
             FieldRule::Number(NumberRule::Decimal(rule)) => problems
                 .check(path, value, |v| rule.read(v))
                 .map(|n| FieldValue::Number(Change::Set(n))),
+            FieldRule::BloodPressure => read_blood_pressure(path, value, problems)
+                .map(|(systolic, diastolic)| FieldValue::Pair(Change::Set(systolic), Change::Set(diastolic))),
             FieldRule::Boolean { label } => problems
                 .check(path, value, |v| boolean(v, label))
                 .map(FieldValue::Boolean),
@@ -152,6 +156,7 @@ impl EntryChanges {
             .filter(|key| match *key {
                 FieldKey::Date => false,
                 FieldKey::Measure(measure) => self.measure(measure).is_some(),
+                FieldKey::BloodPressure => self.measure(Measure::Systolic).is_some(),
                 FieldKey::Workouts => self.workouts.is_some(),
                 FieldKey::FoodIntake => self.food_intake.is_some(),
                 FieldKey::Symptoms => self.symptoms.is_some(),
@@ -178,15 +183,14 @@ impl EntryChanges {
     fn read(object: &Map<String, Value>, zone: TimeZone, problems: &mut Problems) -> Self {
         let mut changes = Self::default();
         for field in &FIELDS {
+            let null = object.get(field.name) == Some(&Value::Null);
             let value = match (supplied(object, field.name), field.key) {
                 (Some(value), _) => field.rule.read(field.name, value, zone, problems),
                 // `null` clears a measure that can be unrecorded; for the others it is absence.
-                (None, FieldKey::Measure(measure))
-                    if measure.spec().unrecorded == Unrecorded::Null
-                        && object.get(field.name) == Some(&Value::Null) =>
-                {
+                (None, FieldKey::Measure(measure)) if null && measure.spec().unrecorded == Unrecorded::Null => {
                     Some(FieldValue::Number(Change::Clear))
                 }
+                (None, FieldKey::BloodPressure) if null => Some(FieldValue::Pair(Change::Clear, Change::Clear)),
                 (None, _) => None,
             };
             if let Some(value) = value {
@@ -207,6 +211,10 @@ impl EntryChanges {
                 if !(alias && slot.is_some()) {
                     *slot = Some(change);
                 }
+            }
+            (FieldKey::BloodPressure, FieldValue::Pair(systolic, diastolic)) => {
+                self.measures[Measure::Systolic as usize] = Some(systolic);
+                self.measures[Measure::Diastolic as usize] = Some(diastolic);
             }
             (FieldKey::Workouts, FieldValue::Boolean(b)) => self.workouts = Some(b),
             (FieldKey::FoodIntake, FieldValue::FoodItems(items)) => self.food_intake = Some(items),
@@ -267,6 +275,39 @@ fn read_food_intake(path: &str, value: &Value, problems: &mut Problems) -> Optio
     }
     // Any failing item was reported and left out.
     (parsed.len() == items.len()).then_some(parsed)
+}
+
+/// `{systolic, diastolic}`: both required, each by its measure's rule, systolic above diastolic.
+fn read_blood_pressure(path: &str, value: &Value, problems: &mut Problems) -> Option<(f64, f64)> {
+    let Some(object) = value.as_object() else {
+        problems.add(
+            path,
+            "Blood pressure must be an object {systolic, diastolic}",
+            Some(value),
+        );
+        return None;
+    };
+    let mut part = |measure: Measure| {
+        let name = measure.name();
+        let at = format!("{path}.{name}");
+        let NumberRule::Integer(rule) = measure.spec().rule else {
+            return None;
+        };
+        match supplied(object, name) {
+            None => {
+                problems.add(at, format!("{} is required", rule.label), object.get(name));
+                None
+            }
+            Some(v) => problems.check(&at, v, |v| rule.read(v)).map(|n| n as f64),
+        }
+    };
+    let (systolic, diastolic) = (part(Measure::Systolic), part(Measure::Diastolic));
+    let (systolic, diastolic) = (systolic?, diastolic?);
+    if systolic <= diastolic {
+        problems.add(path, "Systolic blood pressure must be above diastolic", Some(value));
+        return None;
+    }
+    Some((systolic, diastolic))
 }
 
 fn read_symptoms(path: &str, value: &Value, problems: &mut Problems) -> Option<Vec<String>> {
@@ -386,6 +427,7 @@ mod tests {
         for field in &FIELDS {
             let sample = match field.rule {
                 FieldRule::Day => json!("2026-11-28"),
+                FieldRule::BloodPressure => json!({"systolic": 120, "diastolic": 80}),
                 FieldRule::Number(NumberRule::Integer(rule)) => json!(rule.max),
                 FieldRule::Number(NumberRule::Decimal(rule)) => json!(rule.max),
                 FieldRule::Boolean { .. } => json!(true),

@@ -129,6 +129,20 @@ impl DayLog {
     pub fn figure(&self, measure: Measure) -> f64 {
         self.measures.figure(measure)
     }
+
+    /// Systolic and diastolic, when both were recorded.
+    pub fn blood_pressure(&self) -> Option<(f64, f64)> {
+        Some((self.get(Measure::Systolic)?, self.get(Measure::Diastolic)?))
+    }
+}
+
+/// A number as JavaScript writes it (`7`, not `7.0`).
+struct JsNumber(f64);
+
+impl Serialize for JsNumber {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        crate::domain::numbers::serialize_js_number(&self.0, serializer)
+    }
 }
 
 /// A stored entry.
@@ -237,6 +251,15 @@ impl Serialize for FieldOf<'_> {
         let FieldOf(log, key) = *self;
         match key {
             FieldKey::Measure(measure) => serialize_optional_js_number(&log.get(measure), serializer),
+            FieldKey::BloodPressure => match log.blood_pressure() {
+                Some((systolic, diastolic)) => {
+                    let mut map = serializer.serialize_map(Some(2))?;
+                    map.serialize_entry(Measure::Systolic.name(), &JsNumber(systolic))?;
+                    map.serialize_entry(Measure::Diastolic.name(), &JsNumber(diastolic))?;
+                    map.end()
+                }
+                None => serializer.serialize_none(),
+            },
             FieldKey::Workouts => serializer.serialize_bool(log.workouts),
             FieldKey::FoodIntake => log.food_intake.serialize(serializer),
             FieldKey::Symptoms => log.symptoms.serialize(serializer),
@@ -244,28 +267,6 @@ impl Serialize for FieldOf<'_> {
             FieldKey::Notes => serializer.serialize_str(&log.notes),
             FieldKey::Date => serializer.serialize_none(),
         }
-    }
-}
-
-/// One day's figures for the dashboard: `date` (UTC midnight), then every field of the table but
-/// the notes, `workouts` as 0 or 1 (what the old backend's dashboard answered).
-pub struct DaySummary<'a> {
-    pub day: Day,
-    pub log: &'a DayLog,
-}
-
-impl Serialize for DaySummary<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        for field in rules::document_fields() {
-            match field.key {
-                FieldKey::Date => map.serialize_entry(field.name, &self.day.to_iso_midnight())?,
-                FieldKey::Workouts => map.serialize_entry(field.name, &u8::from(self.log.workouts))?,
-                FieldKey::Notes => {}
-                key => map.serialize_entry(field.name, &FieldOf(self.log, key))?,
-            }
-        }
-        map.end()
     }
 }
 
@@ -289,7 +290,7 @@ macro_rules! table_schema {
     };
 }
 
-table_schema!(EntryDocument<'_> => "Entry", DaySummary<'_> => "DaySummary");
+table_schema!(EntryDocument<'_> => "Entry");
 pub(crate) use table_schema;
 
 #[cfg(test)]

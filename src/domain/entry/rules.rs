@@ -38,6 +38,11 @@ pub enum Measure {
     HeartRate,
     Steps,
     WaterIntake,
+    Weight,
+    RestingHeartRate,
+    Systolic,
+    Diastolic,
+    ActiveEnergy,
 }
 
 /// What a measure's value must be.
@@ -75,19 +80,36 @@ pub struct WeekLine {
     pub decimals: u8,
 }
 
+/// How a measure shows in the trends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trend {
+    /// Not at all.
+    No,
+    /// In every bucket as `{avg,min,max,sum}` (SQLite: also in the covering index
+    /// `entries_user_day_figures`, so the trends never read the table's rows).
+    Sums,
+    /// The same, plus the bucket's `first`, `last` and `change` (last − first): a weight is
+    /// followed by how it changes, not by its sum.
+    SumsAndChange,
+}
+
 /// One measure: every place it shows, by name.
 #[derive(Clone, Copy, Debug)]
 pub struct MeasureSpec {
     pub measure: Measure,
-    /// The key in bodies, documents and MongoDB (`heartRate`).
+    /// The key in bodies, documents and MongoDB (`heartRate`); inside [`MeasureSpec::parent`]
+    /// when it has one.
     pub name: &'static str,
+    /// The object a measure is one part of (`bloodPressure: {systolic, diastolic}`), whose own
+    /// field in [`FIELDS`] reads and writes the parts together.
+    pub parent: Option<&'static str>,
     /// The SQLite column (`heart_rate`).
     pub column: &'static str,
     pub rule: NumberRule,
     pub unrecorded: Unrecorded,
-    /// In every trends bucket as `{avg,min,max,sum}` (SQLite: also in the covering index
-    /// `entries_user_day_figures`).
-    pub trend: bool,
+    pub trend: Trend,
+    /// Whether a person may set a goal on it (`GET/PUT /goals`).
+    pub goal: bool,
     /// In the coach's week figures.
     pub week: Option<WeekLine>,
     /// A value for the documentation.
@@ -95,14 +117,16 @@ pub struct MeasureSpec {
 }
 
 /// Every measure, in [`Measure`]'s order.
-pub const MEASURES: [MeasureSpec; 5] = [
+pub const MEASURES: [MeasureSpec; 10] = [
     MeasureSpec {
         measure: Measure::Calories,
         name: "calories",
+        parent: None,
         column: "calories",
         rule: NumberRule::Integer(IntegerRule::up_to("Calories", 10_000)),
         unrecorded: Unrecorded::Zero,
-        trend: true,
+        trend: Trend::Sums,
+        goal: true,
         week: Some(WeekLine {
             label: "Average daily calories",
             unit: " kcal",
@@ -113,10 +137,12 @@ pub const MEASURES: [MeasureSpec; 5] = [
     MeasureSpec {
         measure: Measure::Sleep,
         name: "sleep",
+        parent: None,
         column: "sleep",
         rule: NumberRule::Decimal(DecimalRule::up_to("Sleep", 24)),
         unrecorded: Unrecorded::Zero,
-        trend: true,
+        trend: Trend::Sums,
+        goal: true,
         week: Some(WeekLine {
             label: "Average sleep",
             unit: " hours",
@@ -127,20 +153,24 @@ pub const MEASURES: [MeasureSpec; 5] = [
     MeasureSpec {
         measure: Measure::HeartRate,
         name: "heartRate",
+        parent: None,
         column: "heart_rate",
         rule: NumberRule::Integer(IntegerRule::up_to("Heart rate", 220)),
         unrecorded: Unrecorded::Zero,
-        trend: true,
+        trend: Trend::Sums,
+        goal: true,
         week: None,
         example: 64.0,
     },
     MeasureSpec {
         measure: Measure::Steps,
         name: "steps",
+        parent: None,
         column: "steps",
         rule: NumberRule::Integer(IntegerRule::up_to("Steps", 200_000)),
         unrecorded: Unrecorded::Zero,
-        trend: true,
+        trend: Trend::Sums,
+        goal: true,
         week: Some(WeekLine {
             label: "Average daily steps",
             unit: "",
@@ -151,11 +181,13 @@ pub const MEASURES: [MeasureSpec; 5] = [
     MeasureSpec {
         measure: Measure::WaterIntake,
         name: "waterIntake",
+        parent: None,
         column: "water_intake",
         rule: NumberRule::Decimal(DecimalRule::up_to("Water intake", 100)),
         unrecorded: Unrecorded::Zero,
         // Water is the client's unit (the existing frontend counts glasses), so none is named.
-        trend: true,
+        trend: Trend::Sums,
+        goal: true,
         week: Some(WeekLine {
             label: "Average daily water intake",
             unit: "",
@@ -163,7 +195,114 @@ pub const MEASURES: [MeasureSpec; 5] = [
         }),
         example: 2.5,
     },
+    MeasureSpec {
+        measure: Measure::Weight,
+        name: "weight",
+        parent: None,
+        column: "weight",
+        rule: NumberRule::Decimal(DecimalRule {
+            label: "Weight",
+            min: 20,
+            max: 400,
+        }),
+        unrecorded: Unrecorded::Null,
+        trend: Trend::SumsAndChange,
+        goal: true,
+        // The week's change is the coach's figure (`WeekFigures::weight_change`), not an average.
+        week: None,
+        example: 72.4,
+    },
+    MeasureSpec {
+        measure: Measure::RestingHeartRate,
+        name: "restingHeartRate",
+        parent: None,
+        column: "resting_heart_rate",
+        rule: NumberRule::Integer(IntegerRule {
+            label: "Resting heart rate",
+            min: 20,
+            max: 220,
+        }),
+        unrecorded: Unrecorded::Null,
+        trend: Trend::Sums,
+        goal: true,
+        week: Some(WeekLine {
+            label: "Average resting heart rate",
+            unit: " bpm",
+            decimals: 0,
+        }),
+        example: 58.0,
+    },
+    MeasureSpec {
+        measure: Measure::Systolic,
+        name: "systolic",
+        parent: Some(BLOOD_PRESSURE),
+        column: "systolic",
+        rule: NumberRule::Integer(IntegerRule {
+            label: "Systolic blood pressure",
+            min: 60,
+            max: 260,
+        }),
+        unrecorded: Unrecorded::Null,
+        trend: Trend::Sums,
+        goal: false,
+        week: Some(WeekLine {
+            label: "Average systolic blood pressure",
+            unit: " mmHg",
+            decimals: 0,
+        }),
+        example: 118.0,
+    },
+    MeasureSpec {
+        measure: Measure::Diastolic,
+        name: "diastolic",
+        parent: Some(BLOOD_PRESSURE),
+        column: "diastolic",
+        rule: NumberRule::Integer(IntegerRule {
+            label: "Diastolic blood pressure",
+            min: 30,
+            max: 160,
+        }),
+        unrecorded: Unrecorded::Null,
+        trend: Trend::Sums,
+        goal: false,
+        week: Some(WeekLine {
+            label: "Average diastolic blood pressure",
+            unit: " mmHg",
+            decimals: 0,
+        }),
+        example: 76.0,
+    },
+    MeasureSpec {
+        measure: Measure::ActiveEnergy,
+        name: "activeEnergy",
+        parent: None,
+        column: "active_energy",
+        rule: NumberRule::Integer(IntegerRule::up_to("Active energy", 20_000)),
+        unrecorded: Unrecorded::Null,
+        trend: Trend::Sums,
+        goal: true,
+        week: Some(WeekLine {
+            label: "Average daily active energy",
+            unit: " kcal",
+            decimals: 0,
+        }),
+        example: 450.0,
+    },
 ];
+
+/// The field of the blood pressure's two measures.
+pub const BLOOD_PRESSURE: &str = "bloodPressure";
+
+impl MeasureSpec {
+    /// The same measure as a part that is always recorded when its whole is (blood pressure's
+    /// parts, inside a recorded `bloodPressure`).
+    pub const fn without_null(&self) -> Self {
+        Self {
+            unrecorded: Unrecorded::Zero,
+            ..*self
+        }
+    }
+}
 
 impl Measure {
     pub const COUNT: usize = MEASURES.len();
@@ -183,7 +322,23 @@ impl Measure {
 
     /// The measures of the trends buckets, in table order.
     pub fn trends() -> impl Iterator<Item = Measure> {
-        MEASURES.iter().filter(|spec| spec.trend).map(|spec| spec.measure)
+        MEASURES
+            .iter()
+            .filter(|spec| spec.trend != Trend::No)
+            .map(|spec| spec.measure)
+    }
+
+    /// The measures a goal may be set on, in table order.
+    pub fn goals() -> impl Iterator<Item = Measure> {
+        MEASURES.iter().filter(|spec| spec.goal).map(|spec| spec.measure)
+    }
+
+    /// The measure named `name` (top-level names only: `weight`, not `systolic`).
+    pub fn named(name: &str) -> Option<Measure> {
+        MEASURES
+            .iter()
+            .find(|spec| spec.parent.is_none() && spec.name == name)
+            .map(|spec| spec.measure)
     }
 }
 
@@ -192,6 +347,8 @@ impl Measure {
 pub enum FieldKey {
     Date,
     Measure(Measure),
+    /// `{systolic, diastolic}`: [`Measure::Systolic`] and [`Measure::Diastolic`] together.
+    BloodPressure,
     Workouts,
     FoodIntake,
     Symptoms,
@@ -206,6 +363,8 @@ pub enum FieldRule {
     Day,
     /// The measure's own rule ([`MeasureSpec::rule`]).
     Number(NumberRule),
+    /// `{systolic, diastolic}`, each by its measure's rule, systolic above diastolic.
+    BloodPressure,
     /// A boolean, 0/1, or one of [`crate::domain::validation::BOOLEAN_STRINGS`].
     Boolean {
         label: &'static str,
@@ -257,7 +416,7 @@ const fn measure(measure: Measure) -> EntryField {
 }
 
 /// Every field, in the order a body is read (and its problems listed) and a document written.
-pub const FIELDS: [EntryField; 12] = [
+pub const FIELDS: [EntryField; 16] = [
     field("date", FieldKey::Date, FieldRule::Day),
     measure(Measure::Calories),
     measure(Measure::Sleep),
@@ -271,11 +430,15 @@ pub const FIELDS: [EntryField; 12] = [
     field("mood", FieldKey::Mood, FieldRule::Mood),
     measure(Measure::WaterIntake),
     field("notes", FieldKey::Notes, FieldRule::Text(NOTES)),
+    measure(Measure::Weight),
+    measure(Measure::RestingHeartRate),
+    field(BLOOD_PRESSURE, FieldKey::BloodPressure, FieldRule::BloodPressure),
+    measure(Measure::ActiveEnergy),
 ];
 
 /// The CSV export's columns after `date`, in order: the first eleven are the ones spreadsheets
 /// already have, so new fields are appended.
-pub const CSV_COLUMNS: [FieldKey; 10] = [
+pub const CSV_COLUMNS: [FieldKey; 14] = [
     FieldKey::Measure(Measure::Calories),
     FieldKey::Measure(Measure::Sleep),
     FieldKey::Workouts,
@@ -286,6 +449,10 @@ pub const CSV_COLUMNS: [FieldKey; 10] = [
     FieldKey::Notes,
     FieldKey::Symptoms,
     FieldKey::FoodIntake,
+    FieldKey::Measure(Measure::Weight),
+    FieldKey::Measure(Measure::RestingHeartRate),
+    FieldKey::BloodPressure,
+    FieldKey::Measure(Measure::ActiveEnergy),
 ];
 
 /// The fields as a document has them: the table without its input aliases.
@@ -313,7 +480,7 @@ mod tests {
 
     #[test]
     fn every_field_is_in_the_body_table_once_and_every_column_names_one() {
-        for measure in Measure::all() {
+        for measure in Measure::all().filter(|m| m.spec().parent.is_none()) {
             let rows = document_fields()
                 .filter(|f| f.key == FieldKey::Measure(measure))
                 .count();

@@ -13,6 +13,7 @@ pub use super::entry::MoodCounts;
 
 use super::day::Day;
 use super::entry::{Measures, Mood};
+use super::goals::{Goals, GoalsMet};
 
 /// What the trends need of one logged day: its trend measures (the others are left unrecorded).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -28,4 +29,17 @@ pub struct DayFigures {
 pub struct LoggedDay {
     pub day: Day,
     pub workouts: bool,
+    /// The goals the day met (of the goals the streaks are asked about).
+    pub goals_met: GoalsMet,
+}
+
+impl DayFigures {
+    /// The day as the streaks see it, with the goals of `goals` it met.
+    pub fn logged(&self, goals: &Goals) -> LoggedDay {
+        LoggedDay {
+            day: self.day,
+            workouts: self.workouts,
+            goals_met: goals.met(&self.measures),
+        }
+    }
 }

@@ -6,8 +6,8 @@
 use serde_json::{Map, Value, json};
 
 use super::{day, decimal, enumeration, integer, optional, text};
-use crate::domain::entry::rules::{self as entry, FieldKey, FieldRule, MEASURES, NumberRule, Unrecorded};
-use crate::domain::entry::{Meal, Mood};
+use crate::domain::entry::rules::{self as entry, FieldKey, FieldRule, MEASURES, NumberRule, Trend, Unrecorded};
+use crate::domain::entry::{Meal, Measure, Mood};
 use crate::domain::validation::BOOLEAN_STRINGS;
 
 /// An example value for each entry field, for the documentation (a measure's is in the table).
@@ -15,6 +15,10 @@ fn entry_example(key: FieldKey) -> Value {
     match key {
         FieldKey::Date => json!("2026-11-28"),
         FieldKey::Measure(measure) => js_number(measure.spec().example),
+        FieldKey::BloodPressure => json!({
+            "systolic": js_number(Measure::Systolic.spec().example),
+            "diastolic": js_number(Measure::Diastolic.spec().example),
+        }),
         FieldKey::Workouts => json!(true),
         FieldKey::FoodIntake => json!([{"meal": "lunch", "food": "Grilled salmon", "calories": 450}]),
         FieldKey::Symptoms => json!(["headache"]),
@@ -34,6 +38,19 @@ fn rule_schema(rule: FieldRule, example: Value) -> Value {
         FieldRule::Day => day(),
         FieldRule::Number(NumberRule::Integer(rule)) => integer(rule, example),
         FieldRule::Number(NumberRule::Decimal(rule)) => decimal(rule, example),
+        FieldRule::BloodPressure => {
+            let part = |measure: Measure| match measure.spec().rule {
+                NumberRule::Integer(rule) => integer(rule, js_number(measure.spec().example)),
+                NumberRule::Decimal(rule) => decimal(rule, js_number(measure.spec().example)),
+            };
+            json!({
+                "type": "object",
+                "description": "Blood pressure in mmHg: systolic above diastolic (`null` clears it)",
+                "required": ["systolic", "diastolic"],
+                "properties": { "systolic": part(Measure::Systolic), "diastolic": part(Measure::Diastolic) },
+                "examples": [example]
+            })
+        }
         FieldRule::Boolean { label } => json!({
             "description": format!("{label}: a boolean, 0/1, or \"true\"/\"false\"/\"1\"/\"0\""),
             "anyOf": [
@@ -110,6 +127,20 @@ fn written_schema(key: FieldKey) -> Value {
             json!({ "type": "string", "format": "date-time", "description": "The entry's day as UTC midnight", "examples": ["2026-11-28T00:00:00.000Z"] })
         }
         FieldKey::Measure(measure) => measure_schema(measure.spec()),
+        FieldKey::BloodPressure => json!({
+            "anyOf": [
+                {
+                    "type": "object",
+                    "required": ["systolic", "diastolic"],
+                    "properties": {
+                        "systolic": measure_schema(&Measure::Systolic.spec().without_null()),
+                        "diastolic": measure_schema(&Measure::Diastolic.spec().without_null()),
+                    }
+                },
+                { "type": "null" }
+            ],
+            "description": "Blood pressure in mmHg; `null` when not recorded"
+        }),
         FieldKey::Workouts => json!({ "type": "boolean" }),
         FieldKey::FoodIntake => json!({ "type": "array", "items": reference("FoodItem") }),
         FieldKey::Symptoms => json!({ "type": "array", "items": { "type": "string" } }),
@@ -125,6 +156,53 @@ fn object_id(description: &str) -> Value {
 fn closed_object(properties: Map<String, Value>, description: &str) -> Value {
     let required: Vec<&String> = properties.keys().collect();
     json!({ "type": "object", "description": description, "required": required, "properties": properties })
+}
+
+/// The bounds of a goal on `spec`'s measure, by its rule.
+fn goal_bound(spec: &entry::MeasureSpec) -> Value {
+    match spec.rule {
+        NumberRule::Integer(rule) => integer(rule, js_number(spec.example)),
+        NumberRule::Decimal(rule) => decimal(rule, js_number(spec.example)),
+    }
+}
+
+/// `PUT /goals`'s body and the goals as `GET /goals` writes them.
+pub(super) fn goal_schemas() -> Vec<(&'static str, Value)> {
+    let (mut input, mut output) = (Map::new(), Map::new());
+    for spec in MEASURES.iter().filter(|spec| spec.goal) {
+        let bounds = json!({ "min": goal_bound(spec), "max": goal_bound(spec) });
+        input.insert(
+            spec.name.into(),
+            json!({
+                "type": "object",
+                "description": format!("A goal on `{}`: `min`, `max` or both (`min ≤ max`)", spec.name),
+                "properties": bounds,
+                "additionalProperties": false,
+                "minProperties": 1
+            }),
+        );
+        let number = measure_schema(&spec.without_null());
+        output.insert(
+            spec.name.into(),
+            json!({ "type": "object", "properties": { "min": number, "max": number } }),
+        );
+    }
+    vec![
+        (
+            "GoalsInput",
+            json!({
+                "type": "object",
+                "description": "Every goal (replacing those set; `{}` clears them)",
+                "properties": input,
+                "additionalProperties": false,
+                "examples": [{ "steps": { "min": 8000 }, "sleep": { "min": 7, "max": 9 } }]
+            }),
+        ),
+        (
+            "Goals",
+            json!({ "type": "object", "description": "The goals set, by measure", "properties": output, "additionalProperties": false }),
+        ),
+    ]
 }
 
 /// The shapes the API writes from the table, named as the handlers' `ToSchema` placeholders are.
@@ -156,6 +234,22 @@ pub(super) fn response_schemas() -> Vec<(&'static str, Value)> {
             }
         }
     }
+    let mut day_goals = Map::new();
+    for spec in MEASURES.iter().filter(|spec| spec.goal) {
+        let number = json!({ "type": ["number", "null"] });
+        day_goals.insert(
+            spec.name.into(),
+            json!({
+                "type": "object",
+                "required": ["min", "max", "value", "met"],
+                "properties": { "min": number, "max": number, "value": number, "met": { "type": "boolean" } }
+            }),
+        );
+    }
+    summary.insert(
+        "goals".into(),
+        json!({ "type": "object", "description": "Each goal set, with the day's value and whether it met it", "properties": day_goals, "additionalProperties": false }),
+    );
 
     let mut bucket = Map::new();
     bucket.insert(
@@ -176,9 +270,70 @@ pub(super) fn response_schemas() -> Vec<(&'static str, Value)> {
         json!({ "type": "integer", "minimum": 0, "description": "Logged days with `workouts: true`" }),
     );
     bucket.insert("moods".into(), json!({ "$ref": "#/components/schemas/MoodCounts" }));
-    for spec in MEASURES.iter().filter(|spec| spec.trend) {
-        bucket.insert(spec.name.into(), metric(spec.name));
+    let mut parts = Map::new();
+    for spec in MEASURES.iter().filter(|spec| spec.trend != Trend::No) {
+        let schema = match spec.trend {
+            Trend::SumsAndChange => json!({
+                "allOf": [{ "$ref": "#/components/schemas/Metric" }, {
+                    "type": "object",
+                    "required": ["first", "last", "change"],
+                    "properties": {
+                        "first": { "type": ["number", "null"], "description": "The bucket's first measurement" },
+                        "last": { "type": ["number", "null"], "description": "Its last" },
+                        "change": { "type": ["number", "null"], "description": "`last − first`, rounded to 2 decimals" }
+                    }
+                }],
+                "description": format!("`{}` over the bucket's logged days, and how it changed", spec.name)
+            }),
+            _ => metric(spec.name),
+        };
+        match spec.parent {
+            None => {
+                bucket.insert(spec.name.into(), schema);
+            }
+            Some(parent) => {
+                let object = parts
+                    .entry(parent.to_owned())
+                    .or_insert_with(|| json!({ "type": "object", "properties": {}, "required": [] }));
+                object["properties"][spec.name] = schema;
+                if let Some(required) = object["required"].as_array_mut() {
+                    required.push(json!(spec.name));
+                }
+            }
+        }
     }
+    for (parent, object) in parts {
+        bucket.insert(parent, object);
+    }
+    let goal_counts: Map<String, Value> = MEASURES
+        .iter()
+        .filter(|spec| spec.goal)
+        .map(|spec| (spec.name.to_owned(), json!({ "type": "integer", "minimum": 0 })))
+        .collect();
+    bucket.insert(
+        "goalsMet".into(),
+        json!({ "type": "object", "description": "Per goal set, the logged days that met it", "properties": goal_counts.clone(), "additionalProperties": false }),
+    );
+    let goal_runs: Map<String, Value> = MEASURES
+        .iter()
+        .filter(|spec| spec.goal)
+        .map(|spec| {
+            let count = json!({ "type": "integer", "minimum": 0 });
+            (spec.name.to_owned(), json!({ "type": "object", "required": ["current", "longest"], "properties": { "current": count, "longest": count } }))
+        })
+        .collect();
+    let count = |description: &str| json!({ "type": "integer", "minimum": 0, "description": description });
+    let streaks = json!({
+        "type": "object",
+        "required": ["currentLogging", "longestLogging", "currentWorkout", "longestWorkout", "goals"],
+        "properties": {
+            "currentLogging": count("Consecutive logged days ending today (0 when today is not logged yet)"),
+            "longestLogging": count("The longest run of consecutive logged days"),
+            "currentWorkout": count("Consecutive days with a workout ending today"),
+            "longestWorkout": count("The longest run of consecutive days with a workout"),
+            "goals": { "type": "object", "description": "Per goal set, the runs of days that met it", "properties": goal_runs, "additionalProperties": false }
+        }
+    });
 
     let mut week = Map::new();
     week.insert(
@@ -221,6 +376,7 @@ pub(super) fn response_schemas() -> Vec<(&'static str, Value)> {
             ),
         ),
         ("BucketStats", closed_object(bucket, "One bucket of the trends")),
+        ("Streaks", streaks),
         (
             "WeekFigures",
             closed_object(week, "A week's figures, averaged over the days that have an entry"),

@@ -13,6 +13,7 @@ use mongodb::bson::{self, Bson, Document, doc};
 use crate::domain::day::Day;
 use crate::domain::entry::rules::{FIELDS, FieldKey, NumberRule, document_fields};
 use crate::domain::entry::{DayLog, Entry, EntryChanges, FoodItem, Meal, Measure, Measures, Mood};
+use crate::domain::goals::GoalsMet;
 use crate::domain::ids::{EntryId, ObjectId, UserId};
 use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
@@ -172,10 +173,12 @@ fn unreadable(collection: &'static str, doc: &Document, problem: &'static str) -
     }
 }
 
-/// The keys a measure may be stored under: its name, then its input aliases (`sleepHours` is what
-/// the old frontend sent; a document saved from it verbatim may carry it).
+/// The top-level keys a measure may be stored under: its name (or the object it is a part of),
+/// then its input aliases (`sleepHours` is what the old frontend sent; a document saved from it
+/// verbatim may carry it).
 fn measure_keys(measure: Measure) -> impl Iterator<Item = &'static str> {
-    std::iter::once(measure.name()).chain(
+    let spec = measure.spec();
+    std::iter::once(spec.parent.unwrap_or(spec.name)).chain(
         FIELDS
             .iter()
             .filter(move |field| field.alias_of.is_some() && field.key == FieldKey::Measure(measure))
@@ -184,9 +187,17 @@ fn measure_keys(measure: Measure) -> impl Iterator<Item = &'static str> {
 }
 
 /// A measure as stored: an integer one rounded (an old schema allowed fractions); missing, `null`
-/// or not a number reads as unrecorded.
+/// or not a number reads as unrecorded. A part is read inside its object.
 fn measure_field(doc: &Document, measure: Measure) -> Option<f64> {
-    let value = measure_keys(measure).find_map(|key| doc.get(key).filter(|v| !matches!(v, Bson::Null)))?;
+    let spec = measure.spec();
+    let holder = match spec.parent {
+        Some(parent) => doc.get_document(parent).ok()?,
+        None => doc,
+    };
+    let name = spec.name;
+    let value = std::iter::once(name)
+        .chain(measure_keys(measure).skip(1))
+        .find_map(|key| holder.get(key).filter(|v| !matches!(v, Bson::Null)))?;
     let n = number(Some(value))?;
     Some(match measure.spec().rule {
         NumberRule::Integer(_) => n.round(),
@@ -229,6 +240,7 @@ pub fn logged_day_from_doc(doc: &Document) -> Option<LoggedDay> {
     Some(LoggedDay {
         day: day_of(date_field(doc, "date")?),
         workouts: bool_field(doc, "workouts"),
+        goals_met: GoalsMet::default(),
     })
 }
 
@@ -351,6 +363,16 @@ fn log_fields(log: &DayLog) -> Document {
             FieldKey::Date => {}
             FieldKey::Measure(measure) => {
                 fields.insert(field.name, measure_bson(measure, log.get(measure)));
+            }
+            FieldKey::BloodPressure => {
+                let value = match log.blood_pressure() {
+                    Some((systolic, diastolic)) => Bson::Document(doc! {
+                        Measure::Systolic.name(): measure_bson(Measure::Systolic, Some(systolic)),
+                        Measure::Diastolic.name(): measure_bson(Measure::Diastolic, Some(diastolic)),
+                    }),
+                    None => Bson::Null,
+                };
+                fields.insert(field.name, value);
             }
             FieldKey::Workouts => {
                 fields.insert(field.name, log.workouts);

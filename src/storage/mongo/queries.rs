@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use mongodb::bson::{Document, doc};
+use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ReturnDocument;
 
 use super::MongoStore;
@@ -15,6 +15,7 @@ use super::documents::{
 use crate::domain::coach::HistoryMessage;
 use crate::domain::day::Day;
 use crate::domain::entry::{DocumentJson, Entry, EntryChanges, EntryRange};
+use crate::domain::goals::Goals;
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
@@ -80,6 +81,41 @@ impl Storage for MongoStore {
             .map(user_from_doc)
             .transpose()
             .map_err(anyhow::Error::from)?)
+    }
+
+    async fn goals(&self, user: UserId) -> StoreResult<Goals> {
+        let found = self
+            .collection(USERS)?
+            .find_one(doc! {"_id": user_oid(user)})
+            .projection(doc! {"_id": 0, "goals": 1})
+            .await
+            .map_err(|e| self.fail(e))?;
+        // Stored as the JSON the API writes, as a subdocument; read by the same lenient rules.
+        let goals = found
+            .and_then(|doc| doc.get_document("goals").ok().cloned())
+            .map(|goals| Goals::from_stored(&Bson::Document(goals).into_relaxed_extjson().to_string()))
+            .unwrap_or_default();
+        Ok(goals)
+    }
+
+    async fn set_goals(&self, user: UserId, goals: &Goals) -> StoreResult<bool> {
+        let value = match goals.to_stored() {
+            Some(text) => {
+                let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| StoreError::Other(e.into()))?;
+                Bson::try_from(json).map_err(|e| StoreError::Other(e.into()))?
+            }
+            None => Bson::Null,
+        };
+        // One update: the goals and the count the trends cache is checked against, together.
+        let done = self
+            .collection(USERS)?
+            .update_one(
+                doc! {"_id": user_oid(user)},
+                doc! {"$set": {"goals": value}, "$inc": {"entriesVersion": 1_i64}},
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.matched_count == 1)
     }
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {

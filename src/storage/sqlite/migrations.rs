@@ -33,6 +33,10 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         20261203000006,
         include_str!("../../../migrations/20261203000006_document_format.sql"),
     ),
+    (
+        20261203000007,
+        include_str!("../../../migrations/20261203000007_body_measurements.sql"),
+    ),
 ];
 
 pub(super) fn run_migrations(connection: &mut Connection) -> rusqlite::Result<usize> {

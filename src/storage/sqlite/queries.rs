@@ -15,6 +15,7 @@ use super::rows::{
 use crate::domain::coach::HistoryMessage;
 use crate::domain::day::Day;
 use crate::domain::entry::{DocumentJson, Entry, EntryChanges, EntryRange};
+use crate::domain::goals::{Goals, GoalsMet};
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
@@ -107,6 +108,28 @@ impl Storage for SqliteStore {
             c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
                 .query_row([&id], user_from_row)
                 .optional()
+        })
+        .await
+    }
+
+    async fn goals(&self, user: UserId) -> StoreResult<Goals> {
+        let stored: Option<Option<String>> = self.read(|c| {
+            c.prepare_cached("SELECT goals FROM users WHERE id = ?1")?
+                .query_row([user.to_string()], |row| row.get(0))
+                .optional()
+        })?;
+        Ok(stored
+            .flatten()
+            .map(|text| Goals::from_stored(&text))
+            .unwrap_or_default())
+    }
+
+    async fn set_goals(&self, user: UserId, goals: &Goals) -> StoreResult<bool> {
+        let (user, goals) = (user.to_string(), goals.to_stored());
+        self.write(move |c| {
+            c.prepare_cached("UPDATE users SET goals = ?1, entries_version = entries_version + 1 WHERE id = ?2")?
+                .execute(params![goals, user])
+                .map(|changed| changed == 1)
         })
         .await
     }
@@ -410,6 +433,7 @@ impl Storage for SqliteStore {
                     Ok(LoggedDay {
                         day: day_from_column(row, 0)?,
                         workouts: row.get(1)?,
+                        goals_met: GoalsMet::default(),
                     })
                 })?
                 .collect()
