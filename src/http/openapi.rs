@@ -36,7 +36,7 @@ pub enum Failure {
 /// The error envelope (every non-2xx answer).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "calories", "msg": "Calories must be an integer between 0 and 10000", "value": 10001}]}))]
+#[schema(example = json!({"status": "error", "message": "Calories must be an integer between 0 and 10000", "details": [{"path": "calories", "msg": "Calories must be an integer between 0 and 10000", "value": 10001}]}))]
 pub struct ErrorBody {
     pub status: Failure,
     pub message: String,

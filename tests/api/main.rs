@@ -13,6 +13,7 @@ mod cross_cutting;
 mod docs;
 mod entries;
 mod export;
+mod frontend;
 mod health;
 mod logging;
 mod metrics;

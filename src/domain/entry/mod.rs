@@ -147,6 +147,7 @@ impl Entry {
             notes: &self.log.notes,
             created_at: format_timestamp(self.created_at),
             updated_at: format_timestamp(self.updated_at),
+            sleep_hours: self.log.sleep,
         }
     }
 
@@ -213,4 +214,8 @@ pub struct EntryDocument<'a> {
     created_at: String,
     #[schema(format = DateTime)]
     updated_at: String,
+    /// The same as `sleep`: the name the existing frontend reads (and sends). Last, so that the
+    /// documents stored before it existed get it by appending (migration 20261210000006).
+    #[serde(serialize_with = "serialize_js_number")]
+    sleep_hours: f64,
 }

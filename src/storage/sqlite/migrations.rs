@@ -29,6 +29,10 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         20261201000005,
         include_str!("../../../migrations/20261201000005_ai_history.sql"),
     ),
+    (
+        20261210000006,
+        include_str!("../../../migrations/20261210000006_entry_documents_sleep_hours.sql"),
+    ),
 ];
 
 pub(super) fn run_migrations(connection: &mut Connection) -> rusqlite::Result<usize> {
