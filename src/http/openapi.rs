@@ -120,7 +120,8 @@ Answers are sent with `Cache-Control: no-store`.";
         (name = "entries", description = "Daily entries, one per user per UTC day"),
         (name = "ai", description = "The AI coach: chat and weekly report, answered inline or queued"),
         (name = "health", description = "Probes"),
-        (name = "meta", description = "This documentation and the metrics")
+        (name = "meta", description = "This documentation and the metrics"),
+        (name = "app", description = "The web app for people, served by this server: [open it](/app/)")
     ),
     components(schemas(ErrorBody, MessageResponse))
 )]

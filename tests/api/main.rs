@@ -20,3 +20,4 @@ mod metrics;
 mod mongo;
 mod transfer;
 mod trends;
+mod web;
