@@ -100,7 +100,7 @@ try {
   await page.getByRole("link", { name: "Log today" }).first().click();
   await page.waitForURL(/\/app\/log/);
   // "Today" is the profile's (UTC by default), not the browser's (Los Angeles here).
-  assert.equal(await page.getByLabel("Day").inputValue(), new Date().toISOString().slice(0, 10));
+  assert.equal(await page.getByLabel("Day", { exact: true }).inputValue(), new Date().toISOString().slice(0, 10));
   await page.getByLabel("Calories eaten").fill("2100");
   await page.getByLabel("Sleep").fill("7.5");
   await page.getByLabel("Steps").fill("10432");
@@ -160,6 +160,28 @@ try {
   assert.equal(await page.evaluate(() => document.activeElement.getAttribute("name")), "sleep");
   await screenshot(page, "log-refused");
 
+  step("delete a day from history: asked once, naming the day; Escape keeps it");
+  const token = await page.evaluate(() => JSON.parse(localStorage.getItem("ht.session")).access);
+  const lastWeek = new Date(Date.now() - 6 * 86400000).toISOString().slice(0, 10);
+  assert.equal((await api("POST", "/entries", { date: lastWeek, steps: 4000, notes: "to be deleted" }, token)).status, 201);
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "History" }).click();
+  await page.waitForURL(/\/app\/history/);
+  const old = page.locator(`li[data-day="${lastWeek}"]`);
+  await old.locator("summary").click();
+  await old.getByRole("button", { name: /^Delete / }).click();
+  const dialog = page.getByRole("dialog");
+  await dialog.getByRole("heading", { name: /^Delete .*\?$/ }).waitFor();
+  await screenshot(page, "history-delete");
+  await page.keyboard.press("Escape");
+  await dialog.waitFor({ state: "detached" });
+  assert.equal(await old.count(), 1);
+  await old.getByRole("button", { name: /^Delete / }).click();
+  await dialog.getByRole("button", { name: "Delete" }).click();
+  await old.waitFor({ state: "detached" });
+  await page.getByText(/^Deleted /).first().waitFor();
+  assert.equal(await page.locator("details.entry").count(), 1);
+  assert.equal((await api("GET", `/entries?from=${lastWeek}&to=${lastWeek}`, null, token)).body.length, 0);
+
   step("trends draw the day");
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Trends" }).click();
   await page.waitForURL(/\/app\/trends/);
@@ -181,14 +203,20 @@ try {
   // Words appear while the answer is still being written.
   await page.locator('.message.assistant[aria-busy="true"] .text:not(:empty)').waitFor();
   await streamed;
+  // Done: no longer busy, and the whole answer is there.
+  await page.waitForFunction(() => !document.querySelector(".message.assistant[aria-busy]"));
   const reply = page.locator(".message.assistant").last();
-  await reply.getByText("fake answer").waitFor();
-  assert.equal(await reply.getAttribute("aria-busy"), null);
+  assert.match(await reply.locator(".text").innerText(), /^Keep it up! \(fake answer \d+\)$/);
   await page.getByRole("button", { name: "Write my weekly report" }).click();
   await page.locator("#weekly-report .report").getByText("fake answer").waitFor();
   await screenshot(page, "coach");
   await page.reload();
   await page.locator(".message.user", { hasText: "How did I sleep this week?" }).waitFor();
+  await page.getByRole("button", { name: "Clear history" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Clear history" }).click();
+  await page.getByText("History cleared.").waitFor();
+  assert.equal(await page.locator(".message").count(), 0);
+  assert.equal((await api("GET", "/ai/history", null, await page.evaluate(() => JSON.parse(localStorage.getItem("ht.session")).access))).body.count, 0);
 
   step("account: end the login of another device");
   const other = await api("POST", "/auth/login", { email, password });
@@ -205,6 +233,16 @@ try {
   assert.equal(await sessions.count(), 1);
   assert.equal((await api("POST", "/auth/refresh", { refreshToken: other.body.refreshToken })).status, 401);
   assert.equal((await api("GET", "/entries", null, other.body.accessToken)).status, 401);
+
+  step("profile: a time zone from the server's list");
+  await page.getByLabel("Time zone").fill("Asia/Kolkata");
+  await page.getByRole("button", { name: "Save profile" }).click();
+  await page.locator("#profile").getByText("Profile saved.").waitFor();
+  assert.equal((await api("GET", "/auth/me", null, await page.evaluate(() => JSON.parse(localStorage.getItem("ht.session")).access))).body.user.timezone, "Asia/Kolkata");
+  // Back to UTC: the steps below expect "today" to be the day logged above at any hour.
+  await page.getByLabel("Time zone").fill("UTC");
+  await page.getByRole("button", { name: "Save profile" }).click();
+  await page.waitForResponse((r) => r.url().endsWith("/api/auth/me") && r.request().method() === "PATCH");
 
   step("export: the JSON file holds the day");
   const download = page.waitForEvent("download");
@@ -256,6 +294,13 @@ try {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Today" }).click();
   await page.waitForURL(/\/app\/today/);
   assert.match(await card(page, "steps"), /12,000\s*steps/);
+
+  step("dark mode");
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.reload();
+  await page.locator("[data-metric=steps]").waitFor();
+  await screenshot(page, "today-dark");
+  await page.emulateMedia({ colorScheme: "light" });
 
   step("phone width: the pages fit 360 px");
   await page.setViewportSize({ width: 360, height: 780 });

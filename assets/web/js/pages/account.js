@@ -126,8 +126,8 @@
                 const done = busy(button, "Logging out…");
                 try {
                   await HT.api.del(`/auth/sessions/${encodeURIComponent(s.id)}`);
-                  status(alert, `${what} is logged out.`);
                   await draw();
+                  status(alert, `${what} is logged out.`);
                   alert.focus();
                 } catch (error) {
                   done();

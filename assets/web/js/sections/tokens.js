@@ -32,8 +32,8 @@
               if (!ok) return;
               try {
                 await HT.api.del(`/auth/tokens/${encodeURIComponent(t.id)}`);
-                status(alert, `“${t.name}” is revoked.`);
                 await draw();
+                status(alert, `“${t.name}” is revoked.`);
               } catch (error) {
                 showError(wrap, error);
               }
