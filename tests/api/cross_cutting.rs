@@ -78,7 +78,8 @@ api_test!(
 api_test!(
     async fn unknown_routes_are_json_404s(backend) {
         let app = TestApp::spawn(backend).await;
-        for path in ["/api/nope", "/nope", "/api/entries/a/b/c", "/"] {
+        // `/` itself is the index (API.md "The web app"; tests/api/web.rs); what is not a route is 404.
+        for path in ["/api/nope", "/nope", "/api/entries/a/b/c", "/apiary", "/app/a/b"] {
             assert_error(app.get(path).send().await.expect("request"), StatusCode::NOT_FOUND, "Route not found").await;
         }
     }
