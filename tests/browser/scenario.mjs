@@ -51,7 +51,8 @@ try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true, locale: "en-GB", timezoneId: "America/Los_Angeles" });
   const page = await context.newPage();
   current = page;
-  page.setDefaultTimeout(15000);
+  // Generous: a loaded 2-core machine can take seconds for what takes milliseconds idle.
+  page.setDefaultTimeout(30000);
   page.on("console", (message) => {
     // Chromium logs every 4xx the app asked for (a refused password, say) as "Failed to load
     // resource"; those are expected. Any other error, and any CSP report, is not.
@@ -136,6 +137,8 @@ try {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "History" }).click();
   await page.waitForURL(/\/app\/history/);
   const day = page.locator("details.entry").first();
+  // A preset range shows no date fields; "Custom" does.
+  assert.equal(await page.getByLabel("From").isVisible(), false);
   await day.locator("summary").click();
   await day.getByText("Long walk by the river").waitFor();
   assert.match(await day.locator("summary").innerText(), /10,432 steps/);
