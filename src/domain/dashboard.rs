@@ -9,8 +9,8 @@ use super::entry::rules::{self, FieldKey};
 use super::entry::{DayLog, FieldOf};
 use super::goals::{DayGoals, Goals};
 
-/// One day's figures: `date` (UTC midnight), then every field of the table but the notes,
-/// `workouts` as 0 or 1 (what the old backend's dashboard answered), then `goals`.
+/// One day's figures: `date` (UTC midnight), then every field of the table but the notes (aliases
+/// included), `workouts` as 0 or 1 (what the old backend's dashboard answered), then `goals`.
 pub struct DaySummary<'a> {
     pub day: Day,
     pub log: &'a DayLog,
@@ -20,7 +20,8 @@ pub struct DaySummary<'a> {
 impl Serialize for DaySummary<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        for field in rules::document_fields() {
+        // Aliases too, right after their field (`sleepHours`, what the existing frontend reads).
+        for field in &rules::FIELDS {
             match field.key {
                 FieldKey::Date => map.serialize_entry(field.name, &self.day.to_iso_midnight())?,
                 FieldKey::Workouts => map.serialize_entry(field.name, &u8::from(self.log.workouts))?,

@@ -98,7 +98,7 @@ pub struct ExportDocumentSchema {
             (String = "text/csv"),
         )),
         (status = 400, description = "An unknown format", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "format", "msg": "format must be json or csv", "value": "xml"}]})),
+            example = json!({"status": "error", "message": "format must be json or csv", "details": [{"path": "format", "msg": "format must be json or csv", "value": "xml"}]})),
     )
 )]
 async fn export(
@@ -271,7 +271,7 @@ pub struct ImportResponse {
     responses(
         (status = 200, description = "Imported (see `errors` for the entries that were not)", body = ImportResponse),
         (status = 400, description = "Not an export document, or a bad `onConflict`", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "format", "msg": "Not an export document: format must be \"healthtracker-export\""}]})),
+            example = json!({"status": "error", "message": "Not an export document: format must be \"healthtracker-export\"", "details": [{"path": "format", "msg": "Not an export document: format must be \"healthtracker-export\""}]})),
     )
 )]
 async fn import(

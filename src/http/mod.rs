@@ -37,6 +37,7 @@ pub mod observe;
 pub mod openapi;
 pub mod server;
 pub mod stats;
+pub mod web;
 
 /// The application as one service: what `axum::serve` runs.
 pub type App = BoxCloneSyncService<Request, Response, Infallible>;
@@ -60,6 +61,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(health::routes())
         .merge(docs::routes())
         .merge(metrics::routes())
+        .merge(web::routes())
 }
 
 /// The routes and the operations their annotations describe.

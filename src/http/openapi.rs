@@ -34,7 +34,7 @@ pub enum Failure {
 /// The error envelope (every non-2xx answer).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "calories", "msg": "Calories must be an integer between 0 and 10000", "value": 10001}]}))]
+#[schema(example = json!({"status": "error", "message": "Calories must be an integer between 0 and 10000", "details": [{"path": "calories", "msg": "Calories must be an integer between 0 and 10000", "value": 10001}]}))]
 pub struct ErrorBody {
     pub status: Failure,
     pub message: String,
@@ -119,7 +119,8 @@ Answers are sent with `Cache-Control: no-store`.";
         (name = "goals", description = "The caller's goals: the range a day's value should be in"),
         (name = "ai", description = "The AI coach: chat and weekly report, answered inline or queued"),
         (name = "health", description = "Probes"),
-        (name = "meta", description = "This documentation and the metrics")
+        (name = "meta", description = "This documentation and the metrics"),
+        (name = "app", description = "The web app for people, served by this server: [open it](/app/)")
     ),
     components(schemas(ErrorBody, MessageResponse, crate::domain::stats::Metric, crate::domain::entry::MoodCounts,
         crate::domain::entry::FoodItem))

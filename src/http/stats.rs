@@ -78,7 +78,7 @@ pub struct StatsResponse {
                 "streaks": {"currentLogging": 2, "longestLogging": 9, "currentWorkout": 0, "longestWorkout": 3}})),
         (status = 304, description = "Not modified: the `If-None-Match` tag is current"),
         (status = 400, description = "Bad query (every failing parameter in `details`)", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "from", "msg": "from must not be after to", "value": "2026-12-02"}]})),
+            example = json!({"status": "error", "message": "from must not be after to", "details": [{"path": "from", "msg": "from must not be after to", "value": "2026-12-02"}]})),
     )
 )]
 async fn entry_stats(

@@ -100,13 +100,13 @@ api_test!(
         let body = json_body(app.import(&session.access, "?onConflict=skip", &document).await, StatusCode::OK).await;
         assert_eq!((body["created"].as_u64(), body["updated"].as_u64(), body["skipped"].as_u64()), (Some(1), Some(0), Some(1)));
         let day = |list: &Value, date: &str| list["data"].as_array().into_iter().flatten().find(|e| e["date"].as_str().is_some_and(|d| d.starts_with(date))).cloned().unwrap_or_default();
-        let list = json_body(app.list_entries(&session.access, "").await, StatusCode::OK).await;
+        let list = json_body(app.list_entries_root(&session.access, "").await, StatusCode::OK).await;
         assert_eq!(day(&list, "2026-11-01")["calories"], 1000);
 
         let document = json!({"format": "healthtracker-export", "version": 1, "entries": [{"date": "2026-11-01", "calories": 2500}]});
         let body = json_body(app.import(&session.access, "?onConflict=replace", &document).await, StatusCode::OK).await;
         assert_eq!((body["created"].as_u64(), body["updated"].as_u64(), body["skipped"].as_u64()), (Some(0), Some(1), Some(0)));
-        let list = json_body(app.list_entries(&session.access, "").await, StatusCode::OK).await;
+        let list = json_body(app.list_entries_root(&session.access, "").await, StatusCode::OK).await;
         let replaced = day(&list, "2026-11-01");
         assert_eq!(replaced["calories"], 2500);
         // The entry keeps its id and creation time; its fields are the file's (defaults where absent).
@@ -144,7 +144,7 @@ api_test!(
                 (4, Value::Null, vec!["date".to_owned()]),
             ]
         );
-        let list = json_body(app.list_entries(&session.access, "").await, StatusCode::OK).await;
+        let list = json_body(app.list_entries_root(&session.access, "").await, StatusCode::OK).await;
         assert_eq!(list["count"], 1);
         assert_ne!(list["data"][0]["_id"], "507f1f77bcf86cd799439011");
     }
@@ -162,17 +162,14 @@ api_test!(
             (json!([]), vec![""]),
         ] {
             let response = app.import(&session.access, "", &body).await;
-            let error = assert_error(response, StatusCode::BAD_REQUEST, "Validation failed").await;
+            let error = assert_invalid(response).await;
             assert_eq!(detail_paths(&error), paths, "{body}");
         }
-        let error = assert_error(
-            app.import(&session.access, "?onConflict=merge", &json!({"format": "healthtracker-export", "version": 1, "entries": []})).await,
-            StatusCode::BAD_REQUEST,
-            "Validation failed",
-        )
+        let error = assert_invalid(
+            app.import(&session.access, "?onConflict=merge", &json!({"format": "healthtracker-export", "version": 1, "entries": []})).await)
         .await;
         assert_eq!(detail_paths(&error), ["onConflict"]);
-        let error = assert_error(app.export(&session.access, "?format=xml").await, StatusCode::BAD_REQUEST, "Validation failed").await;
+        let error = assert_invalid(app.export(&session.access, "?format=xml").await).await;
         assert_eq!(detail_paths(&error), ["format"]);
     }
 );

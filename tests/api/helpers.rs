@@ -401,6 +401,15 @@ impl TestApp {
             .expect("list request")
     }
 
+    /// `GET /entries` at the root mount (the envelope; `/api` answers the bare array).
+    pub async fn list_entries_root(&self, access: &str, query: &str) -> Response {
+        self.get(&format!("/entries{query}"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("list request")
+    }
+
     pub async fn dashboard(&self, access: &str, query: &str) -> Response {
         self.get(&format!("/api/entries/dashboard/summary{query}"))
             .bearer_auth(access)
@@ -737,6 +746,20 @@ pub async fn assert_error(response: Response, status: StatusCode, message: &str)
     let body = json_body(response, status).await;
     assert_eq!(body["status"], "error", "{body}");
     assert_eq!(body["message"], message, "{body}");
+    body
+}
+
+/// Asserts a validation error: 400, the envelope, every failing field in `details`, and a `message`
+/// that names the first of them (what a client that shows only `message` tells its user).
+pub async fn assert_invalid(response: Response) -> Value {
+    let body = json_body(response, StatusCode::BAD_REQUEST).await;
+    assert_eq!(body["status"], "error", "{body}");
+    let first = &body["details"][0]["msg"];
+    assert!(first.as_str().is_some_and(|m| !m.is_empty()), "no details: {body}");
+    assert_eq!(
+        body["message"], *first,
+        "the message names the first failing rule: {body}"
+    );
     body
 }
 

@@ -56,7 +56,7 @@ struct Installation {
 }
 
 async fn entries_of(app: &TestApp, access: &str) -> Value {
-    json_body(app.list_entries(access, "?limit=366").await, StatusCode::OK).await["data"].clone()
+    json_body(app.list_entries_root(access, "?limit=366").await, StatusCode::OK).await["data"].clone()
 }
 
 async fn populate(app: &TestApp) -> Installation {
@@ -368,6 +368,10 @@ async fn a_backup_under_write_load_is_verified_and_holds_every_acknowledged_entr
         .await;
     let response = restored.login(&session.email, PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let listed = json_body(restored.list_entries(&session.access, "?limit=5").await, StatusCode::OK).await;
+    let listed = json_body(
+        restored.list_entries_root(&session.access, "?limit=5").await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(listed["count"], 5);
 }

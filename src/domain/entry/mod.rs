@@ -9,7 +9,7 @@ pub mod rules;
 pub use self::changes::{Change, EntryChanges, NewEntry};
 pub use self::measures::Measures;
 pub use self::range::EntryRange;
-pub use self::rules::{FieldKey, Measure};
+pub use self::rules::{FIELDS, FieldKey, Measure};
 
 use std::sync::LazyLock;
 
@@ -221,7 +221,8 @@ impl DocumentJson {
 }
 
 /// An entry document: Mongoose's shape (`_id`, `user`, `date` as UTC midnight) plus `id`, then
-/// every field of the table ([`rules::document_fields`]), then the times.
+/// every field of the table ([`rules::document_fields`]), then the times, then the input aliases
+/// with their field's value (`sleepHours`).
 pub struct EntryDocument<'a>(&'a Entry);
 
 impl Serialize for EntryDocument<'_> {
@@ -239,6 +240,10 @@ impl Serialize for EntryDocument<'_> {
         }
         map.serialize_entry("createdAt", &format_timestamp(entry.created_at))?;
         map.serialize_entry("updatedAt", &format_timestamp(entry.updated_at))?;
+        // The input aliases too (`sleepHours`, what the existing frontend's history reads).
+        for field in FIELDS.iter().filter(|field| field.alias_of.is_some()) {
+            map.serialize_entry(field.name, &FieldOf(&entry.log, field.key))?;
+        }
         map.end()
     }
 }

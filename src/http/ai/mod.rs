@@ -172,7 +172,7 @@ async fn count_request(state: &AppState, user: UserId) -> ApiResult<RateLimitInf
         (status = 202, description = "Queued; poll `checkStatusUrl`", body = Queued,
             links(("JobStatus" = (operation_id = "job_status", parameters(("job_id" = "$response.body#/jobId")))))),
         (status = 400, description = "Validation failed or malformed JSON", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "message", "msg": "Message must be between 1 and 2000 characters", "value": ""}]})),
+            example = json!({"status": "error", "message": "Message must be between 1 and 2000 characters", "details": [{"path": "message", "msg": "Message must be between 1 and 2000 characters", "value": ""}]})),
         (status = 429, description = "Too many AI requests, or too many of the caller's jobs in flight", body = ErrorBody,
             example = json!({"status": "error", "message": "Too many AI requests, please try again later."})),
         (status = 502, description = "The AI provider failed", body = ErrorBody,
