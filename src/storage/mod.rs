@@ -15,6 +15,7 @@ use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
 
+pub mod days_outside;
 pub mod mongo;
 pub mod sqlite;
 pub mod transfer;
@@ -244,10 +245,16 @@ pub async fn open(settings: &crate::config::DatabaseSettings) -> anyhow::Result<
 }
 
 /// `healthtracker migrate`: brings the schema and indexes up to date now, failing with a message a
-/// person can act on (unreachable database, existing data that a unique index cannot accept).
+/// person can act on (unreachable database, existing data that a unique index cannot accept), and
+/// lists the entries an older version stored on a day outside the years 0001–9999.
 pub async fn migrate(settings: &crate::config::DatabaseSettings) -> anyhow::Result<&'static str> {
     match settings {
-        crate::config::DatabaseSettings::Sqlite { .. } => open(settings).await.map(|store| store.backend()),
+        crate::config::DatabaseSettings::Sqlite { path, synchronous } => {
+            let store = sqlite::SqliteStore::open(path, *synchronous).await?;
+            store.migrate().await?;
+            days_outside::report(&store.entries_outside_the_years()?);
+            Ok("sqlite")
+        }
         crate::config::DatabaseSettings::Mongo { url } => mongo::MongoStore::migrate(url).await.map(|()| "mongodb"),
     }
 }

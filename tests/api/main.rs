@@ -10,6 +10,7 @@ mod auth;
 mod coach;
 mod connections;
 mod cross_cutting;
+mod days;
 mod docs;
 mod entries;
 mod export;

@@ -100,6 +100,10 @@ impl MongoStore {
         let duplicates = indexes::find_duplicates(db)
             .await
             .map_err(|error| anyhow::anyhow!("reading existing data failed: {}", scrub(error_summary(&error), url)))?;
+        let outside = indexes::find_days_outside_the_years(db)
+            .await
+            .map_err(|error| anyhow::anyhow!("reading existing data failed: {}", scrub(error_summary(&error), url)))?;
+        super::days_outside::report(&outside);
         if problems.is_empty() && duplicates.is_empty() {
             return Ok(());
         }

@@ -432,9 +432,7 @@ impl Storage for SqliteStore {
                 "SELECT day, document FROM entries WHERE user_id = ?1 AND day > ?2 ORDER BY day ASC LIMIT ?3",
             )?
             .query_map(params![user.to_string(), after, limit], |row| {
-                let day = row.get_ref(0)?.as_str()?;
-                let day = Day::parse_ymd(day).ok_or_else(|| corrupt("day", day))?;
-                Ok((day, DocumentJson::from_stored(row.get(1)?)))
+                Ok((day_from_column(row, 0)?, DocumentJson::from_stored(row.get(1)?)))
             })?
             .collect()
         })
