@@ -28,6 +28,11 @@ pub enum StoreError {
     /// conflict has exactly one unique rule it can break, so the caller knows which.
     #[error("unique constraint violated")]
     Conflict,
+    /// The write is for a user that no longer exists: the account was deleted while the request
+    /// was in flight (401 to the client, as for any token of a deleted account). Nothing of the
+    /// write is left behind.
+    #[error("no such user")]
+    NoSuchUser,
     /// The database cannot be reached or cannot write (503 to the client; retrying later helps).
     #[error("database unavailable: {0}")]
     Unavailable(String),

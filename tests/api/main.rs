@@ -18,5 +18,6 @@ mod health;
 mod logging;
 mod metrics;
 mod mongo;
+mod races;
 mod transfer;
 mod trends;

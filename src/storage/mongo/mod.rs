@@ -239,6 +239,23 @@ impl MongoStore {
         Ok(())
     }
 
+    /// After a write found its user gone (the account deleted while the write was in flight, which
+    /// no foreign key stops here): deletes every entry still naming the user, this write's and any
+    /// other late one's, so nothing outlives the account. `NoSuchUser` once done.
+    async fn undo_for_deleted_user(&self, user: UserId) -> StoreError {
+        let swept = match self.collection(ENTRIES) {
+            Ok(entries) => entries
+                .delete_many(doc! {"user": user_oid(user)})
+                .await
+                .map_err(|e| self.fail(e)),
+            Err(error) => Err(error),
+        };
+        match swept {
+            Ok(_) => StoreError::NoSuchUser,
+            Err(error) => error,
+        }
+    }
+
     /// Whether another entry of `user` (other than `except`) stands for `day`.
     async fn day_taken(&self, user: UserId, day: Day, except: Option<EntryId>) -> StoreResult<bool> {
         let (start, end) = day_window(day);
