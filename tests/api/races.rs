@@ -1,5 +1,6 @@
-//! A user's own requests racing each other: writes in flight while the account is deleted. Each is
-//! tried many times; no trial may end in a 5xx or an orphaned row.
+//! A user's own requests racing each other: writes in flight while the account is deleted, and a
+//! refresh in flight while its login is ended. Each is tried many times; no trial may end in a 5xx,
+//! an orphaned row, or a token that still works.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,5 +92,81 @@ api_test!(
         }
         assert!(answers.iter().any(|(_, s)| *s == StatusCode::UNAUTHORIZED), "no write came late");
         assert!(answers.iter().any(|(_, s)| *s == StatusCode::CREATED), "no write came early");
+    }
+);
+
+/// After a refresh raced the end of its login: whatever it handed out is refused, again and again.
+async fn assert_nothing_works(app: &TestApp, refreshed: reqwest::Response, old_refresh: &str) {
+    let status = refreshed.status();
+    let body: Value = refreshed.json().await.unwrap_or_default();
+    assert_error_status(app.refresh(&json!({"refreshToken": old_refresh})).await).await;
+    match status {
+        StatusCode::OK => {
+            let access = body["accessToken"].as_str().unwrap_or_default();
+            let refresh = body["refreshToken"].as_str().unwrap_or_default().to_owned();
+            assert_error_status(app.me(access).await).await;
+            for _ in 0..3 {
+                assert_error_status(app.refresh(&json!({"refreshToken": refresh})).await).await;
+            }
+        }
+        StatusCode::UNAUTHORIZED => {}
+        other => panic!("the racing refresh answered {other}: {body}"),
+    }
+}
+
+async fn assert_error_status(response: reqwest::Response) {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a token handed out by a refresh that lost the race works: {text}"
+    );
+}
+
+const TRIALS: usize = 16;
+
+api_test!(
+    async fn a_refresh_racing_logout_everywhere_hands_out_nothing_that_works(backend) {
+        let app = TestApp::builder(backend).env("RATE_LIMIT_MAX_REQUESTS", "100000").spawn().await;
+        let session = app.signup().await;
+        for _trial in 0..TRIALS {
+            let login = json_body(app.login(&session.email, PASSWORD).await, StatusCode::OK).await;
+            let (access, refresh) = (
+                login["accessToken"].as_str().unwrap_or_default(),
+                login["refreshToken"].as_str().unwrap_or_default(),
+            );
+            let body = json!({"refreshToken": refresh});
+            let (refreshed, ended) = tokio::join!(
+                app.refresh(&body),
+                app.logout_all(access)
+            );
+            json_body(ended, StatusCode::OK).await;
+            assert_nothing_works(&app, refreshed, refresh).await;
+        }
+    }
+);
+
+api_test!(
+    async fn a_refresh_racing_the_end_of_its_session_hands_out_nothing_that_works(backend) {
+        let app = TestApp::builder(backend).env("RATE_LIMIT_MAX_REQUESTS", "100000").spawn().await;
+        let manager = app.signup().await;
+        for _trial in 0..TRIALS {
+            let login = json_body(app.login(&manager.email, PASSWORD).await, StatusCode::OK).await;
+            let (access, refresh) = (
+                login["accessToken"].as_str().unwrap_or_default(),
+                login["refreshToken"].as_str().unwrap_or_default(),
+            );
+            let sid = claims(access)["sid"].as_str().unwrap_or_default().to_owned();
+            let body = json!({"refreshToken": refresh});
+            let (refreshed, ended) = tokio::join!(
+                app.refresh(&body),
+                app.end_session(&manager.access, &sid)
+            );
+            json_body(ended, StatusCode::OK).await;
+            assert_nothing_works(&app, refreshed, refresh).await;
+        }
+        // The login that ended the others is untouched.
+        json_body(app.me(&manager.access).await, StatusCode::OK).await;
     }
 );
