@@ -16,7 +16,7 @@ use chrono::Utc;
 use healthtracker::auth::password::PasswordHasher;
 use healthtracker::config::{DatabaseSettings, SqliteSynchronous};
 use healthtracker::domain::day::Day;
-use healthtracker::domain::entry::{DayLog, Entry, FoodItem, Meal, Mood};
+use healthtracker::domain::entry::{DayLog, Entry, FoodItem, Meal, Measure, Measures, Mood};
 use healthtracker::domain::ids::{EntryId, UserId};
 use healthtracker::domain::user::{Email, User, UserName};
 use healthtracker::storage::{self, OnConflict};
@@ -58,8 +58,12 @@ fn options() -> anyhow::Result<Options> {
 fn log(user: usize, day: u64) -> DayLog {
     let n = user as u64 * 7919 + day * 104_729;
     DayLog {
-        calories: 1400 + (n % 1300) as i64,
-        sleep: 5.0 + (n % 9) as f64 * 0.5,
+        measures: Measures::default()
+            .with(Measure::Calories, (1400 + n % 1300) as f64)
+            .with(Measure::Sleep, 5.0 + (n % 9) as f64 * 0.5)
+            .with(Measure::HeartRate, (55 + n % 30) as f64)
+            .with(Measure::Steps, (2000 + n % 14_000) as f64)
+            .with(Measure::WaterIntake, 1.0 + (n % 6) as f64 * 0.5),
         workouts: n.is_multiple_of(3),
         food_intake: vec![
             FoodItem {
@@ -73,15 +77,12 @@ fn log(user: usize, day: u64) -> DayLog {
                 calories: 650,
             },
         ],
-        heart_rate: 55 + (n % 30) as i64,
-        steps: 2000 + (n % 14_000) as i64,
         symptoms: if n.is_multiple_of(5) {
             vec!["tired".into()]
         } else {
             Vec::new()
         },
         mood: Mood::ALL[(n % 5) as usize],
-        water_intake: 1.0 + (n % 6) as f64 * 0.5,
         notes: "seeded by scripts/bench".into(),
     }
 }

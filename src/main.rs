@@ -1,7 +1,7 @@
-//! The `healthtracker` binary: `serve` (default) runs the API (and, with async jobs on, an AI job
-//! worker beside it); `worker` runs AI job workers alone; `migrate` brings the database schema up to
-//! date and exits; `copy-data` moves an installation between databases; `backup` copies the
-//! embedded store while it serves.
+//! The `healthtracker` binary: parses the command line (`cli`, where every command is described),
+//! reads the configuration, starts logging and runs the command: `serve` (the default) the API and,
+//! with async jobs on, an AI job worker beside it; `worker` AI job workers alone; `migrate` the
+//! schema; `copy-data` and `backup` are run by `maintenance`. Stops gracefully on SIGTERM/SIGINT.
 
 #![deny(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use clap::Parser;
+use healthtracker::cli::{Cli, Command};
 use healthtracker::config::Settings;
 use healthtracker::startup::{Application, WorkerSetup};
 use healthtracker::{maintenance, storage, telemetry};
@@ -23,95 +25,28 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// call is bounded by AI_TIMEOUT_SECS, 30 s by default).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(45);
 
-const USAGE: &str = "\
-usage: healthtracker [serve | worker | migrate | copy-data | backup | help | version]
-
-  serve     run the HTTP API (the default); with ENABLE_ASYNC_JOBS=true also an AI job
-            worker, unless RUN_WORKER=false
-  worker    run AI job workers only (scale them out beside stateless API instances)
-  migrate   create or upgrade the database schema and indexes, then exit
-  copy-data --from <DATABASE_URL> --to <DATABASE_URL> [--merge]
-            copy every user, entry, login and conversation from one database to another
-            (sqlite://… or mongodb://…, either way); the target is migrated first and must
-            hold no users unless --merge (then what it has is kept, what it lacks added)
-  backup    --to <FILE> [--from sqlite://<path>]
-            a verified online copy of the SQLite database (default: DATABASE_URL)
-
-Configuration comes from the environment and an optional .env file; see README.md.";
-
-enum Command {
-    Serve,
-    Worker,
-    Migrate,
-    CopyData { from: String, to: String, merge: bool },
-    Backup { from: Option<String>, to: String },
-}
-
-/// `--name value` pairs and bare `--flags` after the command; an unknown one is an error.
-fn options(args: &[String], valued: &[&str], flags: &[&str]) -> Result<Vec<(String, Option<String>)>, String> {
-    let mut found = Vec::new();
-    let mut rest = args.iter();
-    while let Some(arg) = rest.next() {
-        if valued.contains(&arg.as_str()) {
-            let value = rest.next().ok_or_else(|| format!("{arg} needs a value"))?;
-            found.push((arg.clone(), Some(value.clone())));
-        } else if flags.contains(&arg.as_str()) {
-            found.push((arg.clone(), None));
-        } else {
-            return Err(format!("unknown option {arg:?}"));
-        }
-    }
-    Ok(found)
-}
-
-fn option(found: &[(String, Option<String>)], name: &str) -> Option<String> {
-    found.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.clone())
-}
-
-fn parse_command(args: &[String]) -> Result<Option<Command>, String> {
-    let rest = args.get(2..).unwrap_or_default();
-    Ok(Some(match args.get(1).map(String::as_str) {
-        None | Some("serve") => Command::Serve,
-        Some("worker") => Command::Worker,
-        Some("migrate") => Command::Migrate,
-        Some("copy-data") => {
-            let found = options(rest, &["--from", "--to"], &["--merge"])?;
-            Command::CopyData {
-                from: option(&found, "--from").ok_or("copy-data needs --from <DATABASE_URL>")?,
-                to: option(&found, "--to").ok_or("copy-data needs --to <DATABASE_URL>")?,
-                merge: found.iter().any(|(n, _)| n == "--merge"),
-            }
-        }
-        Some("backup") => {
-            let found = options(rest, &["--from", "--to"], &[])?;
-            Command::Backup {
-                from: option(&found, "--from"),
-                to: option(&found, "--to").ok_or("backup needs --to <FILE>")?,
-            }
-        }
-        Some("help" | "--help" | "-h") => {
-            println!("{USAGE}");
-            return Ok(None);
-        }
-        Some("version" | "--version" | "-V") => {
-            println!("healthtracker {}", env!("CARGO_PKG_VERSION"));
-            return Ok(None);
-        }
-        Some(other) => return Err(format!("unknown command {other:?}")),
-    }))
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().collect();
-    let command = match parse_command(&args) {
-        Ok(Some(command)) => command,
-        Ok(None) => return ExitCode::SUCCESS,
-        Err(problem) => {
-            eprintln!("healthtracker: {problem}\n\n{USAGE}");
-            return ExitCode::from(2);
+    let command = match Cli::try_parse() {
+        Ok(cli) => cli.command.unwrap_or(Command::Serve),
+        // `--help` and `--version` arrive here too: printed on stdout, exit 0. A usage error names
+        // the argument, shows the usage, exits 2.
+        Err(error) => {
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
+    match command {
+        Command::Version => {
+            println!("healthtracker {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Command::Completions { shell } => {
+            Cli::completions(shell, &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
 
     match dotenvy::dotenv() {
         Ok(_) => {}
@@ -121,12 +56,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    // The operator commands name their databases; they need none of the server's settings.
-    match command {
-        Command::CopyData { from, to, merge } => return maintenance::copy_data_command(&from, &to, merge).await,
-        Command::Backup { from, to } => return maintenance::backup_command(from, &to),
-        _ => {}
-    }
+    // The operator commands need the database only, not the server's settings.
+    let command = match command {
+        Command::CopyData(args) => return maintenance::copy_data_command(args).await,
+        Command::Backup(args) => return maintenance::backup_command(args),
+        other => other,
+    };
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(error) => {
@@ -148,7 +83,8 @@ async fn main() -> ExitCode {
         Command::Migrate => storage::migrate(&settings.database).await.map(|backend| {
             tracing::info!(backend, "database schema is up to date");
         }),
-        Command::CopyData { .. } | Command::Backup { .. } => Ok(()),
+        // Run above, before the server's settings are read.
+        Command::CopyData(_) | Command::Backup(_) | Command::Completions { .. } | Command::Version => Ok(()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -149,6 +149,8 @@ impl Application {
                 .context("HTTP server failed")
         });
         let worker_stopped = stopped.clone();
+        // Without a worker its task only waits for the stop: it is not reported as stopping.
+        let runs_worker = worker.is_some();
         let mut worker = tokio::spawn(async move {
             match worker {
                 Some(worker) => worker.run(wait_for(worker_stopped)).await,
@@ -166,7 +168,7 @@ impl Application {
                 let _ = worker.await;
                 api_outcome
             }
-            worker_outcome = &mut worker => {
+            worker_outcome = &mut worker, if runs_worker => {
                 report_exit("AI job worker", &worker_outcome, &stopped);
                 let _ = stop.send(true);
                 let api_outcome = api.await;

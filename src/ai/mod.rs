@@ -73,10 +73,10 @@ impl AiTask {
             }
             AiTask::WeeklyReport { summary } => {
                 let report = client.complete(&prompts::weekly_report(summary)).await?;
-                Ok(AiAnswer::Report(ReportAnswer {
+                Ok(AiAnswer::Report(Box::new(ReportAnswer {
                     report,
                     summary: summary.clone(),
-                }))
+                })))
             }
         }
     }
@@ -120,7 +120,7 @@ pub async fn remember(store: &dyn Storage, user: UserId, task: &AiTask, answer: 
 #[serde(untagged)]
 pub enum AiAnswer {
     Chat(ChatAnswer),
-    Report(ReportAnswer),
+    Report(Box<ReportAnswer>),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 
 use super::client::Message;
 use crate::domain::coach::{CONTEXT_TURNS, ChatContext, ChatMessage, Role, WeekFigures, WeeklySummary};
+use crate::domain::entry::rules::MEASURES;
+use crate::domain::numbers::js_number_text;
 
 pub const CHAT_SYSTEM_PROMPT: &str = "You are HealthTracker's friendly health coach. Give practical, \
 encouraging guidance about sleep, nutrition, exercise, hydration and mood, in plain language and under \
@@ -17,8 +19,9 @@ they talk to a healthcare professional.";
 pub const REPORT_SYSTEM_PROMPT: &str = "You are HealthTracker's health coach. Write an encouraging weekly \
 health report of 150-200 words based only on the figures provided: acknowledge what went well, point \
 out one or two patterns, and suggest one or two practical, achievable improvements. When figures for \
-the week before are given, compare the two weeks: say what improved and what slipped. Do not give \
-medical advice, diagnoses or medication suggestions.";
+the week before are given, compare the two weeks: say what improved and what slipped. When the user's \
+goals are given, say how the week did against each of them. Do not give medical advice, diagnoses or \
+medication suggestions.";
 
 /// What a chat prompt may cost, in estimated tokens (see [`estimated_tokens`]): the system prompt,
 /// the figures and the question always go in; the conversation fills the rest, newest turns first.
@@ -70,27 +73,72 @@ fn context_block(week: Option<&WeekFigures>) -> String {
         week.total_days
     );
     figure_lines(&mut block, week);
+    goal_lines(&mut block, week);
     if !week.food_items.is_empty() {
         let _ = writeln!(block, "- Some of the food logged: {}", week.food_items.join("; "));
     }
     block
 }
 
-/// The figures both prompts quote. Water is the client's unit (the frontend counts glasses), so
-/// none is named.
+/// The figures both prompts quote: a line per measure the field table gives a week line (with its
+/// label and unit), then workouts and moods.
 fn figure_lines(out: &mut String, week: &WeekFigures) {
     // Writing to a String cannot fail.
-    let _ = writeln!(out, "- Average daily calories: {} kcal", week.avg_calories);
-    let _ = writeln!(out, "- Average sleep: {} hours", week.avg_sleep);
+    for spec in &MEASURES {
+        if let (Some(line), Some(average)) = (spec.week, week.average(spec.measure)) {
+            let _ = writeln!(out, "- {}: {}{}", line.label, js_number_text(average), line.unit);
+        }
+    }
+    if let Some(change) = week.weight_change {
+        let _ = writeln!(out, "- Weight change over the days recorded: {} kg", signed(change));
+    }
     let _ = writeln!(out, "- Workout days: {} out of 7", week.workout_days);
-    let _ = writeln!(out, "- Average daily steps: {}", week.avg_steps);
-    let _ = writeln!(out, "- Average daily water intake: {}", week.avg_water_intake);
     let moods = &week.mood_counts;
     let _ = writeln!(
         out,
         "- Moods: poor {}, fair {}, neutral {}, good {}, excellent {}",
         moods.poor, moods.fair, moods.neutral, moods.good, moods.excellent
     );
+}
+
+/// The person's goals and how many days of the week met each.
+fn goal_lines(out: &mut String, week: &WeekFigures) {
+    if week.goals.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "The user's goals, and the days of these 7 that met each:");
+    for goal in &week.goals {
+        let range = match (goal.goal.min, goal.goal.max) {
+            (Some(min), Some(max)) => format!("between {} and {}", js_number_text(min), js_number_text(max)),
+            (Some(min), None) => format!("at least {}", js_number_text(min)),
+            (None, Some(max)) => format!("at most {}", js_number_text(max)),
+            (None, None) => continue,
+        };
+        let unit = goal_unit(goal.measure);
+        let _ = writeln!(
+            out,
+            "- {} {range}{unit}: met on {} of 7 days",
+            goal.measure.name(),
+            goal.days_met
+        );
+    }
+}
+
+/// A goal's unit, as the week lines name it.
+fn goal_unit(measure: crate::domain::entry::Measure) -> &'static str {
+    match measure {
+        crate::domain::entry::Measure::Weight => " kg",
+        other => other.spec().week.map_or("", |line| line.unit),
+    }
+}
+
+/// `+0.4`, `-1.2`, `0`.
+fn signed(n: f64) -> String {
+    if n > 0.0 {
+        format!("+{}", js_number_text(n))
+    } else {
+        js_number_text(n)
+    }
 }
 
 pub fn weekly_report(summary: &WeeklySummary) -> Vec<Message> {
@@ -102,6 +150,7 @@ pub fn weekly_report(summary: &WeeklySummary) -> Vec<Message> {
         week.total_days
     );
     figure_lines(&mut prompt, week);
+    goal_lines(&mut prompt, week);
     if week.food_items.is_empty() {
         let _ = writeln!(prompt, "No food items were logged.");
     } else {
@@ -131,6 +180,9 @@ pub fn weekly_report(summary: &WeeklySummary) -> Vec<Message> {
 mod tests {
     use super::*;
     use crate::domain::coach::HistoryMessage;
+    use crate::domain::day::Day;
+    use crate::domain::entry::{DayLog, Entry, Measure, Measures};
+    use crate::domain::ids::{EntryId, UserId};
     use serde_json::json;
 
     fn turn(role: Role, content: &str) -> HistoryMessage {
@@ -183,17 +235,80 @@ mod tests {
         assert!(total <= PROMPT_TOKEN_BUDGET, "{total}");
     }
 
+    /// However long the conversation and however many goals, the prompt keeps its budget: the
+    /// figures and every goal always go in, the oldest turns are dropped first.
+    #[test]
+    fn a_long_history_and_every_goal_fit_the_budget() {
+        let goals = crate::domain::goals::Goals::parse(&json!({
+            "calories": {"min": 1800, "max": 2400}, "sleep": {"min": 7, "max": 9}, "steps": {"min": 8000},
+            "waterIntake": {"min": 6}, "heartRate": {"max": 100}, "restingHeartRate": {"max": 65},
+            "activeEnergy": {"min": 400}, "weight": {"min": 60, "max": 75}
+        }))
+        .expect("valid goals");
+        let entries: Vec<Entry> = (0..7)
+            .map(|i| Entry {
+                id: EntryId::new(),
+                user: UserId::new(),
+                date: Day::parse_ymd("2026-11-28").expect("a day").minus_days(i),
+                log: DayLog {
+                    measures: Measures::default()
+                        .with(Measure::Steps, 9000.0)
+                        .with(Measure::Weight, 70.0 + i as f64 / 10.0),
+                    ..DayLog::default()
+                },
+                created_at: chrono::Utc::now(),
+                updated_at: chrono::Utc::now(),
+            })
+            .collect();
+        let week = WeekFigures::from_entries(&entries, 20, &goals);
+        let turns: Vec<HistoryMessage> = (0..200)
+            .map(|i| {
+                turn(
+                    if i % 2 == 0 { Role::User } else { Role::Assistant },
+                    &"a long turn ".repeat(150),
+                )
+            })
+            .collect();
+        let prompt = chat(&question("How am I doing?"), &ChatContext { week, turns });
+        let total: usize = prompt.iter().map(|m| estimated_tokens(&m.content)).sum();
+        assert!(total <= PROMPT_TOKEN_BUDGET, "{total} tokens");
+        let system = &prompt[0].content;
+        for name in [
+            "calories",
+            "sleep",
+            "steps",
+            "waterIntake",
+            "heartRate",
+            "restingHeartRate",
+            "activeEnergy",
+            "weight",
+        ] {
+            assert!(system.contains(&format!("- {name} ")), "{name} missing from {system}");
+        }
+        assert!(system.contains("steps at least 8000: met on 7 of 7 days"), "{system}");
+        assert!(
+            system.contains("Weight change over the days recorded: -0.6 kg"),
+            "{system}"
+        );
+        assert!(prompt.len() > 2, "the newest turns still fit");
+        assert_eq!(prompt[prompt.len() - 1].content, "How am I doing?");
+    }
+
     #[test]
     fn water_has_no_invented_unit() {
-        let week = WeekFigures {
-            total_days: 1,
-            avg_calories: 1,
-            avg_sleep: 1.0,
-            avg_steps: 1,
-            avg_water_intake: 6.5,
-            workout_days: 0,
-            mood_counts: Default::default(),
-            food_items: Vec::new(),
+        let entry = Entry {
+            id: EntryId::new(),
+            user: UserId::new(),
+            date: Day::parse_ymd("2026-11-28").expect("a day"),
+            log: DayLog {
+                measures: Measures::default().with(Measure::WaterIntake, 6.5),
+                ..DayLog::default()
+            },
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let Some(week) = WeekFigures::from_entries([&entry], 0, &Default::default()) else {
+            panic!("a week")
         };
         let summary = WeeklySummary {
             week: week.clone(),

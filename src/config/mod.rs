@@ -63,6 +63,27 @@ impl DatabaseSettings {
         reader::parse_database_url(url)
     }
 
+    /// The server's database alone — `DATABASE_URL` (or `MONGO_URI`) and `SQLITE_SYNCHRONOUS`, read
+    /// as [`Settings::from_env`] reads them — for an operator command that needs nothing else (the
+    /// server's other settings, such as production's `JWT_SECRET`, do not stop it). With it, the
+    /// variable that named it, for messages (`None`: neither is set, the default store).
+    pub fn from_env() -> Result<(Self, Option<&'static str>), ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// [`DatabaseSettings::from_env`] through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<(Self, Option<&'static str>), ConfigError> {
+        let mut env = Reader {
+            lookup,
+            errors: Vec::new(),
+        };
+        let database = sections::database(&mut env);
+        if !env.errors.is_empty() {
+            return Err(ConfigError(env.errors));
+        }
+        Ok((database, sections::database_variable(&env)))
+    }
+
     /// The embedded store at `path`, with the default durability.
     pub fn sqlite(path: impl Into<PathBuf>) -> Self {
         Self::Sqlite {

@@ -39,7 +39,7 @@ impl Reader<'_> {
     }
 
     pub(super) fn bool(&mut self, name: &str, default: bool) -> bool {
-        self.parse(name, default, "true or false", parse_bool)
+        self.parse(name, default, "true or false (also yes/no, on/off, 1/0)", parse_bool)
     }
 
     pub(super) fn positive<T: std::str::FromStr + PartialOrd + Default>(

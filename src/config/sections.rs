@@ -49,13 +49,17 @@ pub(super) fn listen_address(env: &mut Reader<'_>) -> (IpAddr, u16) {
     (host, port)
 }
 
+/// The variable that names the database: `DATABASE_URL`, else the old backend's `MONGO_URI`; `None`
+/// when neither is set (the embedded store's default).
+pub(super) fn database_variable(env: &Reader<'_>) -> Option<&'static str> {
+    ["DATABASE_URL", "MONGO_URI"]
+        .into_iter()
+        .find(|name| env.get(name).is_some())
+}
+
 /// `DATABASE_URL`, or the old backend's `MONGO_URI`; the embedded store by default.
 pub(super) fn database(env: &mut Reader<'_>) -> DatabaseSettings {
-    let name = if env.get("DATABASE_URL").is_some() {
-        "DATABASE_URL"
-    } else {
-        "MONGO_URI"
-    };
+    let name = database_variable(env).unwrap_or("DATABASE_URL");
     let synchronous = env.parse(
         "SQLITE_SYNCHRONOUS",
         SqliteSynchronous::Full,

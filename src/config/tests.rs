@@ -147,3 +147,54 @@ fn a_bad_database_url_is_reported_without_its_password() {
     assert_eq!(url_password("mongodb://db1/ht"), None);
     assert_eq!(url_password("mongodb://user@db1/ht"), None);
 }
+
+#[test]
+fn an_operator_command_reads_the_database_alone_as_the_server_does() {
+    let database = |vars: &[(&str, &str)]| {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        DatabaseSettings::from_lookup(&move |k| map.get(k).cloned())
+    };
+    // The old backend's MONGO_URI names a MongoDB database here too, and the variable is told.
+    let (mongo, named_by) = database(&[("MONGO_URI", "mongodb://db.internal:27017/healthtracker")]).expect("valid");
+    assert!(matches!(mongo, DatabaseSettings::Mongo { .. }));
+    assert_eq!(named_by, Some("MONGO_URI"));
+    let (sqlite, named_by) =
+        database(&[("MONGO_URI", "mongodb://db/x"), ("DATABASE_URL", "sqlite://x.db")]).expect("valid");
+    assert!(matches!(sqlite, DatabaseSettings::Sqlite { .. }));
+    assert_eq!(named_by, Some("DATABASE_URL"));
+    let (default, named_by) = database(&[]).expect("valid");
+    assert!(
+        matches!(default, DatabaseSettings::Sqlite { ref path, synchronous: SqliteSynchronous::Full } if path.as_path() == std::path::Path::new("data/healthtracker.db"))
+    );
+    assert_eq!(named_by, None);
+    let (normal, _) = database(&[("SQLITE_SYNCHRONOUS", "normal")]).expect("valid");
+    assert!(matches!(
+        normal,
+        DatabaseSettings::Sqlite {
+            synchronous: SqliteSynchronous::Normal,
+            ..
+        }
+    ));
+    // Production without a JWT secret stops the server, not a command that needs only the database.
+    assert!(database(&[("APP_ENV", "production")]).is_ok());
+    let err = database(&[("DATABASE_URL", "mongo://app:hunter2@db/ht")])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.starts_with("DATABASE_URL") && !err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn booleans_accept_yes_on_and_1_and_say_so() {
+    for yes in ["true", "TRUE", "yes", "on", "1"] {
+        assert_eq!(parse_bool(yes), Some(true), "{yes}");
+    }
+    for no in ["false", "no", "Off", "0"] {
+        assert_eq!(parse_bool(no), Some(false), "{no}");
+    }
+    let err = settings(&[("TRUST_PROXY", "maybe")])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("yes/no, on/off, 1/0"), "{err}");
+}

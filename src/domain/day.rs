@@ -10,26 +10,29 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use super::timezone::TimeZone;
 
 /// A calendar day. Every day a client sends, and every day the server works out, lies in
-/// [`Day::FIRST`]..=[`Day::LAST`] (the years a `YYYY-MM-DD` can spell); only a day read back from a
+/// [`Day::MIN`]..=[`Day::MAX`] (the years a `YYYY-MM-DD` can spell); only a day read back from a
 /// row stored by an older version, which let others in, can lie outside ([`Day::from_stored`]).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Day(NaiveDate);
 
 impl Day {
-    /// 0001-01-01. (The `expect`s run when the crate compiles.)
-    #[allow(clippy::expect_used)]
-    pub const FIRST: Day = Day(NaiveDate::from_ymd_opt(1, 1, 1).expect("a day"));
-    /// 9999-12-31.
-    #[allow(clippy::expect_used)]
-    pub const LAST: Day = Day(NaiveDate::from_ymd_opt(9999, 12, 31).expect("a day"));
+    /// The first and last day an entry may have (API.md: years 0001–9999).
+    pub const MIN: Day = Day(match NaiveDate::from_ymd_opt(1, 1, 1) {
+        Some(date) => date,
+        None => panic!("0001-01-01 is a date"),
+    });
+    pub const MAX: Day = Day(match NaiveDate::from_ymd_opt(9999, 12, 31) {
+        Some(date) => date,
+        None => panic!("9999-12-31 is a date"),
+    });
 
     pub const fn from_date(date: NaiveDate) -> Self {
         Self(date)
     }
 
-    /// Whether the day lies in [`Day::FIRST`]..=[`Day::LAST`], the only days that are accepted.
+    /// Whether the day lies in [`Day::MIN`]..=[`Day::MAX`], the only days that are accepted.
     pub fn is_in_range(&self) -> bool {
-        (Self::FIRST..=Self::LAST).contains(self)
+        (Self::MIN..=Self::MAX).contains(self)
     }
 
     /// A day as a store wrote it (`YYYY-MM-DD`), including the signed years (`-0001-12-31`,
@@ -49,7 +52,7 @@ impl Day {
     /// does not move the entry a day west of Greenwich. Any other offset says where the moment was
     /// written, not which day is meant (`2026-01-15T19:00:00-05:00` is midnight UTC, and still the
     /// 15th in New York), so it is placed in `zone` like any other moment. `None` unless the day
-    /// lies in [`Day::FIRST`]..=[`Day::LAST`] once placed.
+    /// lies in [`Day::MIN`]..=[`Day::MAX`] once placed.
     pub fn parse_in(input: &str, zone: TimeZone) -> Option<Self> {
         let input = input.trim();
         if input.len() == 10 {
@@ -64,8 +67,8 @@ impl Day {
         day.is_in_range().then_some(day)
     }
 
-    /// Exactly `YYYY-MM-DD` (query parameters, stored days) of a day in [`Day::FIRST`]..=
-    /// [`Day::LAST`]: four, two and two ASCII digits, year 0 refused. Read by hand: chrono's
+    /// Exactly `YYYY-MM-DD` (query parameters, stored days) of a day in [`Day::MIN`]..=
+    /// [`Day::MAX`]: four, two and two ASCII digits, year 0 refused. Read by hand: chrono's
     /// format-string parser was a fifth of a trends request that reads a year of stored days.
     pub fn parse_ymd(input: &str) -> Option<Self> {
         let b = input.as_bytes();
@@ -84,12 +87,12 @@ impl Day {
         NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day).map(Self)
     }
 
-    /// The day `n` days later ([`Day::LAST`], past it).
+    /// The day `n` days later ([`Day::MAX`], past it).
     pub fn plus_days(&self, n: u64) -> Self {
         self.0
             .checked_add_days(chrono::Days::new(n))
-            .map_or(Self::LAST, Self)
-            .min(Self::LAST)
+            .map_or(Self::MAX, Self)
+            .min(Self::MAX)
     }
 
     /// Days from `earlier` to this day (negative when `earlier` is later).
@@ -97,12 +100,12 @@ impl Day {
         (self.0 - earlier.0).num_days()
     }
 
-    /// The day `n` days earlier ([`Day::FIRST`], before it).
+    /// The day `n` days earlier ([`Day::MIN`], before it).
     pub fn minus_days(&self, n: u64) -> Self {
         self.0
             .checked_sub_days(chrono::Days::new(n))
-            .map_or(Self::FIRST, Self)
-            .max(Self::FIRST)
+            .map_or(Self::MIN, Self)
+            .max(Self::MIN)
     }
 
     /// The day's UTC midnight.
@@ -283,11 +286,11 @@ mod tests {
 
     #[test]
     fn arithmetic_stays_within_the_years() {
-        assert_eq!(Day::LAST.plus_days(1), Day::LAST);
-        assert_eq!(Day::LAST.minus_days(1).plus_days(5), Day::LAST);
-        assert_eq!(Day::FIRST.minus_days(1), Day::FIRST);
-        assert_eq!(Day::FIRST.plus_days(1).minus_days(u64::MAX), Day::FIRST);
-        assert!(Day::FIRST.is_in_range() && Day::LAST.is_in_range());
+        assert_eq!(Day::MAX.plus_days(1), Day::MAX);
+        assert_eq!(Day::MAX.minus_days(1).plus_days(5), Day::MAX);
+        assert_eq!(Day::MIN.minus_days(1), Day::MIN);
+        assert_eq!(Day::MIN.plus_days(1).minus_days(u64::MAX), Day::MIN);
+        assert!(Day::MIN.is_in_range() && Day::MAX.is_in_range());
     }
 
     #[test]

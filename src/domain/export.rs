@@ -7,11 +7,12 @@
 
 use std::collections::HashSet;
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::day::Day;
-use super::entry::{FoodItem, Mood, NewEntry};
+use super::entry::rules::{self, CSV_COLUMNS, FieldKey};
+use super::entry::{FoodItem, Measure, NewEntry};
+use super::goals::Goals;
 use super::numbers::js_number_text;
 use super::timezone::TimeZone;
 use super::validation::{FieldError, Problems, body_object};
@@ -33,20 +34,13 @@ pub const fn max_entries(body_limit: usize) -> usize {
 /// [`max_entries`] at the default `BODY_LIMIT` of 10 MiB (40,960): what the OpenAPI document states.
 pub const MAX_ENTRIES: usize = max_entries(10 * 1024 * 1024);
 
-/// The CSV export's columns.
-pub const CSV_HEADER: [&str; 11] = [
-    "date",
-    "calories",
-    "sleep",
-    "workouts",
-    "heartRate",
-    "steps",
-    "mood",
-    "waterIntake",
-    "notes",
-    "symptoms",
-    "foodIntake",
-];
+/// The CSV export's header: `date`, then the field table's [`CSV_COLUMNS`].
+pub fn csv_header() -> Vec<String> {
+    std::iter::once("date")
+        .chain(CSV_COLUMNS.iter().map(|key| rules::name_of(*key)))
+        .map(str::to_owned)
+        .collect()
+}
 
 /// An entry of an import that did not pass, by its place in the file.
 #[derive(Debug, PartialEq)]
@@ -57,11 +51,13 @@ pub struct ImportProblem {
     pub details: Vec<FieldError>,
 }
 
-/// An import document, read: the entries that pass (one per day) and those that do not.
+/// An import document, read: the entries that pass (one per day) and those that do not, and the
+/// goals when the file has them.
 #[derive(Debug)]
 pub struct ImportDocument {
     pub entries: Vec<NewEntry>,
     pub problems: Vec<ImportProblem>,
+    pub goals: Option<Goals>,
 }
 
 impl ImportDocument {
@@ -102,12 +98,26 @@ impl ImportDocument {
                 None
             }
         };
+        // An export of this server carries the account's goals (by the rules of PUT /goals).
+        let goals = match object.get("goals") {
+            None | Some(Value::Null) => None,
+            Some(goals) => match Goals::parse(goals) {
+                Ok(goals) => Some(goals),
+                Err(details) => {
+                    for detail in details {
+                        problems.add(format!("goals.{}", detail.path), detail.msg, detail.value.as_ref());
+                    }
+                    None
+                }
+            },
+        };
         let Some(entries) = entries.filter(|_| problems.is_empty()) else {
             return Err(problems.into_vec());
         };
         let mut document = Self {
             entries: Vec::with_capacity(entries.len()),
             problems: Vec::new(),
+            goals,
         };
         let mut days = HashSet::new();
         for (index, raw) in entries.iter().enumerate() {
@@ -206,45 +216,46 @@ fn unwrap_extended_json(value: &Value) -> Value {
     }
 }
 
-/// What the CSV reads of a stored entry document.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CsvEntry {
-    pub calories: i64,
-    pub sleep: f64,
-    pub workouts: bool,
-    pub heart_rate: i64,
-    pub steps: i64,
-    pub mood: Mood,
-    pub water_intake: f64,
-    pub notes: String,
-    pub symptoms: Vec<String>,
-    pub food_intake: Vec<FoodItem>,
-}
-
-impl CsvEntry {
-    /// The row for `day`, every cell in [`CSV_HEADER`]'s order.
-    pub fn row(&self, day: Day) -> [String; 11] {
-        let food = self
-            .food_intake
-            .iter()
-            .map(|item| format!("{}:{}:{}", item.meal.as_str(), item.food, item.calories))
-            .collect::<Vec<_>>()
-            .join("; ");
-        [
-            day.to_ymd(),
-            self.calories.to_string(),
-            js_number_text(self.sleep),
-            self.workouts.to_string(),
-            self.heart_rate.to_string(),
-            self.steps.to_string(),
-            self.mood.as_str().to_owned(),
-            js_number_text(self.water_intake),
-            neutralise_formula(&self.notes),
-            neutralise_formula(&self.symptoms.join("; ")),
-            neutralise_formula(&food),
-        ]
+/// The CSV row of a stored entry document, every cell in [`csv_header`]'s order: numbers as
+/// JavaScript writes them (a blank cell for an unrecorded measure), lists joined with `; `, food
+/// items as `meal:food:calories`, text that a spreadsheet would run neutralised.
+pub fn csv_row(day: Day, document: &str) -> Result<Vec<String>, serde_json::Error> {
+    let document: Map<String, Value> = serde_json::from_str(document)?;
+    let mut row = Vec::with_capacity(CSV_COLUMNS.len() + 1);
+    row.push(day.to_ymd());
+    for key in CSV_COLUMNS {
+        let value = document.get(rules::name_of(key)).unwrap_or(&Value::Null);
+        row.push(match key {
+            FieldKey::Measure(_) => value.as_f64().map(js_number_text).unwrap_or_default(),
+            // `120/80`, as it is written down.
+            FieldKey::BloodPressure => {
+                let part = |measure: Measure| value.get(measure.name()).and_then(Value::as_f64);
+                match (part(Measure::Systolic), part(Measure::Diastolic)) {
+                    (Some(systolic), Some(diastolic)) => {
+                        format!("{}/{}", js_number_text(systolic), js_number_text(diastolic))
+                    }
+                    _ => String::new(),
+                }
+            }
+            FieldKey::Workouts => value.as_bool().unwrap_or_default().to_string(),
+            FieldKey::Mood => value.as_str().unwrap_or_default().to_owned(),
+            FieldKey::Notes => neutralise_formula(value.as_str().unwrap_or_default()),
+            FieldKey::Symptoms => {
+                let symptoms: Vec<String> = serde_json::from_value(value.clone())?;
+                neutralise_formula(&symptoms.join("; "))
+            }
+            FieldKey::FoodIntake => {
+                let food: Vec<FoodItem> = serde_json::from_value(value.clone())?;
+                let food: Vec<String> = food
+                    .iter()
+                    .map(|item| format!("{}:{}:{}", item.meal.as_str(), item.food, item.calories))
+                    .collect();
+                neutralise_formula(&food.join("; "))
+            }
+            FieldKey::Date => day.to_ymd(),
+        });
     }
+    Ok(row)
 }
 
 /// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, or a tab or carriage return
@@ -298,7 +309,7 @@ mod tests {
         )
         .expect("an export document");
         assert_eq!(parsed.entries.len(), 1);
-        assert_eq!(parsed.entries[0].log.calories, 1800);
+        assert_eq!(parsed.entries[0].log.figure(Measure::Calories), 1800.0);
         let failed: Vec<(usize, Option<&str>)> = parsed.problems.iter().map(|p| (p.index, p.date.as_deref())).collect();
         assert_eq!(failed, [(1, Some("2026-11-02")), (2, None), (3, Some("2026-11-01"))]);
     }
@@ -319,7 +330,10 @@ mod tests {
         assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
         let entry = &parsed.entries[0];
         assert_eq!(entry.date.to_ymd(), "2026-11-28");
-        assert_eq!((entry.log.calories, entry.log.sleep), (2100, 7.5));
+        assert_eq!(
+            (entry.log.figure(Measure::Calories), entry.log.figure(Measure::Sleep)),
+            (2100.0, 7.5)
+        );
         assert_eq!(entry.log.food_intake[0].calories, 300);
     }
 
@@ -327,12 +341,12 @@ mod tests {
     /// its default or empty, the shortest mood) is longer than [`MIN_EXPORTED_ENTRY_BYTES`].
     #[test]
     fn an_exported_entry_is_never_shorter() {
-        use crate::domain::entry::{DayLog, Entry};
+        use crate::domain::entry::{DayLog, Entry, Mood};
         use crate::domain::ids::{EntryId, UserId};
         let shortest = Entry {
             id: EntryId::new(),
             user: UserId::new(),
-            date: Day::FIRST,
+            date: Day::MIN,
             log: DayLog {
                 mood: Mood::Poor,
                 ..DayLog::default()

@@ -3,9 +3,11 @@
 
 pub mod clock;
 pub mod coach;
+pub mod dashboard;
 pub mod day;
 pub mod entry;
 pub mod export;
+pub mod goals;
 pub mod ids;
 pub mod numbers;
 pub mod stats;

@@ -124,17 +124,26 @@ pub fn supplied<'a>(object: &'a serde_json::Map<String, Value>, key: &str) -> Op
 }
 
 /// An integer field: a JSON integer (a number with no fraction) or a string of ASCII digits, within
-/// `0..=max`. The API documentation derives its schema (including the digit-string pattern) from this
+/// `min..=max`. The API documentation derives its schema (including the digit-string pattern) from this
 /// rule, so the two cannot disagree.
 #[derive(Clone, Copy, Debug)]
 pub struct IntegerRule {
     pub label: &'static str,
+    pub min: u64,
     pub max: u64,
 }
 
 impl IntegerRule {
+    /// `0..=max`.
+    pub const fn up_to(label: &'static str, max: u64) -> Self {
+        Self { label, min: 0, max }
+    }
+
     pub fn message(&self) -> String {
-        format!("{} must be an integer between 0 and {}", self.label, self.max)
+        format!(
+            "{} must be an integer between {} and {}",
+            self.label, self.min, self.max
+        )
     }
 
     pub fn read(&self, value: &Value) -> Result<i64, String> {
@@ -155,34 +164,40 @@ impl IntegerRule {
             _ => None,
         };
         match n {
-            Some(n) if n.validate_range(Some(0), Some(self.max), None, None) => Ok(n as i64),
+            Some(n) if n.validate_range(Some(self.min), Some(self.max), None, None) => Ok(n as i64),
             _ => Err(self.message()),
         }
     }
 
     /// The digit strings `read` accepts, as a regular expression.
     pub fn string_pattern(&self) -> String {
-        format!("^0*(?:{})$", range_alternatives(self.max))
+        format!("^0*(?:{})$", range_alternatives(self.min, self.max))
     }
 }
 
-/// A decimal field: a JSON number or a string like `7` or `7.5`, within `0..=max` (`max` whole).
+/// A decimal field: a JSON number or a string like `7` or `7.5`, within `min..=max` (both whole).
 #[derive(Clone, Copy, Debug)]
 pub struct DecimalRule {
     pub label: &'static str,
+    pub min: u64,
     pub max: u64,
 }
 
 impl DecimalRule {
+    /// `0..=max`.
+    pub const fn up_to(label: &'static str, max: u64) -> Self {
+        Self { label, min: 0, max }
+    }
+
     pub fn message(&self) -> String {
-        format!("{} must be a number between 0 and {}", self.label, self.max)
+        format!("{} must be a number between {} and {}", self.label, self.min, self.max)
     }
 
     pub fn read(&self, value: &Value) -> Result<f64, String> {
         let n = match value {
-            Value::Number(n) => n
-                .as_f64()
-                .filter(|f| f.is_finite() && f.validate_range(Some(0.0), Some(self.max as f64), None, None)),
+            Value::Number(n) => n.as_f64().filter(|f| {
+                f.is_finite() && f.validate_range(Some(self.min as f64), Some(self.max as f64), None, None)
+            }),
             Value::String(s) => self.read_str(s),
             _ => None,
         };
@@ -201,6 +216,7 @@ impl DecimalRule {
         }
         let whole_value = IntegerRule {
             label: "",
+            min: self.min,
             max: self.max,
         }
         .read(&Value::from(whole))
@@ -213,39 +229,66 @@ impl DecimalRule {
 
     pub fn string_pattern(&self) -> String {
         let exact = format!("{}(?:\\.0+)?", self.max);
-        match self.max {
-            0 => format!("^0*(?:{exact})$"),
-            max => format!("^0*(?:(?:{})(?:\\.[0-9]+)?|{exact})$", range_alternatives(max - 1)),
+        if self.max == self.min {
+            format!("^0*(?:{exact})$")
+        } else {
+            format!(
+                "^0*(?:(?:{})(?:\\.[0-9]+)?|{exact})$",
+                range_alternatives(self.min, self.max - 1)
+            )
         }
     }
 }
 
-/// Alternatives matching the decimal numbers `0..=max` written without leading zeros.
-fn range_alternatives(max: u64) -> String {
-    let digits: Vec<u32> = max.to_string().chars().filter_map(|c| c.to_digit(10)).collect();
-    let k = digits.len();
-    let mut alternatives = vec!["0".to_owned()];
-    if k >= 2 {
-        alternatives.push(format!("[1-9][0-9]{{0,{}}}", k - 2));
-    }
-    // k-digit numbers below `max`: agree on a prefix, then a smaller digit, then anything.
-    for i in 0..k {
-        let low = if i == 0 { 1 } else { 0 };
-        if digits[i] > low {
-            let prefix: String = digits[..i].iter().map(|d| d.to_string()).collect();
-            let rest = k - i - 1;
-            let tail = if rest > 0 {
-                format!("[0-9]{{{rest}}}")
-            } else {
-                String::new()
-            };
-            alternatives.push(format!("{prefix}[{low}-{}]{tail}", digits[i] - 1));
+/// Alternatives matching the whole numbers `min..=max` written without leading zeros.
+fn range_alternatives(min: u64, max: u64) -> String {
+    let mut alternatives = Vec::new();
+    let (mut low, digits_max) = (min, max.to_string().len() as u32);
+    // One run of equal-length numbers at a time: 0–9, 10–99, … clipped to the range.
+    for digits in min.to_string().len() as u32..=digits_max {
+        let high = (10u64.pow(digits) - 1).min(max);
+        if low <= high {
+            same_length(&low.to_string(), &high.to_string(), &mut alternatives);
         }
-    }
-    if max > 0 {
-        alternatives.push(max.to_string());
+        low = 10u64.pow(digits);
     }
     alternatives.join("|")
+}
+
+/// Alternatives matching the numbers `low..=high` of the same number of digits.
+fn same_length(low: &str, high: &str, out: &mut Vec<String>) {
+    let rest = low.len() - 1;
+    let any = |n: usize| if n > 0 { format!("[0-9]{{{n}}}") } else { String::new() };
+    let (Some(a), Some(b)) = (low.chars().next(), high.chars().next()) else {
+        return;
+    };
+    let digit = |c: char| c.to_digit(10).unwrap_or(0);
+    if a == b {
+        let mut tails = Vec::new();
+        if rest == 0 {
+            out.push(a.to_string());
+            return;
+        }
+        same_length(&low[1..], &high[1..], &mut tails);
+        out.extend(tails.into_iter().map(|tail| format!("{a}{tail}")));
+        return;
+    }
+    if rest == 0 {
+        out.push(format!("[{a}-{b}]"));
+        return;
+    }
+    // `a` then at least the rest of `low`; the digits between with anything; `b` then at most the
+    // rest of `high`.
+    let nines = "9".repeat(rest);
+    let zeros = "0".repeat(rest);
+    let mut edge = Vec::new();
+    same_length(&low[1..], &nines, &mut edge);
+    out.extend(edge.drain(..).map(|tail| format!("{a}{tail}")));
+    if digit(b) > digit(a) + 1 {
+        out.push(format!("[{}-{}]{}", digit(a) + 1, digit(b) - 1, any(rest)));
+    }
+    same_length(&zeros, &high[1..], &mut edge);
+    out.extend(edge.into_iter().map(|tail| format!("{b}{tail}")));
 }
 
 /// Free text: sanitized, then `min..=max` characters; the raw input may not exceed `max` either.
@@ -329,14 +372,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const CALORIES: IntegerRule = IntegerRule {
-        label: "Calories",
-        max: 10_000,
-    };
-    const SLEEP: DecimalRule = DecimalRule {
-        label: "Sleep",
-        max: 24,
-    };
+    const CALORIES: IntegerRule = IntegerRule::up_to("Calories", 10_000);
+    const SLEEP: DecimalRule = DecimalRule::up_to("Sleep", 24);
 
     #[test]
     fn integers_accept_digit_strings_and_refuse_fractions() {
@@ -380,19 +417,37 @@ mod tests {
     /// The documented patterns accept exactly the strings the readers accept.
     #[test]
     fn string_patterns_match_the_readers() {
-        for max in [0u64, 1, 9, 10, 24, 99, 100, 220, 5_000, 10_000, 200_000] {
-            let rule = IntegerRule { label: "n", max };
+        for (min, max) in [
+            (0u64, 0u64),
+            (0, 1),
+            (0, 9),
+            (0, 10),
+            (0, 24),
+            (0, 99),
+            (0, 100),
+            (0, 220),
+            (0, 5_000),
+            (0, 10_000),
+            (0, 200_000),
+            (20, 400),
+            (20, 220),
+            (30, 160),
+            (60, 260),
+            (7, 7),
+            (95, 1_005),
+        ] {
+            let rule = IntegerRule { label: "n", min, max };
             let pattern = regex::Regex::new(&rule.string_pattern()).expect("valid pattern");
             for n in 0..=(max + 1_100).min(250_000) {
                 for text in [n.to_string(), format!("0{n}"), format!("00{n}")] {
                     assert_eq!(
                         pattern.is_match(&text),
                         rule.read(&json!(text)).is_ok(),
-                        "max {max}: {text}"
+                        "{min}..={max}: {text}"
                     );
                 }
             }
-            let decimal = DecimalRule { label: "x", max };
+            let decimal = DecimalRule { label: "x", min, max };
             let pattern = regex::Regex::new(&decimal.string_pattern()).expect("valid pattern");
             for n in 0..=(max + 3) {
                 for text in [
@@ -407,7 +462,7 @@ mod tests {
                     assert_eq!(
                         pattern.is_match(&text),
                         decimal.read(&json!(text)).is_ok(),
-                        "max {max}: {text}"
+                        "{min}..={max}: {text}"
                     );
                 }
             }

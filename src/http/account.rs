@@ -83,7 +83,7 @@ async fn profile(State(state): State<AppState>, caller: AuthUser) -> ApiResult<J
     responses(
         (status = 200, description = "Updated", body = ProfileResponse),
         (status = 400, description = "Validation failed (every failing field in `details`) or malformed JSON", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "timezone", "msg": "Timezone must be an IANA time zone name such as Asia/Kolkata, America/New_York or UTC (not a fixed offset)", "value": "GMT+4"}]})),
+            example = json!({"status": "error", "message": "Timezone must be an IANA time zone name such as Asia/Kolkata, America/New_York or UTC (not a fixed offset)", "details": [{"path": "timezone", "msg": "Timezone must be an IANA time zone name such as Asia/Kolkata, America/New_York or UTC (not a fixed offset)", "value": "GMT+4"}]})),
     )
 )]
 async fn update_profile(

@@ -110,7 +110,7 @@ pub struct RefreshResponse {
     responses(
         (status = 201, description = "Registered and logged in", body = SessionResponse),
         (status = 400, description = "Validation failed (every failing field in `details`) or malformed JSON", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "password", "msg": "Password must contain at least one uppercase letter, one lowercase letter, and one number"}]})),
+            example = json!({"status": "error", "message": "Password must contain at least one uppercase letter, one lowercase letter, and one number", "details": [{"path": "password", "msg": "Password must contain at least one uppercase letter, one lowercase letter, and one number"}]})),
         (status = 409, description = "The e-mail is taken", body = ErrorBody,
             example = json!({"status": "error", "message": "User already exists"})),
         (status = 429, description = "Too many requests from this IP", body = ErrorBody,

@@ -64,6 +64,7 @@ const PAGE: &str = r#"<!doctype html>
   <link rel="stylesheet" href="{mount}/docs/assets/swagger-ui.css">
 </head>
 <body>
+  <p><a href="/app/">HealthTracker web app</a> · this page documents the API it uses</p>
   <div id="swagger-ui"></div>
   <script src="{mount}/docs/assets/swagger-ui-bundle.js"></script>
   <script src="{mount}/docs/assets/init.js" data-spec="{mount}/openapi.json"></script>

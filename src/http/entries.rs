@@ -2,7 +2,7 @@
 //! a timestamp lands on are the caller's time zone's.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -14,11 +14,12 @@ use utoipa_axum::routes;
 use super::conditional::{IfNoneMatch, json_with_etag};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser, JsonBody, PathParam};
+use super::observe::{Mount, split_mount};
 use super::openapi::{EntryInput, EntryUpdate, ErrorBody, MessageResponse, Success};
 
-use crate::domain::entry::{Entry, EntryChanges, EntryDocument, EntryRange, FoodItem, Mood, NewEntry};
+use crate::domain::dashboard::DaySummary;
+use crate::domain::entry::{Entry, EntryChanges, EntryDocument, EntryRange, NewEntry};
 use crate::domain::ids::EntryId;
-use crate::domain::numbers::serialize_js_number;
 use crate::domain::validation::{FieldError, Problems};
 use crate::state::AppState;
 use crate::storage::StoreError;
@@ -33,14 +34,27 @@ pub fn routes() -> OpenApiRouter<AppState> {
 const DAY_TAKEN: ApiError = ApiError::Conflict("Entry already exists for this date");
 const NOT_FOUND: ApiError = ApiError::NotFound("Entry not found");
 
-/// Documentation only: `list` writes this shape itself from the stored documents.
-#[derive(ToSchema)]
+/// Documentation only: `list` writes these shapes itself from the stored documents.
+#[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct EntryListResponse<'a> {
     status: Success,
     count: usize,
     /// Newest day first.
     data: Vec<EntryDocument<'a>>,
+}
+
+/// `GET /entries`'s body: a bare array under `/api` (the pre-upgrade shape the existing React
+/// frontend's history maps over), the envelope at the root mount (the upgraded Node backend's shape,
+/// for scripts written against it).
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum EntryList<'a> {
+    /// Under `/api`: the entries themselves, newest day first.
+    Bare(Vec<EntryDocument<'a>>),
+    /// At the root mount: `{status, count, data}`.
+    Envelope(EntryListResponse<'a>),
 }
 
 #[derive(Serialize, ToSchema)]
@@ -61,32 +75,16 @@ impl<'a> EntryResponse<'a> {
     }
 }
 
-/// One day's figures (zeros, `neutral` and empty lists when nothing was recorded).
+/// The figures twice: in `data`, and at the top level, where the existing frontend's dashboard
+/// reads them (the pre-upgrade backend's shape).
 #[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DaySummary {
-    /// The day as UTC midnight.
-    #[schema(format = DateTime)]
-    date: String,
-    calories: i64,
-    #[serde(serialize_with = "serialize_js_number")]
-    sleep: f64,
-    /// 1 when there was a workout, else 0.
-    #[schema(minimum = 0, maximum = 1)]
-    workouts: u8,
-    heart_rate: i64,
-    steps: i64,
-    symptoms: Vec<String>,
-    mood: Mood,
-    #[serde(serialize_with = "serialize_js_number")]
-    water_intake: f64,
-    food_intake: Vec<FoodItem>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SummaryResponse {
+pub struct SummaryResponse<'a> {
     status: Success,
-    data: DaySummary,
+    #[serde(flatten)]
+    figures: &'a DaySummary<'a>,
+    /// Zeros, `neutral` and empty lists for what was not recorded (`null` for the measures that
+    /// are `null` when unrecorded).
+    data: &'a DaySummary<'a>,
 }
 
 /// A path id: malformed ids are a 400, not a 404 (they cannot name any entry).
@@ -120,34 +118,42 @@ struct ListQuery {
     params(ListQuery, ("If-None-Match" = Option<String>, Header, description = "An `ETag` of an earlier answer: 304 when it is still current")),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "Entries, newest day first (with an `ETag`)", body = EntryListResponse,
+        (status = 200, description = "Entries, newest day first (with an `ETag`): under `/api` a bare array, at the root mount `{status, count, data}`", body = EntryList,
             headers(("ETag" = String, description = "Strong validator of this answer"))),
         (status = 304, description = "Not modified: the `If-None-Match` tag is current"),
         (status = 400, description = "Bad query (every failing parameter in `details`)", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "limit", "msg": "limit must be an integer between 1 and 366", "value": "0"}]})),
+            example = json!({"status": "error", "message": "limit must be an integer between 1 and 366", "details": [{"path": "limit", "msg": "limit must be an integer between 1 and 366", "value": "0"}]})),
     )
 )]
 async fn list(
     State(state): State<AppState>,
     caller: AuthUser,
     if_none_match: IfNoneMatch,
+    OriginalUri(uri): OriginalUri,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> ApiResult<Response> {
     let range = EntryRange::parse(query.from.as_deref(), query.to.as_deref(), query.limit.as_deref())
         .map_err(ApiError::Validation)?;
     // The stored documents are copied into the page as they are: no entry is decoded and re-encoded.
     let documents = state.store.list_entry_documents(caller.id, &range).await?;
+    let envelope = split_mount(uri.path()).0 == Mount::Root;
     let mut body = String::with_capacity(64 + documents.iter().map(|d| d.as_str().len() + 1).sum::<usize>());
-    body.push_str(r#"{"status":"success","count":"#);
-    body.push_str(&documents.len().to_string());
-    body.push_str(r#","data":["#);
+    if envelope {
+        body.push_str(r#"{"status":"success","count":"#);
+        body.push_str(&documents.len().to_string());
+        body.push_str(r#","data":"#);
+    }
+    body.push('[');
     for (i, document) in documents.iter().enumerate() {
         if i > 0 {
             body.push(',');
         }
         body.push_str(document.as_str());
     }
-    body.push_str("]}");
+    body.push(']');
+    if envelope {
+        body.push('}');
+    }
     Ok(json_with_etag(&if_none_match, body))
 }
 
@@ -169,7 +175,7 @@ struct SummaryQuery {
             headers(("ETag" = String, description = "Strong validator of this answer"))),
         (status = 304, description = "Not modified: the `If-None-Match` tag is current"),
         (status = 400, description = "Bad `date`", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "date", "msg": "date must be a date in YYYY-MM-DD format, from 0001-01-01 to 9999-12-31", "value": "28/11/2026"}]})),
+            example = json!({"status": "error", "message": "date must be a date in YYYY-MM-DD format, from 0001-01-01 to 9999-12-31", "details": [{"path": "date", "msg": "date must be a date in YYYY-MM-DD format, from 0001-01-01 to 9999-12-31", "value": "28/11/2026"}]})),
     )
 )]
 async fn summary(
@@ -184,26 +190,17 @@ async fn summary(
         Some(Some(day)) => day,
         Some(None) => return Err(ApiError::Validation(problems.into_vec())),
     };
-    let log = state
-        .store
-        .entry_on_day(caller.id, day)
-        .await?
-        .map(|e| e.log)
-        .unwrap_or_default();
+    let (entry, goals) = tokio::try_join!(state.store.entry_on_day(caller.id, day), state.store.goals(caller.id))?;
+    let log = entry.map(|e| e.log).unwrap_or_default();
+    let figures = DaySummary {
+        day,
+        log: &log,
+        goals: &goals,
+    };
     let body = serde_json::to_vec(&SummaryResponse {
         status: Success::Success,
-        data: DaySummary {
-            date: day.to_iso_midnight(),
-            calories: log.calories,
-            sleep: log.sleep,
-            workouts: u8::from(log.workouts),
-            heart_rate: log.heart_rate,
-            steps: log.steps,
-            symptoms: log.symptoms,
-            mood: log.mood,
-            water_intake: log.water_intake,
-            food_intake: log.food_intake,
-        },
+        figures: &figures,
+        data: &figures,
     })
     .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(json_with_etag(&if_none_match, body))
@@ -217,7 +214,7 @@ async fn summary(
     responses(
         (status = 200, description = "The entry", body = EntryResponse),
         (status = 400, description = "Malformed id", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "id", "msg": "Invalid entry id", "value": "not-an-id"}]})),
+            example = json!({"status": "error", "message": "Invalid entry id", "details": [{"path": "id", "msg": "Invalid entry id", "value": "not-an-id"}]})),
         (status = 404, description = "No such entry, or not the caller's", body = ErrorBody,
             example = json!({"status": "error", "message": "Entry not found"})),
     )
@@ -241,7 +238,7 @@ async fn fetch(State(state): State<AppState>, caller: AuthUser, PathParam(id): P
             ("DeleteEntry" = (operation_id = "remove", parameters(("id" = "$response.body#/data/id")))),
         )),
         (status = 400, description = "Validation failed (every failing field in `details`) or malformed JSON", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "calories", "msg": "Calories must be an integer between 0 and 10000", "value": 10001}]})),
+            example = json!({"status": "error", "message": "Calories must be an integer between 0 and 10000", "details": [{"path": "calories", "msg": "Calories must be an integer between 0 and 10000", "value": 10001}]})),
         (status = 409, description = "The day already has an entry", body = ErrorBody,
             example = json!({"status": "error", "message": "Entry already exists for this date"})),
     )
@@ -266,7 +263,7 @@ async fn create(State(state): State<AppState>, caller: AuthUser, JsonBody(body):
     responses(
         (status = 200, description = "Updated", body = EntryResponse),
         (status = 400, description = "Malformed id, validation failed or malformed JSON", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "sleep", "msg": "Sleep must be a number between 0 and 24", "value": 25}]})),
+            example = json!({"status": "error", "message": "Sleep must be a number between 0 and 24", "details": [{"path": "sleep", "msg": "Sleep must be a number between 0 and 24", "value": 25}]})),
         (status = 404, description = "No such entry, or not the caller's", body = ErrorBody,
             example = json!({"status": "error", "message": "Entry not found"})),
         (status = 409, description = "The new day already has an entry", body = ErrorBody,
@@ -281,16 +278,9 @@ async fn update(
 ) -> ApiResult<Response> {
     let id = entry_id(&id)?;
     let changes = EntryChanges::parse(&body, caller.timezone).map_err(ApiError::Validation)?;
-    let mut entry = state.store.entry_by_id(caller.id, id).await?.ok_or(NOT_FOUND)?;
-    if let Some(day) = changes.date {
-        entry.date = day;
-    }
-    changes.apply(&mut entry.log);
-    entry.updated_at = Utc::now();
-    match state.store.update_entry(&entry).await {
+    let entry = match state.store.update_entry(caller.id, id, &changes, Utc::now()).await {
         Err(StoreError::Conflict) => return Err(DAY_TAKEN),
-        Ok(false) => return Err(NOT_FOUND),
-        other => other?,
+        other => other?.ok_or(NOT_FOUND)?,
     };
     Ok(Json(EntryResponse::new(Some("Entry updated successfully"), &entry)).into_response())
 }
@@ -303,7 +293,7 @@ async fn update(
     responses(
         (status = 200, description = "Deleted", body = MessageResponse),
         (status = 400, description = "Malformed id", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "id", "msg": "Invalid entry id", "value": "not-an-id"}]})),
+            example = json!({"status": "error", "message": "Invalid entry id", "details": [{"path": "id", "msg": "Invalid entry id", "value": "not-an-id"}]})),
         (status = 404, description = "No such entry, or not the caller's", body = ErrorBody,
             example = json!({"status": "error", "message": "Entry not found"})),
     )

@@ -136,7 +136,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, message): (StatusCode, Cow<'static, str>) = match &self {
             ApiError::Validation(details) => {
-                let body = json!({ "status": "error", "message": "Validation failed", "details": details });
+                // The existing frontend shows only `message`: it names the first failing rule, so a
+                // person reads what to change ("Password is too easy to guess …"), not just that
+                // something failed. `details` still lists every field.
+                let message = details.first().map_or("Validation failed", |first| first.msg.as_str());
+                let body = json!({ "status": "error", "message": message, "details": details });
                 return (StatusCode::BAD_REQUEST, Json(body)).into_response();
             }
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),

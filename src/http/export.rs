@@ -27,7 +27,7 @@ use super::openapi::{ErrorBody, ImportDocument as ImportDocumentSchema, Success}
 use crate::domain::coach::HISTORY_KEEP;
 use crate::domain::day::{Day, format_timestamp};
 use crate::domain::entry::Entry;
-use crate::domain::export::{self, CSV_HEADER, CsvEntry, FORMAT, ImportDocument, VERSION};
+use crate::domain::export::{self, FORMAT, ImportDocument, VERSION, csv_header, csv_row};
 use crate::domain::ids::UserId;
 use crate::domain::validation::FieldError;
 use crate::state::AppState;
@@ -75,6 +75,9 @@ pub struct ExportDocumentSchema {
     #[schema(format = DateTime)]
     exported_at: String,
     user: super::account::ProfileView,
+    /// The account's goals (`{}` when none is set); an import sets them where the account has
+    /// none, or over its own with `onConflict=replace`.
+    goals: crate::domain::goals::Goals,
     /// Every entry in its API shape, oldest day first.
     entries: Vec<crate::domain::entry::EntryDocument<'static>>,
     /// The conversation with the coach (its newest 200 messages), oldest first. `POST /import`
@@ -95,7 +98,7 @@ pub struct ExportDocumentSchema {
             (String = "text/csv"),
         )),
         (status = 400, description = "An unknown format", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "format", "msg": "format must be json or csv", "value": "xml"}]})),
+            example = json!({"status": "error", "message": "format must be json or csv", "details": [{"path": "format", "msg": "format must be json or csv", "value": "xml"}]})),
     )
 )]
 async fn export(
@@ -108,7 +111,10 @@ async fn export(
         Some("csv") => ExportFormat::Csv,
         Some(other) => return Err(invalid("format", "format must be json or csv", Some(other))),
     };
-    let user = state.accounts.profile(&caller).await?;
+    let (user, goals) = tokio::try_join!(
+        async { state.accounts.profile(&caller).await.map_err(ApiError::from) },
+        async { state.store.goals(caller.id).await.map_err(ApiError::from) }
+    )?;
     let today = state.clock.today_in(caller.timezone);
     let (content_type, extension, head) = match format {
         ExportFormat::Json => {
@@ -120,16 +126,13 @@ async fn export(
                 "createdAt": format_timestamp(user.created_at),
             });
             let head = format!(
-                r#"{{"format":"{FORMAT}","version":{VERSION},"exportedAt":"{}","user":{profile},"entries":["#,
-                format_timestamp(Utc::now())
+                r#"{{"format":"{FORMAT}","version":{VERSION},"exportedAt":"{}","user":{profile},"goals":{},"entries":["#,
+                format_timestamp(Utc::now()),
+                serde_json::to_string(&goals).unwrap_or_else(|_| "{}".to_owned())
             );
             ("application/json", "json", head)
         }
-        ExportFormat::Csv => (
-            "text/csv; charset=utf-8",
-            "csv",
-            csv_line(&CSV_HEADER.map(str::to_owned)),
-        ),
+        ExportFormat::Csv => ("text/csv; charset=utf-8", "csv", csv_line(&csv_header())),
     };
     let body = Body::from_stream(pages(Arc::clone(&state.store), user.id, format, head));
     let disposition = format!(
@@ -192,8 +195,8 @@ fn pages(
                             }
                             chunk.push_str(document.as_str());
                         }
-                        ExportFormat::Csv => match serde_json::from_str::<CsvEntry>(document.as_str()) {
-                            Ok(entry) => chunk.push_str(&csv_line(&entry.row(*day))),
+                        ExportFormat::Csv => match csv_row(*day, document.as_str()) {
+                            Ok(row) => chunk.push_str(&csv_line(&row)),
                             Err(error) => {
                                 return Some((
                                     Err(StoreError::Other(anyhow::anyhow!("a stored entry document: {error}"))),
@@ -274,7 +277,7 @@ pub struct ImportResponse {
     responses(
         (status = 200, description = "Imported (see `errors` for the entries that were not)", body = ImportResponse),
         (status = 400, description = "Not an export document, or a bad `onConflict`", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "format", "msg": "Not an export document: format must be \"healthtracker-export\""}]})),
+            example = json!({"status": "error", "message": "Not an export document: format must be \"healthtracker-export\"", "details": [{"path": "format", "msg": "Not an export document: format must be \"healthtracker-export\""}]})),
     )
 )]
 async fn import(
@@ -307,6 +310,12 @@ async fn import(
         .collect();
     let counts = state.store.import_entries(caller.id, &entries, on_conflict).await?;
     drop(entries);
+    // The file's goals: set where the account has none, or over its own with `replace`.
+    if let Some(goals) = document.goals.filter(|goals| !goals.is_empty())
+        && (on_conflict == OnConflict::Replace || state.store.goals(caller.id).await?.is_empty())
+    {
+        state.store.set_goals(caller.id, &goals).await?;
+    }
     crate::memory::release_freed_memory();
     Ok(Json(ImportResponse {
         status: Success::Success,

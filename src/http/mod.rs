@@ -30,12 +30,14 @@ pub mod entries;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod goals;
 pub mod health;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
 pub mod server;
 pub mod stats;
+pub mod web;
 
 /// The application as one service: what `axum::serve` runs.
 pub type App = BoxCloneSyncService<Request, Response, Infallible>;
@@ -53,11 +55,13 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(account::routes())
         .merge(entries::routes())
         .merge(stats::routes())
+        .merge(goals::routes())
         .merge(export::routes())
         .merge(ai::routes())
         .merge(health::routes())
         .merge(docs::routes())
         .merge(metrics::routes())
+        .merge(web::routes())
 }
 
 /// The routes and the operations their annotations describe.

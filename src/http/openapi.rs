@@ -12,10 +12,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use crate::domain::coach::CHAT_MESSAGE;
-use crate::domain::entry::rules::{self as entry, FieldKey, FieldRule};
-use crate::domain::entry::{Meal, Mood};
 use crate::domain::user::rules as user;
-use crate::domain::validation::{BOOLEAN_STRINGS, DecimalRule, IntegerRule, TextRule};
+use crate::domain::validation::{DecimalRule, IntegerRule, TextRule};
 
 pub const BEARER: &str = "bearerAuth";
 
@@ -36,7 +34,7 @@ pub enum Failure {
 /// The error envelope (every non-2xx answer).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "calories", "msg": "Calories must be an integer between 0 and 10000", "value": 10001}]}))]
+#[schema(example = json!({"status": "error", "message": "Calories must be an integer between 0 and 10000", "details": [{"path": "calories", "msg": "Calories must be an integer between 0 and 10000", "value": 10001}]}))]
 pub struct ErrorBody {
     pub status: Failure,
     pub message: String,
@@ -118,11 +116,14 @@ Answers are sent with `Cache-Control: no-store`.";
         (name = "account", description = "The caller's account: profile, password, logins, deletion"),
         (name = "data", description = "The caller's data as a file: export and import"),
         (name = "entries", description = "Daily entries, one per user per UTC day"),
+        (name = "goals", description = "The caller's goals: the range a day's value should be in"),
         (name = "ai", description = "The AI coach: chat and weekly report, answered inline or queued"),
         (name = "health", description = "Probes"),
-        (name = "meta", description = "This documentation and the metrics")
+        (name = "meta", description = "This documentation and the metrics"),
+        (name = "app", description = "The web app for people, served by this server: [open it](/app/)")
     ),
-    components(schemas(ErrorBody, MessageResponse))
+    components(schemas(ErrorBody, MessageResponse, crate::domain::stats::Metric, crate::domain::entry::MoodCounts,
+        crate::domain::entry::FoodItem))
 )]
 pub struct ApiDoc;
 
@@ -155,11 +156,14 @@ request_schema!(
     ImportDocument,
     EntryInput,
     EntryUpdate,
+    GoalsInput,
     ChatRequest,
     WeeklyReportRequest
 );
 
 /// What an optional field may also be: `""` (an empty form input) or `null`, both meaning "absent".
+mod entry_fields;
+
 fn optional(schema: Value) -> Value {
     json!({ "anyOf": [schema, { "type": "string", "enum": [""] }, { "type": "null" }] })
 }
@@ -167,9 +171,9 @@ fn optional(schema: Value) -> Value {
 fn integer(rule: IntegerRule, example: impl Into<Value>) -> Value {
     let example = example.into();
     json!({
-        "description": format!("{}: an integer 0–{}, or the same as a digit string", rule.label, rule.max),
+        "description": format!("{}: an integer {}–{}, or the same as a digit string", rule.label, rule.min, rule.max),
         "anyOf": [
-            { "type": "integer", "minimum": 0, "maximum": rule.max },
+            { "type": "integer", "minimum": rule.min, "maximum": rule.max },
             { "type": "string", "pattern": rule.string_pattern() }
         ],
         "examples": [example]
@@ -179,9 +183,9 @@ fn integer(rule: IntegerRule, example: impl Into<Value>) -> Value {
 fn decimal(rule: DecimalRule, example: impl Into<Value>) -> Value {
     let example = example.into();
     json!({
-        "description": format!("{}: a number 0–{}, or the same as a decimal string", rule.label, rule.max),
+        "description": format!("{}: a number {}–{}, or the same as a decimal string", rule.label, rule.min, rule.max),
         "anyOf": [
-            { "type": "number", "minimum": 0, "maximum": rule.max },
+            { "type": "number", "minimum": rule.min, "maximum": rule.max },
             { "type": "string", "pattern": rule.string_pattern() }
         ],
         "examples": [example]
@@ -219,82 +223,6 @@ fn enumeration<T: Serialize>(values: &[T], example: impl Into<Value>) -> Value {
     json!({ "type": "string", "enum": values, "examples": [example] })
 }
 
-/// An example value for each entry field, for the documentation.
-fn entry_example(key: FieldKey) -> Value {
-    match key {
-        FieldKey::Date => json!("2026-11-28"),
-        FieldKey::Calories => json!(2100),
-        FieldKey::Sleep | FieldKey::SleepHours => json!(7.5),
-        FieldKey::Workouts => json!(true),
-        FieldKey::FoodIntake => json!([{"meal": "lunch", "food": "Grilled salmon", "calories": 450}]),
-        FieldKey::HeartRate => json!(64),
-        FieldKey::Steps => json!(9500),
-        FieldKey::Symptoms => json!(["headache"]),
-        FieldKey::Mood => json!("good"),
-        FieldKey::WaterIntake => json!(2.5),
-        FieldKey::Notes => json!("Felt rested"),
-    }
-}
-
-/// The schema of a value that meets `rule`.
-fn rule_schema(rule: FieldRule, example: Value) -> Value {
-    match rule {
-        FieldRule::Day => day(),
-        FieldRule::Integer(rule) => integer(rule, example),
-        FieldRule::Decimal(rule) => decimal(rule, example),
-        FieldRule::Boolean { label } => json!({
-            "description": format!("{label}: a boolean, 0/1, or \"true\"/\"false\"/\"1\"/\"0\""),
-            "anyOf": [
-                { "type": "boolean" },
-                { "type": "integer", "enum": [0, 1] },
-                { "type": "string", "enum": BOOLEAN_STRINGS }
-            ],
-            "examples": [example]
-        }),
-        FieldRule::FoodItems => json!({
-            "type": "array",
-            "maxItems": entry::FOOD_ITEMS_MAX,
-            "items": {
-                "type": "object",
-                "required": ["meal", "food"],
-                "properties": {
-                    "meal": enumeration(&Meal::ALL, "lunch"),
-                    "food": text(entry::FOOD, "Grilled salmon"),
-                    "calories": optional(integer(entry::FOOD_CALORIES, 450)),
-                }
-            },
-            "examples": [example]
-        }),
-        FieldRule::Symptoms => json!({
-            "type": "array",
-            "maxItems": entry::SYMPTOMS_MAX,
-            "items": text(entry::SYMPTOM, "headache"),
-            "examples": [example]
-        }),
-        FieldRule::Mood => enumeration(&Mood::ALL, example),
-        FieldRule::Text(rule) => text(rule, example),
-    }
-}
-
-/// The entry body's properties, from the field table the parser walks. `date` is required on
-/// create (`date_required`), optional on update; every other field is optional.
-fn entry_properties(date_required: bool) -> serde_json::Map<String, Value> {
-    entry::FIELDS
-        .iter()
-        .map(|field| {
-            let mut schema = rule_schema(field.rule, entry_example(field.key));
-            if let Some(canonical) = field.alias_of {
-                schema["description"] = json!(format!(
-                    "Alias of `{canonical}` (what the existing frontend sends); `{canonical}` wins"
-                ));
-                schema["deprecated"] = json!(true);
-            }
-            let required = date_required && field.key == FieldKey::Date;
-            (field.name.to_owned(), if required { schema } else { optional(schema) })
-        })
-        .collect()
-}
-
 fn object(required: &[&str], properties: serde_json::Map<String, Value>, description: &str) -> Value {
     json!({ "type": "object", "description": description, "required": required, "properties": properties })
 }
@@ -330,8 +258,8 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
         "examples": ["Secret123x"]
     });
 
-    let create = entry_properties(true);
-    let update = entry_properties(false);
+    let create = entry_fields::entry_properties(true);
+    let update = entry_fields::entry_properties(false);
 
     vec![
         (
@@ -453,7 +381,11 @@ pub fn document(operations: utoipa::openapi::OpenApi) -> Value {
     #[allow(clippy::expect_used)]
     let mut doc = serde_json::to_value(&doc).expect("an OpenAPI document always serializes to JSON");
     if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
-        for (name, schema) in request_schemas() {
+        for (name, schema) in request_schemas()
+            .into_iter()
+            .chain(entry_fields::goal_schemas())
+            .chain(entry_fields::response_schemas())
+        {
             schemas.insert(name.to_owned(), schema);
         }
     }
@@ -532,6 +464,7 @@ mod tests {
             ImportDocument::name(),
             EntryInput::name(),
             EntryUpdate::name(),
+            GoalsInput::name(),
             ChatRequest::name(),
             WeeklyReportRequest::name(),
         ] {

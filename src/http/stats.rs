@@ -16,7 +16,8 @@ use super::conditional::{IfNoneMatch, etag_of, tagged_json};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser};
 use super::openapi::{ErrorBody, Success};
-use crate::domain::stats::{self, Bucket, BucketStats, StatsQuery, Streaks};
+use crate::domain::day::Day;
+use crate::domain::stats::{self, Bucket, BucketStats, LoggedDay, StatsQuery, Streaks};
 use crate::state::AppState;
 use crate::trends_cache::{CachedAnswer, TrendsKey};
 
@@ -77,7 +78,7 @@ pub struct StatsResponse {
                 "streaks": {"currentLogging": 2, "longestLogging": 9, "currentWorkout": 0, "longestWorkout": 3}})),
         (status = 304, description = "Not modified: the `If-None-Match` tag is current"),
         (status = 400, description = "Bad query (every failing parameter in `details`)", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "from", "msg": "from must not be after to", "value": "2026-12-02"}]})),
+            example = json!({"status": "error", "message": "from must not be after to", "details": [{"path": "from", "msg": "from must not be after to", "value": "2026-12-02"}]})),
     )
 )]
 async fn entry_stats(
@@ -103,18 +104,26 @@ async fn entry_stats(
     if let Some(kept) = state.trends.get(&key, caller.entries_version) {
         return Ok(tagged_json(&if_none_match, kept.body, kept.etag));
     }
-    let (figures, logged) = tokio::try_join!(
+    let (figures, goals) = tokio::try_join!(
         state.store.day_figures(caller.id, query.from, query.to),
-        state.store.logged_days(caller.id),
+        state.store.goals(caller.id),
     )?;
+    // The streaks run over the whole history: the days alone, or with their figures when there
+    // are goals to meet.
+    let logged: Vec<LoggedDay> = if goals.is_empty() {
+        state.store.logged_days(caller.id).await?
+    } else {
+        let history = state.store.day_figures(caller.id, Day::MIN, Day::MAX).await?;
+        history.iter().map(|day| day.logged(&goals)).collect()
+    };
     let body = StatsResponse {
         status: Success::Success,
         from: query.from.to_ymd(),
         to: query.to.to_ymd(),
         bucket: query.bucket,
         timezone: caller.timezone.name(),
-        data: stats::buckets(&query, &figures),
-        streaks: stats::streaks(&logged, today),
+        data: stats::buckets(&query, &figures, &goals),
+        streaks: stats::streaks(&logged, today, &goals),
     };
     let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.into()))?);
     let computed = CachedAnswer {

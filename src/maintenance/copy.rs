@@ -1,10 +1,13 @@
-//! `healthtracker copy-data --from <DATABASE_URL> --to <DATABASE_URL> [--merge]`: everything one
+//! `healthtracker copy-data --from <DATABASE_URL> --to <DATABASE_URL>`: everything one
 //! database holds, written into another through the `Storage` trait, so either backend moves to
 //! either. User by user, in id order: the account (password hash, profile), its entries a page at a
 //! time (ids and timestamps kept), its refresh tokens, logins and revoked access tokens (so nobody
 //! logs in again and a logged-out token stays refused), and its conversation with the coach. Memory
 //! holds one page, whatever the size of the database.
 //!
+//! A source that does not exist is refused before anything is opened (`source.rs`), one that holds
+//! no users before the target is touched, unless `--allow-empty`: a mistyped `--from` must not read
+//! as a successful copy of nothing.
 //! A target that already has users is refused unless `--merge`: then a user the target has (by id)
 //! keeps everything it has and gains what it lacks, and a second run copies nothing. The counts of
 //! both sides are compared at the end.
@@ -15,6 +18,7 @@
 use anyhow::{Context, bail};
 
 use super::progress::Progress;
+use super::source;
 use crate::config::DatabaseSettings;
 use crate::domain::coach::HISTORY_KEEP;
 use crate::domain::day::Day;
@@ -31,6 +35,8 @@ const ENTRY_PAGE: u32 = 1_000;
 pub struct CopyOptions {
     /// Add to a target that has users instead of refusing it.
     pub merge: bool,
+    /// Copy a source that holds no users instead of refusing it.
+    pub allow_empty: bool,
     /// No progress output (tests).
     pub quiet: bool,
 }
@@ -83,14 +89,23 @@ impl CopyReport {
     }
 }
 
-/// Opens both databases (migrating the target first), then copies.
+/// Checks the source (it must exist and hold users, unless `allow_empty`), then opens both databases
+/// (migrating the target first) and copies. A refused source leaves the target untouched.
 pub async fn copy_between(
     from: &DatabaseSettings,
     to: &DatabaseSettings,
     options: CopyOptions,
 ) -> anyhow::Result<CopyReport> {
+    source::check(from, "--from").await?;
     let source = storage::open(from).await.context("opening the source")?;
     source.ping().await.context("the source does not answer")?;
+    let users = source.collection_counts().await.context("counting the source")?.users;
+    if users == 0 && !options.allow_empty {
+        bail!(
+            "the source (--from) holds no users, so there is nothing to copy: check that --from names the \
+             installation you mean, or pass --allow-empty to copy an empty one; the target was not touched"
+        );
+    }
     storage::migrate(to).await.context("migrating the target")?;
     let target = storage::open(to).await.context("opening the target")?;
     target.ping().await.context("the target does not answer")?;
@@ -155,7 +170,7 @@ pub async fn copy(source: &dyn Storage, target: &dyn Storage, options: CopyOptio
     Ok(report)
 }
 
-/// A user's entries, credentials and conversation; the entries copied.
+/// A user's entries, credentials, goals and conversation; the entries copied.
 async fn copy_user_data(
     source: &dyn Storage,
     target: &dyn Storage,
@@ -193,6 +208,17 @@ async fn copy_user_data(
             .restore_credentials(user, &credentials)
             .await
             .with_context(|| format!("writing the logins of user {user}"))?;
+    }
+    let goals = source
+        .goals(user)
+        .await
+        .with_context(|| format!("reading the goals of user {user}"))?;
+    // A merged user's goals are copied only where the target has none.
+    if !goals.is_empty() && (fresh || target.goals(user).await?.is_empty()) {
+        target
+            .set_goals(user, &goals)
+            .await
+            .with_context(|| format!("writing the goals of user {user}"))?;
     }
     let history = source.ai_history(user, HISTORY_KEEP).await?;
     // A merged user's conversation is copied only into an empty one: appending would repeat it.

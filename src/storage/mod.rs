@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use self::transfer::{CollectionCounts, UserCredentials};
 use crate::domain::coach::HistoryMessage;
 use crate::domain::day::Day;
-use crate::domain::entry::{DocumentJson, Entry, EntryRange};
+use crate::domain::entry::{DocumentJson, Entry, EntryChanges, EntryRange};
+use crate::domain::goals::Goals;
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
@@ -124,6 +125,11 @@ pub trait Storage: Send + Sync + 'static {
         timezone: Option<TimeZone>,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<User>>;
+    /// The user's goals (none for an unknown user).
+    async fn goals(&self, user: UserId) -> StoreResult<Goals>;
+    /// Replaces the user's goals; `false` when there is no such user. Moves the user's
+    /// `entries_version` like an entry write, because the trends kept in memory show the goals.
+    async fn set_goals(&self, user: UserId, goals: &Goals) -> StoreResult<bool>;
     /// Deletes the user and everything that is theirs in the database: entries, logins, refresh
     /// tokens, revoked-token rows (and any other per-user data a backend keeps). `false` when
     /// there was no such user.
@@ -186,9 +192,17 @@ pub trait Storage: Send + Sync + 'static {
     }
     async fn entry_by_id(&self, user: UserId, id: EntryId) -> StoreResult<Option<Entry>>;
     async fn entry_on_day(&self, user: UserId, day: Day) -> StoreResult<Option<Entry>>;
-    /// Replaces the stored entry with the same id and owner. `Ok(false)` when there is none;
-    /// `Conflict` when its new day is taken by another of the user's entries.
-    async fn update_entry(&self, entry: &Entry) -> StoreResult<bool>;
+    /// Applies a partial update ([`Entry::apply`]: the fields sent, `date` moving the entry, the
+    /// update time) to the user's entry `id` atomically — two updates of different fields never lose
+    /// one of them — and answers the entry as it now is. `Ok(None)` when there is none; `Conflict`
+    /// when its new day is taken by another of the user's entries.
+    async fn update_entry(
+        &self,
+        user: UserId,
+        id: EntryId,
+        changes: &EntryChanges,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Entry>>;
     async fn delete_entry(&self, user: UserId, id: EntryId) -> StoreResult<bool>;
     /// The trend figures of each day the user logged in `from..=to`, oldest first: one indexed
     /// range scan.

@@ -89,7 +89,7 @@ async fn chat_validation() {
             .send()
             .await
             .expect("chat");
-        let error = assert_error(response, StatusCode::BAD_REQUEST, "Validation failed").await;
+        let error = assert_invalid(response).await;
         assert_eq!(detail_paths(&error), ["message"], "{body}");
     }
     json_body(app.chat(&session.access, &"x".repeat(2000)).await, StatusCode::OK).await;

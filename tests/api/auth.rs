@@ -43,14 +43,14 @@ api_test!(
     async fn register_lists_every_invalid_field_without_echoing_the_password(backend) {
         let app = TestApp::spawn(backend).await;
         let response = app.register(&json!({"name": "A", "email": "not-an-email", "password": "weakpass"})).await;
-        let body = assert_error(response, StatusCode::BAD_REQUEST, "Validation failed").await;
+        let body = assert_invalid(response).await;
         assert_eq!(detail_paths(&body), ["name", "email", "password"]);
         assert_eq!(body["details"][1]["value"], "not-an-email");
         assert!(body["details"][2].get("value").is_none(), "password echoed: {body}");
         assert!(!body.to_string().contains("weakpass"));
 
         let response = app.register(&json!({})).await;
-        let body = assert_error(response, StatusCode::BAD_REQUEST, "Validation failed").await;
+        let body = assert_invalid(response).await;
         assert_eq!(detail_paths(&body), ["name", "email", "password"]);
     }
 );
@@ -61,7 +61,7 @@ api_test!(
         // Under 12 characters the upper/lower/digit mix is required; over 128 is refused.
         for weak in ["Sh0rt", "alllower1", "ALLUPPER1", "NoDigitsA", &format!("Aa1{}", "x".repeat(126))] {
             let response = app.register(&json!({"name": "Ada", "email": format!("{}@example.com", hex_id()), "password": weak})).await;
-            let body = assert_error(response, StatusCode::BAD_REQUEST, "Validation failed").await;
+            let body = assert_invalid(response).await;
             assert_eq!(detail_paths(&body), ["password"], "{weak}");
         }
     }
@@ -84,7 +84,7 @@ api_test!(
         let app = TestApp::spawn(backend).await;
         for guessable in ["Password1", "Passw0rd", "Qwerty123", "passwordpassword"] {
             let response = app.register(&json!({"name": "Ada", "email": format!("{}@example.com", hex_id()), "password": guessable})).await;
-            let body = assert_error(response, StatusCode::BAD_REQUEST, "Validation failed").await;
+            let body = assert_invalid(response).await;
             assert_eq!(detail_paths(&body), ["password"], "{guessable}");
             let why = body["details"][0]["msg"].as_str().unwrap_or_default();
             assert!(why.contains("guess"), "{guessable}: {why}");
@@ -178,7 +178,7 @@ api_test!(
     async fn login_validation(backend) {
         let app = TestApp::spawn(backend).await;
         let response = app.post("/api/auth/login").json(&json!({"email": "nope"})).send().await.expect("login");
-        let body = assert_error(response, StatusCode::BAD_REQUEST, "Validation failed").await;
+        let body = assert_invalid(response).await;
         assert_eq!(detail_paths(&body), ["email", "password"]);
     }
 );

@@ -21,6 +21,9 @@ async fn user_in(app: &TestApp, zone: &str) -> Session {
     session
 }
 
+/// Why a day is refused (the answer's `message`: the first failing rule, in words).
+const DATE_RULE: &str = "Date must be a valid date (YYYY-MM-DD or ISO 8601) from 0001-01-01 to 9999-12-31";
+
 fn import_document(entries: Value) -> Value {
     json!({"format": "healthtracker-export", "version": 1, "entries": entries})
 }
@@ -47,12 +50,7 @@ api_test!(
             // Still 9999 in UTC, already 10000 at UTC+14.
             (&kiritimati, "9999-12-31T12:00:00Z"),
         ] {
-            let body = assert_error(
-                app.create_entry(&session.access, &json!({"date": date})).await,
-                StatusCode::BAD_REQUEST,
-                "Validation failed",
-            )
-            .await;
+            let body = assert_error(app.create_entry(&session.access, &json!({"date": date})).await, StatusCode::BAD_REQUEST, DATE_RULE).await;
             assert_eq!(detail_paths(&body), ["date"], "{date}: {body}");
         }
         // The first and the last day are days like any other.
@@ -67,12 +65,7 @@ api_test!(
         let entry = app.created_entry(&utc.access, &json!({"date": "2026-01-15"})).await;
         let id = entry["id"].as_str().unwrap_or_default();
         for date in ["0000-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00", "0000-12-31"] {
-            let body = assert_error(
-                app.update_entry(&utc.access, id, &json!({"date": date})).await,
-                StatusCode::BAD_REQUEST,
-                "Validation failed",
-            )
-            .await;
+            let body = assert_error(app.update_entry(&utc.access, id, &json!({"date": date})).await, StatusCode::BAD_REQUEST, DATE_RULE).await;
             assert_eq!(detail_paths(&body), ["date"], "{date}: {body}");
         }
         // Nor an import: those entries are listed as refused, the rest imported.
@@ -96,15 +89,17 @@ api_test!(
         assert_eq!((body["created"].as_u64(), error_indexes(&body)), (Some(1), vec![0, 1, 2, 3]), "{body}");
 
         // Nor a query parameter.
-        for path in [
-            "/api/entries?from=0000-12-01",
-            "/api/entries?to=0000-12-31",
-            "/api/entries/stats?from=0000-12-01&to=0001-01-31",
-            "/api/entries/stats?to=0000-12-31",
-            "/api/entries/dashboard/summary?date=0000-01-01",
+        for (path, parameter) in [
+            ("/api/entries?from=0000-12-01", "from"),
+            ("/api/entries?to=0000-12-31", "to"),
+            ("/api/entries/stats?from=0000-12-01&to=0001-01-31", "from"),
+            ("/api/entries/stats?to=0000-12-31", "to"),
+            ("/api/entries/dashboard/summary?date=0000-01-01", "date"),
         ] {
             let response = app.get(path).bearer_auth(&utc.access).send().await.expect("request");
-            assert_error(response, StatusCode::BAD_REQUEST, "Validation failed").await;
+            let message = format!("{parameter} must be a date in YYYY-MM-DD format, from 0001-01-01 to 9999-12-31");
+            let body = assert_error(response, StatusCode::BAD_REQUEST, &message).await;
+            assert_eq!(detail_paths(&body), [parameter], "{path}: {body}");
         }
         // Ranges at the edges are answered, never stretched past them.
         for query in [
@@ -226,7 +221,7 @@ api_test!(
         json_body(app.stats(access, "?from=2026-01-01&to=2026-12-31&bucket=month").await, StatusCode::OK).await;
         json_body(app.dashboard(access, "?date=2026-03-01").await, StatusCode::OK).await;
         let listed = json_body(app.list_entries(access, "").await, StatusCode::OK).await;
-        let listed: Vec<&str> = listed["data"].as_array().into_iter().flatten().filter_map(|e| e["id"].as_str()).collect();
+        let listed: Vec<&str> = listed.as_array().into_iter().flatten().filter_map(|e| e["id"].as_str()).collect();
         for (id, date) in &odd {
             assert!(listed.contains(&id.as_str()), "{date} hidden from the list: {listed:?}");
             let body = json_body(app.get_entry(access, id).await, StatusCode::OK).await;
@@ -261,7 +256,7 @@ api_test!(
         let (second, _) = &odd[1];
         json_body(app.delete_entry(access, second).await, StatusCode::OK).await;
         let listed = json_body(app.list_entries(access, "").await, StatusCode::OK).await;
-        assert_eq!(listed["data"].as_array().map(Vec::len), Some(3), "{listed}");
+        assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
     }
 );
 
@@ -317,7 +312,7 @@ api_test!(
             assert_eq!(body["created"], 1, "{body}");
             let listed = json_body(app.list_entries(&importer.access, "").await, StatusCode::OK).await;
             let expected = format!("{day}T00:00:00.000Z");
-            assert_eq!((posted["date"].as_str(), listed["data"][0]["date"].as_str()), (Some(expected.as_str()), Some(expected.as_str())), "{zone} {sent}");
+            assert_eq!((posted["date"].as_str(), listed[0]["date"].as_str()), (Some(expected.as_str()), Some(expected.as_str())), "{zone} {sent}");
         }
         // The old backend's `{"$date": …}` values keep the nearest-midnight rule: it stored the
         // server's local midnight.
@@ -337,7 +332,7 @@ api_test!(
         .await;
         assert_eq!(body["created"], 2, "{body}");
         let listed = json_body(app.list_entries(&importer.access, "").await, StatusCode::OK).await;
-        let days: Vec<&str> = listed["data"].as_array().into_iter().flatten().filter_map(|e| e["date"].as_str()).collect();
+        let days: Vec<&str> = listed.as_array().into_iter().flatten().filter_map(|e| e["date"].as_str()).collect();
         // 1796450400000 ms is 2026-12-05T06:00:00Z: local midnight at UTC-6.
         assert_eq!(days, ["2026-12-05T00:00:00.000Z", "2026-11-28T00:00:00.000Z"]);
     }

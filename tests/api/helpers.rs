@@ -189,6 +189,12 @@ impl TestAppBuilder {
     }
 }
 
+/// An HTTP client for a server the test runs as a process (a `TestApp` has its own).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().no_proxy().build().expect("HTTP client")
+}
+
 /// Logs from the app under test go to the test output only with `TEST_LOG=1`.
 fn init_test_logging() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -389,6 +395,15 @@ impl TestApp {
 
     pub async fn list_entries(&self, access: &str, query: &str) -> Response {
         self.get(&format!("/api/entries{query}"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("list request")
+    }
+
+    /// `GET /entries` at the root mount (the envelope; `/api` answers the bare array).
+    pub async fn list_entries_root(&self, access: &str, query: &str) -> Response {
+        self.get(&format!("/entries{query}"))
             .bearer_auth(access)
             .send()
             .await
@@ -731,6 +746,20 @@ pub async fn assert_error(response: Response, status: StatusCode, message: &str)
     let body = json_body(response, status).await;
     assert_eq!(body["status"], "error", "{body}");
     assert_eq!(body["message"], message, "{body}");
+    body
+}
+
+/// Asserts a validation error: 400, the envelope, every failing field in `details`, and a `message`
+/// that names the first of them (what a client that shows only `message` tells its user).
+pub async fn assert_invalid(response: Response) -> Value {
+    let body = json_body(response, StatusCode::BAD_REQUEST).await;
+    assert_eq!(body["status"], "error", "{body}");
+    let first = &body["details"][0]["msg"];
+    assert!(first.as_str().is_some_and(|m| !m.is_empty()), "no details: {body}");
+    assert_eq!(
+        body["message"], *first,
+        "the message names the first failing rule: {body}"
+    );
     body
 }
 

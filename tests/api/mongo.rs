@@ -144,7 +144,7 @@ async fn a_database_written_by_the_old_backend_is_served_and_upgraded() {
     let access = session["accessToken"].as_str().unwrap_or_default().to_owned();
 
     // Listed newest first, each on the day it was meant for, with the API's defaults.
-    let list = json_body(app.list_entries(&access, "").await, StatusCode::OK).await;
+    let list = json_body(app.list_entries_root(&access, "").await, StatusCode::OK).await;
     assert_eq!(list["count"], 3, "{list}");
     let data = &list["data"];
     let dates: Vec<&str> = (0..3).filter_map(|i| data[i]["date"].as_str()).collect();
@@ -201,13 +201,13 @@ async fn a_database_written_by_the_old_backend_is_served_and_upgraded() {
 
     // Day lookups see local-midnight dates.
     let range = json_body(
-        app.list_entries(&access, "?from=2026-11-28&to=2026-11-28").await,
+        app.list_entries_root(&access, "?from=2026-11-28&to=2026-11-28").await,
         StatusCode::OK,
     )
     .await;
     assert_eq!(range["count"], 1);
     assert_eq!(range["data"][0]["_id"], e28.to_hex());
-    let range = json_body(app.list_entries(&access, "?from=2026-11-22").await, StatusCode::OK).await;
+    let range = json_body(app.list_entries_root(&access, "?from=2026-11-22").await, StatusCode::OK).await;
     assert_eq!(range["count"], 2);
     let summary = json_body(app.dashboard(&access, "?date=2026-11-28").await, StatusCode::OK).await;
     assert_eq!(summary["data"]["calories"], 2100);

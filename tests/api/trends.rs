@@ -346,7 +346,7 @@ api_test!(
             ("?from=x&to=y&bucket=z", vec!["from", "to", "bucket"]),
             ("?bucket=day&bucket=week", vec!["bucket"]),
         ] {
-            let error = assert_error(app.stats(&session.access, query).await, StatusCode::BAD_REQUEST, "Validation failed").await;
+            let error = assert_invalid(app.stats(&session.access, query).await).await;
             assert_eq!(detail_paths(&error), paths, "{query}");
         }
         // The longest range there may be: 3,660 days.
@@ -573,7 +573,8 @@ async fn json_is_compressed_when_the_client_asks() {
         None => bytes.to_vec(),
     })
     .expect("JSON");
-    assert_eq!(body["message"], "Validation failed");
+    assert_eq!(body["message"], body["details"][0]["msg"]);
+    assert_eq!(detail_paths(&body), ["bucket"]);
 }
 
 /// MongoDB: entries the old backend wrote (local midnights, `sleepHours`, numbers of every BSON

@@ -44,7 +44,7 @@ async fn integrity(path: &Path) -> String {
 }
 
 async fn days_listed(app: &TestApp, token: &str) -> Vec<String> {
-    let body = json_body(app.list_entries(token, "?limit=366").await, StatusCode::OK).await;
+    let body = json_body(app.list_entries_root(token, "?limit=366").await, StatusCode::OK).await;
     let mut days: Vec<String> = body["data"]
         .as_array()
         .expect("data")

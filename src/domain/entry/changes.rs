@@ -4,12 +4,20 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::rules::{self, FIELDS, FieldKey, FieldRule};
+use super::rules::{self, FIELDS, FieldKey, FieldRule, Measure, NumberRule, Unrecorded};
 use super::{DayLog, Entry, FoodItem, Meal, Mood};
 use crate::domain::day::Day;
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::timezone::TimeZone;
 use crate::domain::validation::{FieldError, Problems, body_object, boolean, string, supplied};
+
+/// What a body does to a measure.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Change {
+    Set(f64),
+    /// `null` sent for a measure that is `null` when unrecorded: it is no longer recorded.
+    Clear,
+}
 
 /// A validated change set: every field optional. `POST` needs `date` and fills the rest with
 /// defaults; `PUT` applies just what was sent. Fields that are not part of an entry (`user`, `_id`,
@@ -17,15 +25,11 @@ use crate::domain::validation::{FieldError, Problems, body_object, boolean, stri
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EntryChanges {
     pub date: Option<Day>,
-    pub calories: Option<i64>,
-    pub sleep: Option<f64>,
+    pub measures: [Option<Change>; Measure::COUNT],
     pub workouts: Option<bool>,
     pub food_intake: Option<Vec<FoodItem>>,
-    pub heart_rate: Option<i64>,
-    pub steps: Option<i64>,
     pub symptoms: Option<Vec<String>>,
     pub mood: Option<Mood>,
-    pub water_intake: Option<f64>,
     pub notes: Option<String>,
 }
 
@@ -67,11 +71,25 @@ impl NewEntry {
     }
 }
 
+impl Entry {
+    /// A partial update, as `PUT /entries/{id}` makes it: the fields sent change (`date` moves the
+    /// entry to that day), the others stay, and the entry was updated `now`. The stores apply it
+    /// atomically, so two updates of different fields never lose one of them.
+    pub fn apply(&mut self, changes: &EntryChanges, now: DateTime<Utc>) {
+        if let Some(day) = changes.date {
+            self.date = day;
+        }
+        changes.apply(&mut self.log);
+        self.updated_at = now;
+    }
+}
+
 /// A field's value once its rule accepted it.
 enum FieldValue {
     Day(Day),
-    Integer(i64),
-    Decimal(f64),
+    Number(Change),
+    /// Systolic, diastolic.
+    Pair(Change, Change),
     Boolean(bool),
     FoodItems(Vec<FoodItem>),
     Texts(Vec<String>),
@@ -88,11 +106,20 @@ impl FieldRule {
                     string(v, "Date")
                         .ok()
                         .and_then(|raw| Day::parse_in(raw, zone))
-                        .ok_or_else(|| "Date must be a valid date (YYYY-MM-DD or ISO 8601)".to_string())
+                        .ok_or_else(|| {
+                            "Date must be a valid date (YYYY-MM-DD or ISO 8601) from 0001-01-01 to 9999-12-31"
+                                .to_string()
+                        })
                 })
                 .map(FieldValue::Day),
-            FieldRule::Integer(rule) => problems.check(path, value, |v| rule.read(v)).map(FieldValue::Integer),
-            FieldRule::Decimal(rule) => problems.check(path, value, |v| rule.read(v)).map(FieldValue::Decimal),
+            FieldRule::Number(NumberRule::Integer(rule)) => problems
+                .check(path, value, |v| rule.read(v))
+                .map(|n| FieldValue::Number(Change::Set(n as f64))),
+            FieldRule::Number(NumberRule::Decimal(rule)) => problems
+                .check(path, value, |v| rule.read(v))
+                .map(|n| FieldValue::Number(Change::Set(n))),
+            FieldRule::BloodPressure => read_blood_pressure(path, value, problems)
+                .map(|(systolic, diastolic)| FieldValue::Pair(Change::Set(systolic), Change::Set(diastolic))),
             FieldRule::Boolean { label } => problems
                 .check(path, value, |v| boolean(v, label))
                 .map(FieldValue::Boolean),
@@ -119,68 +146,83 @@ impl EntryChanges {
         problems.finish(|| changes)
     }
 
+    /// What the body does to `measure` (`None`: nothing).
+    pub fn measure(&self, measure: Measure) -> Option<Change> {
+        self.measures[measure as usize]
+    }
+
+    /// Every field the body sets, `date` aside, in table order: what a store writes for a partial
+    /// update.
+    pub fn sent(&self) -> impl Iterator<Item = FieldKey> + '_ {
+        rules::document_fields()
+            .map(|field| field.key)
+            .filter(|key| match *key {
+                FieldKey::Date => false,
+                FieldKey::Measure(measure) => self.measure(measure).is_some(),
+                FieldKey::BloodPressure => self.measure(Measure::Systolic).is_some(),
+                FieldKey::Workouts => self.workouts.is_some(),
+                FieldKey::FoodIntake => self.food_intake.is_some(),
+                FieldKey::Symptoms => self.symptoms.is_some(),
+                FieldKey::Mood => self.mood.is_some(),
+                FieldKey::Notes => self.notes.is_some(),
+            })
+    }
+
     /// Applies every supplied field except `date` (the caller decides about moving days).
-    pub fn apply(self, log: &mut DayLog) {
-        let Self {
-            date: _,
-            calories,
-            sleep,
-            workouts,
-            food_intake,
-            heart_rate,
-            steps,
-            symptoms,
-            mood,
-            water_intake,
-            notes,
-        } = self;
-        macro_rules! set {
-            ($($field:ident),*) => { $( if let Some(v) = $field { log.$field = v; } )* };
+    pub fn apply(&self, log: &mut DayLog) {
+        for measure in Measure::all() {
+            match self.measure(measure) {
+                Some(Change::Set(value)) => log.measures.set(measure, Some(value)),
+                Some(Change::Clear) => log.measures.set(measure, None),
+                None => {}
+            }
         }
-        set!(
-            calories,
-            sleep,
-            workouts,
-            food_intake,
-            heart_rate,
-            steps,
-            symptoms,
-            mood,
-            water_intake,
-            notes
-        );
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = &self.$field { log.$field = v.clone(); } )* };
+        }
+        set!(workouts, food_intake, symptoms, mood, notes);
     }
 
     fn read(object: &Map<String, Value>, zone: TimeZone, problems: &mut Problems) -> Self {
         let mut changes = Self::default();
         for field in &FIELDS {
-            if let Some(value) = supplied(object, field.name)
-                && let Some(value) = field.rule.read(field.name, value, zone, problems)
-            {
-                changes.set(field.key, value);
+            let null = object.get(field.name) == Some(&Value::Null);
+            let value = match (supplied(object, field.name), field.key) {
+                (Some(value), _) => field.rule.read(field.name, value, zone, problems),
+                // `null` clears a measure that can be unrecorded; for the others it is absence.
+                (None, FieldKey::Measure(measure)) if null && measure.spec().unrecorded == Unrecorded::Null => {
+                    Some(FieldValue::Number(Change::Clear))
+                }
+                (None, FieldKey::BloodPressure) if null => Some(FieldValue::Pair(Change::Clear, Change::Clear)),
+                (None, _) => None,
+            };
+            if let Some(value) = value {
+                changes.set(field.key, field.alias_of.is_some(), value);
             }
         }
         changes
     }
 
     /// Stores a value its rule produced. Each key's rule yields that key's type (the table is checked
-    /// against this by `every_field_of_the_table_lands_in_its_own_slot`).
-    fn set(&mut self, key: FieldKey, value: FieldValue) {
+    /// against this by `every_field_of_the_table_lands_in_its_own_slot`). An alias sets its field
+    /// only when the field itself was not sent (it is read first).
+    fn set(&mut self, key: FieldKey, alias: bool, value: FieldValue) {
         match (key, value) {
             (FieldKey::Date, FieldValue::Day(day)) => self.date = Some(day),
-            (FieldKey::Calories, FieldValue::Integer(n)) => self.calories = Some(n),
-            (FieldKey::Sleep, FieldValue::Decimal(hours)) => self.sleep = Some(hours),
-            // `sleep` wins when both are sent (it is read first); both must be valid.
-            (FieldKey::SleepHours, FieldValue::Decimal(hours)) => {
-                self.sleep.get_or_insert(hours);
+            (FieldKey::Measure(measure), FieldValue::Number(change)) => {
+                let slot = &mut self.measures[measure as usize];
+                if !(alias && slot.is_some()) {
+                    *slot = Some(change);
+                }
+            }
+            (FieldKey::BloodPressure, FieldValue::Pair(systolic, diastolic)) => {
+                self.measures[Measure::Systolic as usize] = Some(systolic);
+                self.measures[Measure::Diastolic as usize] = Some(diastolic);
             }
             (FieldKey::Workouts, FieldValue::Boolean(b)) => self.workouts = Some(b),
             (FieldKey::FoodIntake, FieldValue::FoodItems(items)) => self.food_intake = Some(items),
-            (FieldKey::HeartRate, FieldValue::Integer(n)) => self.heart_rate = Some(n),
-            (FieldKey::Steps, FieldValue::Integer(n)) => self.steps = Some(n),
             (FieldKey::Symptoms, FieldValue::Texts(symptoms)) => self.symptoms = Some(symptoms),
             (FieldKey::Mood, FieldValue::Mood(mood)) => self.mood = Some(mood),
-            (FieldKey::WaterIntake, FieldValue::Decimal(amount)) => self.water_intake = Some(amount),
             (FieldKey::Notes, FieldValue::Text(notes)) => self.notes = Some(notes),
             (key, _) => debug_assert!(false, "the field table gives {key:?} a rule of another type"),
         }
@@ -238,6 +280,39 @@ fn read_food_intake(path: &str, value: &Value, problems: &mut Problems) -> Optio
     (parsed.len() == items.len()).then_some(parsed)
 }
 
+/// `{systolic, diastolic}`: both required, each by its measure's rule, systolic above diastolic.
+fn read_blood_pressure(path: &str, value: &Value, problems: &mut Problems) -> Option<(f64, f64)> {
+    let Some(object) = value.as_object() else {
+        problems.add(
+            path,
+            "Blood pressure must be an object {systolic, diastolic}",
+            Some(value),
+        );
+        return None;
+    };
+    let mut part = |measure: Measure| {
+        let name = measure.name();
+        let at = format!("{path}.{name}");
+        let NumberRule::Integer(rule) = measure.spec().rule else {
+            return None;
+        };
+        match supplied(object, name) {
+            None => {
+                problems.add(at, format!("{} is required", rule.label), object.get(name));
+                None
+            }
+            Some(v) => problems.check(&at, v, |v| rule.read(v)).map(|n| n as f64),
+        }
+    };
+    let (systolic, diastolic) = (part(Measure::Systolic), part(Measure::Diastolic));
+    let (systolic, diastolic) = (systolic?, diastolic?);
+    if systolic <= diastolic {
+        problems.add(path, "Systolic blood pressure must be above diastolic", Some(value));
+        return None;
+    }
+    Some((systolic, diastolic))
+}
+
 fn read_symptoms(path: &str, value: &Value, problems: &mut Problems) -> Option<Vec<String>> {
     use rules::{SYMPTOM, SYMPTOMS_MAX};
     let Some(items) = value.as_array() else {
@@ -258,6 +333,7 @@ fn read_symptoms(path: &str, value: &Value, problems: &mut Problems) -> Option<V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::entry::Measures;
     use serde_json::json;
 
     fn paths(errors: &[FieldError]) -> Vec<&str> {
@@ -276,9 +352,9 @@ mod tests {
         );
         let Ok(entry) = entry else { panic!("{entry:?}") };
         assert_eq!(entry.date.to_ymd(), "2026-11-28");
-        assert_eq!(entry.log.calories, 2000);
-        assert_eq!(entry.log.sleep, 7.5);
-        assert_eq!(entry.log.heart_rate, 0);
+        assert_eq!(entry.log.figure(Measure::Calories), 2000.0);
+        assert_eq!(entry.log.figure(Measure::Sleep), 7.5);
+        assert_eq!(entry.log.figure(Measure::HeartRate), 0.0);
         assert!(entry.log.workouts);
         assert_eq!(entry.log.mood, Mood::Good);
         assert_eq!(entry.log.symptoms, ["headache"]);
@@ -326,21 +402,25 @@ mod tests {
     #[test]
     fn changes_apply_only_what_was_sent() {
         let mut log = DayLog {
-            calories: 1800,
-            steps: 4000,
+            measures: Measures::default()
+                .with(Measure::Calories, 1800.0)
+                .with(Measure::Steps, 4000.0),
             ..DayLog::default()
         };
         let changes = EntryChanges::parse(&json!({"steps": 9000}), TimeZone::UTC).unwrap_or_default();
         changes.apply(&mut log);
-        assert_eq!((log.calories, log.steps), (1800, 9000));
+        assert_eq!(
+            (log.figure(Measure::Calories), log.figure(Measure::Steps)),
+            (1800.0, 9000.0)
+        );
     }
 
     #[test]
     fn sleep_wins_over_its_alias() {
         let changes = EntryChanges::parse(&json!({"sleep": 6, "sleepHours": "8"}), TimeZone::UTC).unwrap_or_default();
-        assert_eq!(changes.sleep, Some(6.0));
+        assert_eq!(changes.measure(Measure::Sleep), Some(Change::Set(6.0)));
         let changes = EntryChanges::parse(&json!({"sleepHours": "8"}), TimeZone::UTC).unwrap_or_default();
-        assert_eq!(changes.sleep, Some(8.0));
+        assert_eq!(changes.measure(Measure::Sleep), Some(Change::Set(8.0)));
     }
 
     /// Every row of the table pairs its key with a rule of the key's type: a valid value for each
@@ -350,7 +430,9 @@ mod tests {
         for field in &FIELDS {
             let sample = match field.rule {
                 FieldRule::Day => json!("2026-11-28"),
-                FieldRule::Integer(_) | FieldRule::Decimal(_) => json!(1),
+                FieldRule::BloodPressure => json!({"systolic": 120, "diastolic": 80}),
+                FieldRule::Number(NumberRule::Integer(rule)) => json!(rule.max),
+                FieldRule::Number(NumberRule::Decimal(rule)) => json!(rule.max),
                 FieldRule::Boolean { .. } => json!(true),
                 FieldRule::FoodItems => json!([{"meal": "lunch", "food": "soup"}]),
                 FieldRule::Symptoms => json!(["cough"]),

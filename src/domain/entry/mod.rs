@@ -2,18 +2,24 @@
 //! (API.md's entries table) is `rules`; how a body becomes a change set is `changes`.
 
 mod changes;
+mod measures;
 mod range;
 pub mod rules;
 
-pub use self::changes::{EntryChanges, NewEntry};
+pub use self::changes::{Change, EntryChanges, NewEntry};
+pub use self::measures::Measures;
 pub use self::range::EntryRange;
+pub use self::rules::{FIELDS, FieldKey, Measure};
+
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::day::{Day, format_timestamp};
-use super::ids::{EntryId, UserId};
-use super::numbers::serialize_js_number;
+use super::ids::{EntryId, ObjectId, UserId};
+use super::numbers::serialize_optional_js_number;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -104,16 +110,39 @@ pub struct FoodItem {
 /// What a person records about a day.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct DayLog {
-    pub calories: i64,
-    pub sleep: f64,
+    pub measures: Measures,
     pub workouts: bool,
     pub food_intake: Vec<FoodItem>,
-    pub heart_rate: i64,
-    pub steps: i64,
     pub symptoms: Vec<String>,
     pub mood: Mood,
-    pub water_intake: f64,
     pub notes: String,
+}
+
+impl DayLog {
+    /// A measure's value; `None` when it was not recorded (never for the old backend's fields,
+    /// which are 0 then).
+    pub fn get(&self, measure: Measure) -> Option<f64> {
+        self.measures.get(measure)
+    }
+
+    /// A measure as a figure: 0 when it was not recorded.
+    pub fn figure(&self, measure: Measure) -> f64 {
+        self.measures.figure(measure)
+    }
+
+    /// Systolic and diastolic, when both were recorded.
+    pub fn blood_pressure(&self) -> Option<(f64, f64)> {
+        Some((self.get(Measure::Systolic)?, self.get(Measure::Diastolic)?))
+    }
+}
+
+/// A number as JavaScript writes it (`7`, not `7.0`).
+struct JsNumber(f64);
+
+impl Serialize for JsNumber {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        crate::domain::numbers::serialize_js_number(&self.0, serializer)
+    }
 }
 
 /// A stored entry.
@@ -130,24 +159,7 @@ pub struct Entry {
 impl Entry {
     /// The entry as a document: the shape the API returns and the old backend's Mongoose wrote.
     pub fn document(&self) -> EntryDocument<'_> {
-        EntryDocument {
-            mongo_id: self.id,
-            id: self.id,
-            user: self.user,
-            date: self.date.to_iso_midnight(),
-            calories: self.log.calories,
-            sleep: self.log.sleep,
-            workouts: self.log.workouts,
-            food_intake: &self.log.food_intake,
-            heart_rate: self.log.heart_rate,
-            steps: self.log.steps,
-            symptoms: &self.log.symptoms,
-            mood: self.log.mood,
-            water_intake: self.log.water_intake,
-            notes: &self.log.notes,
-            created_at: format_timestamp(self.created_at),
-            updated_at: format_timestamp(self.updated_at),
-        }
+        EntryDocument(self)
     }
 
     /// The document as JSON text.
@@ -176,41 +188,131 @@ impl DocumentJson {
     pub fn into_string(self) -> String {
         self.0
     }
+
+    /// A fingerprint of what [`Entry::document_json`] writes: the hash of the document of an entry
+    /// with every field set. Stored with each kept document (SQLite), so a document written in
+    /// another format — a field added, a number written differently — is rendered again instead of
+    /// being served stale. Nobody has to remember to bump it.
+    pub fn format() -> i64 {
+        static FORMAT: LazyLock<i64> = LazyLock::new(|| {
+            let sample = Entry {
+                id: EntryId(ObjectId::from_bytes([1; 12])),
+                user: UserId(ObjectId::from_bytes([2; 12])),
+                date: Day::from_date(chrono::NaiveDate::MIN),
+                log: DayLog {
+                    measures: Measures::sample(),
+                    workouts: true,
+                    food_intake: vec![FoodItem {
+                        meal: Meal::Lunch,
+                        food: "f".into(),
+                        calories: 1,
+                    }],
+                    symptoms: vec!["s".into()],
+                    mood: Mood::Good,
+                    notes: "n".into(),
+                },
+                created_at: DateTime::UNIX_EPOCH,
+                updated_at: DateTime::UNIX_EPOCH,
+            };
+            xxhash_rust::xxh3::xxh3_64(sample.document_json().as_str().as_bytes()) as i64
+        });
+        *FORMAT
+    }
 }
 
-/// An entry document: Mongoose's shape (`_id`, `user`, `date` as UTC midnight) plus `id`.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[schema(as = Entry)]
-pub struct EntryDocument<'a> {
-    #[serde(rename = "_id")]
-    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
-    mongo_id: EntryId,
-    /// The same as `_id`.
-    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
-    id: EntryId,
-    /// The owner's id.
-    #[schema(value_type = String, pattern = "^[0-9a-f]{24}$")]
-    user: UserId,
-    /// The entry's day as UTC midnight.
-    #[schema(format = DateTime, example = "2026-11-28T00:00:00.000Z")]
-    date: String,
-    calories: i64,
-    #[serde(serialize_with = "serialize_js_number")]
-    sleep: f64,
-    workouts: bool,
-    #[schema(value_type = Vec<FoodItem>)]
-    food_intake: &'a [FoodItem],
-    heart_rate: i64,
-    steps: i64,
-    #[schema(value_type = Vec<String>)]
-    symptoms: &'a [String],
-    mood: Mood,
-    #[serde(serialize_with = "serialize_js_number")]
-    water_intake: f64,
-    notes: &'a str,
-    #[schema(format = DateTime)]
-    created_at: String,
-    #[schema(format = DateTime)]
-    updated_at: String,
+/// An entry document: Mongoose's shape (`_id`, `user`, `date` as UTC midnight) plus `id`, then
+/// every field of the table ([`rules::document_fields`]), then the times, then the input aliases
+/// with their field's value (`sleepHours`).
+pub struct EntryDocument<'a>(&'a Entry);
+
+impl Serialize for EntryDocument<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let entry = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("_id", &entry.id)?;
+        map.serialize_entry("id", &entry.id)?;
+        map.serialize_entry("user", &entry.user)?;
+        for field in rules::document_fields() {
+            match field.key {
+                FieldKey::Date => map.serialize_entry(field.name, &entry.date.to_iso_midnight())?,
+                key => map.serialize_entry(field.name, &FieldOf(&entry.log, key))?,
+            }
+        }
+        map.serialize_entry("createdAt", &format_timestamp(entry.created_at))?;
+        map.serialize_entry("updatedAt", &format_timestamp(entry.updated_at))?;
+        // The input aliases too (`sleepHours`, what the existing frontend's history reads).
+        for field in FIELDS.iter().filter(|field| field.alias_of.is_some()) {
+            map.serialize_entry(field.name, &FieldOf(&entry.log, field.key))?;
+        }
+        map.end()
+    }
+}
+
+/// One field of a day's log as the API writes it (`date` is the entry's, not the log's).
+pub struct FieldOf<'a>(pub &'a DayLog, pub FieldKey);
+
+impl Serialize for FieldOf<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let FieldOf(log, key) = *self;
+        match key {
+            FieldKey::Measure(measure) => serialize_optional_js_number(&log.get(measure), serializer),
+            FieldKey::BloodPressure => match log.blood_pressure() {
+                Some((systolic, diastolic)) => {
+                    let mut map = serializer.serialize_map(Some(2))?;
+                    map.serialize_entry(Measure::Systolic.name(), &JsNumber(systolic))?;
+                    map.serialize_entry(Measure::Diastolic.name(), &JsNumber(diastolic))?;
+                    map.end()
+                }
+                None => serializer.serialize_none(),
+            },
+            FieldKey::Workouts => serializer.serialize_bool(log.workouts),
+            FieldKey::FoodIntake => log.food_intake.serialize(serializer),
+            FieldKey::Symptoms => log.symptoms.serialize(serializer),
+            FieldKey::Mood => log.mood.serialize(serializer),
+            FieldKey::Notes => serializer.serialize_str(&log.notes),
+            FieldKey::Date => serializer.serialize_none(),
+        }
+    }
+}
+
+/// The documentation names these shapes; their schemas are derived from the field table by the
+/// API document (`http::openapi`), which replaces these placeholders.
+macro_rules! table_schema {
+    ($($type:ty => $name:literal),* $(,)?) => {
+        $(
+            impl utoipa::PartialSchema for $type {
+                fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                    utoipa::openapi::schema::Object::new().into()
+                }
+            }
+
+            impl utoipa::ToSchema for $type {
+                fn name() -> std::borrow::Cow<'static, str> {
+                    std::borrow::Cow::Borrowed($name)
+                }
+            }
+        )*
+    };
+}
+
+table_schema!(EntryDocument<'_> => "Entry");
+pub(crate) use table_schema;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document format's fingerprint renders every field with a value of its own, so a change
+    /// in how any field is written changes the format.
+    #[test]
+    fn the_format_sample_sets_every_field() {
+        let sample = Measures::sample();
+        for measure in Measure::all() {
+            assert!(
+                sample.get(measure).is_some_and(|v| v != 0.0),
+                "{measure:?} is not set in the format's sample"
+            );
+        }
+        assert_ne!(DocumentJson::format(), 0);
+    }
 }

@@ -12,19 +12,16 @@ pub use self::streaks::{Streaks, streaks};
 pub use super::entry::MoodCounts;
 
 use super::day::Day;
-use super::entry::Mood;
+use super::entry::{Measures, Mood};
+use super::goals::{Goals, GoalsMet};
 
-/// What the trends need of one logged day.
+/// What the trends need of one logged day: its trend measures (the others are left unrecorded).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DayFigures {
     pub day: Day,
-    pub calories: i64,
-    pub sleep: f64,
     pub workouts: bool,
-    pub heart_rate: i64,
-    pub steps: i64,
-    pub water_intake: f64,
     pub mood: Mood,
+    pub measures: Measures,
 }
 
 /// A logged day, as the streaks see it.
@@ -32,4 +29,17 @@ pub struct DayFigures {
 pub struct LoggedDay {
     pub day: Day,
     pub workouts: bool,
+    /// The goals the day met (of the goals the streaks are asked about).
+    pub goals_met: GoalsMet,
+}
+
+impl DayFigures {
+    /// The day as the streaks see it, with the goals of `goals` it met.
+    pub fn logged(&self, goals: &Goals) -> LoggedDay {
+        LoggedDay {
+            day: self.day,
+            workouts: self.workouts,
+            goals_met: goals.met(&self.measures),
+        }
+    }
 }

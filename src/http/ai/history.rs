@@ -62,7 +62,7 @@ pub struct HistoryResponse {
                 {"role": "user", "content": "How can I sleep better?", "createdAt": "2026-12-01T08:00:00.000Z"},
                 {"role": "assistant", "content": "Keep a regular bedtime...", "createdAt": "2026-12-01T08:00:02.412Z"}]})),
         (status = 400, description = "Bad limit", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "limit", "msg": "limit must be an integer between 1 and 100", "value": "0"}]})),
+            example = json!({"status": "error", "message": "limit must be an integer between 1 and 100", "details": [{"path": "limit", "msg": "limit must be an integer between 1 and 100", "value": "0"}]})),
     )
 )]
 pub(super) async fn history(

@@ -172,7 +172,7 @@ async fn count_request(state: &AppState, user: UserId) -> ApiResult<RateLimitInf
         (status = 202, description = "Queued; poll `checkStatusUrl`", body = Queued,
             links(("JobStatus" = (operation_id = "job_status", parameters(("job_id" = "$response.body#/jobId")))))),
         (status = 400, description = "Validation failed or malformed JSON", body = ErrorBody,
-            example = json!({"status": "error", "message": "Validation failed", "details": [{"path": "message", "msg": "Message must be between 1 and 2000 characters", "value": ""}]})),
+            example = json!({"status": "error", "message": "Message must be between 1 and 2000 characters", "details": [{"path": "message", "msg": "Message must be between 1 and 2000 characters", "value": ""}]})),
         (status = 429, description = "Too many AI requests, or too many of the caller's jobs in flight", body = ErrorBody,
             example = json!({"status": "error", "message": "Too many AI requests, please try again later."})),
         (status = 502, description = "The AI provider failed", body = ErrorBody,
@@ -243,8 +243,11 @@ async fn weekly_report(
     let limit = count_request(&state, caller.id).await?;
     let today = state.clock.today_in(caller.timezone);
     let fortnight = EntryRange::last_days(today, WeeklySummary::DAYS_READ);
-    let entries = state.store.list_entries(caller.id, &fortnight).await?;
-    let summary = WeeklySummary::from_fortnight(&entries, today)
+    let (entries, goals) = tokio::try_join!(
+        state.store.list_entries(caller.id, &fortnight),
+        state.store.goals(caller.id)
+    )?;
+    let summary = WeeklySummary::from_fortnight(&entries, today, &goals)
         .ok_or(ApiError::NotFound("No health data found for the past week"))?;
     let task = AiTask::WeeklyReport { summary };
     respond(
@@ -258,16 +261,18 @@ async fn weekly_report(
     .await
 }
 
-/// The caller's last 7 days and the newest turns of their conversation (two reads at once).
+/// The caller's last 7 days, their goals and the newest turns of their conversation (three reads
+/// at once).
 async fn chat_context(state: &AppState, caller: &AuthUser) -> ApiResult<ChatContext> {
     let week = EntryRange::last_days(state.clock.today_in(caller.timezone), REPORT_DAYS);
-    let (entries, turns) = tokio::join!(
+    let (entries, turns, goals) = tokio::try_join!(
         state.store.list_entries(caller.id, &week),
-        state.store.ai_history(caller.id, CONTEXT_TURNS)
-    );
+        state.store.ai_history(caller.id, CONTEXT_TURNS),
+        state.store.goals(caller.id)
+    )?;
     Ok(ChatContext {
-        week: WeekFigures::from_entries(&entries?, CHAT_FOOD_ITEMS_MAX),
-        turns: turns?,
+        week: WeekFigures::from_entries(&entries, CHAT_FOOD_ITEMS_MAX, &goals),
+        turns,
     })
 }
 

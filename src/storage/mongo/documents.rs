@@ -11,7 +11,9 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use mongodb::bson::{self, Bson, Document, doc};
 
 use crate::domain::day::Day;
-use crate::domain::entry::{DayLog, Entry, FoodItem, Meal, Mood};
+use crate::domain::entry::rules::{FIELDS, FieldKey, NumberRule, document_fields};
+use crate::domain::entry::{DayLog, Entry, EntryChanges, FoodItem, Meal, Measure, Measures, Mood};
+use crate::domain::goals::GoalsMet;
 use crate::domain::ids::{EntryId, ObjectId, UserId};
 use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
@@ -80,7 +82,7 @@ pub fn day_of(stored: DateTime<Utc>) -> Day {
 pub fn day_window(day: Day) -> (bson::DateTime, bson::DateTime) {
     let midnight = day.midnight_utc();
     let half = TimeDelta::milliseconds(HALF_DAY_MS);
-    let start = if day == Day::FIRST { midnight } else { midnight - half };
+    let start = if day == Day::MIN { midnight } else { midnight - half };
     (bson_date(start), bson_date(midnight + half))
 }
 
@@ -187,28 +189,65 @@ fn unreadable(collection: &'static str, doc: &Document, problem: &'static str) -
     }
 }
 
+/// The top-level keys a measure may be stored under: its name (or the object it is a part of),
+/// then its input aliases (`sleepHours` is what the old frontend sent; a document saved from it
+/// verbatim may carry it).
+fn measure_keys(measure: Measure) -> impl Iterator<Item = &'static str> {
+    let spec = measure.spec();
+    std::iter::once(spec.parent.unwrap_or(spec.name)).chain(
+        FIELDS
+            .iter()
+            .filter(move |field| field.alias_of.is_some() && field.key == FieldKey::Measure(measure))
+            .map(|field| field.name),
+    )
+}
+
+/// A measure as stored: an integer one rounded (an old schema allowed fractions); missing, `null`
+/// or not a number reads as unrecorded. A part is read inside its object.
+fn measure_field(doc: &Document, measure: Measure) -> Option<f64> {
+    let spec = measure.spec();
+    let holder = match spec.parent {
+        Some(parent) => doc.get_document(parent).ok()?,
+        None => doc,
+    };
+    let name = spec.name;
+    let value = std::iter::once(name)
+        .chain(measure_keys(measure).skip(1))
+        .find_map(|key| holder.get(key).filter(|v| !matches!(v, Bson::Null)))?;
+    let n = number(Some(value))?;
+    Some(match measure.spec().rule {
+        NumberRule::Integer(_) => n.round(),
+        NumberRule::Decimal(_) => n,
+    })
+}
+
+/// The measures of `measures` read from a document (the others left unrecorded).
+fn measures_from_doc(doc: &Document, measures: impl Iterator<Item = Measure>) -> Measures {
+    let mut values = Measures::default();
+    for measure in measures {
+        values.set(measure, measure_field(doc, measure));
+    }
+    values
+}
+
 /// The fields the trends read (`figures_from_doc`): a projection keeps the rest on the server.
 pub fn figures_projection() -> Document {
-    doc! {"_id": 0, "date": 1, "calories": 1, "sleep": 1, "sleepHours": 1, "workouts": 1, "heartRate": 1,
-    "steps": 1, "waterIntake": 1, "mood": 1}
+    let mut projection = doc! {"_id": 0, "date": 1, "workouts": 1, "mood": 1};
+    for measure in Measure::trends() {
+        for key in measure_keys(measure) {
+            projection.insert(key, 1);
+        }
+    }
+    projection
 }
 
 /// A day's trend figures, read as leniently as `entry_from_doc` reads the entry (`None`: no date).
 pub fn figures_from_doc(doc: &Document) -> Option<DayFigures> {
-    let sleep_key = if doc.contains_key("sleep") {
-        "sleep"
-    } else {
-        "sleepHours"
-    };
     Some(DayFigures {
         day: day_of(date_field(doc, "date")?),
-        calories: int_field(doc, "calories"),
-        sleep: float_field(doc, sleep_key),
         workouts: bool_field(doc, "workouts"),
-        heart_rate: int_field(doc, "heartRate"),
-        steps: int_field(doc, "steps"),
-        water_intake: float_field(doc, "waterIntake"),
         mood: doc.get_str("mood").ok().and_then(Mood::parse).unwrap_or_default(),
+        measures: measures_from_doc(doc, Measure::trends()),
     })
 }
 
@@ -217,6 +256,7 @@ pub fn logged_day_from_doc(doc: &Document) -> Option<LoggedDay> {
     Some(LoggedDay {
         day: day_of(date_field(doc, "date")?),
         workouts: bool_field(doc, "workouts"),
+        goals_met: GoalsMet::default(),
     })
 }
 
@@ -225,29 +265,19 @@ pub fn entry_from_doc(doc: &Document) -> Result<Entry, Unreadable> {
     let user = object_id_field(doc, "user").ok_or_else(|| unreadable(ENTRIES, doc, "user is not an ObjectId"))?;
     let date = date_field(doc, "date").ok_or_else(|| unreadable(ENTRIES, doc, "date is missing or not a date"))?;
     let created_at = date_field(doc, "createdAt").unwrap_or_else(|| id_time(id));
-    // `sleepHours` is what the old frontend sent; a document saved from it verbatim may carry it.
-    let sleep_key = if doc.contains_key("sleep") {
-        "sleep"
-    } else {
-        "sleepHours"
-    };
     Ok(Entry {
         id: EntryId(id),
         user: UserId(user),
         date: day_of(date),
         log: DayLog {
-            calories: int_field(doc, "calories"),
-            sleep: float_field(doc, sleep_key),
+            measures: measures_from_doc(doc, Measure::all()),
             workouts: bool_field(doc, "workouts"),
             food_intake: match doc.get("foodIntake") {
                 Some(Bson::Array(items)) => items.iter().filter_map(food_item).collect(),
                 _ => Vec::new(),
             },
-            heart_rate: int_field(doc, "heartRate"),
-            steps: int_field(doc, "steps"),
             symptoms: symptoms(doc.get("symptoms")),
             mood: doc.get_str("mood").ok().and_then(Mood::parse).unwrap_or_default(),
-            water_intake: float_field(doc, "waterIntake"),
             notes: string_field(doc, "notes"),
         },
         created_at,
@@ -319,6 +349,15 @@ fn js_int(n: i64) -> Bson {
     i32::try_from(n).map_or(Bson::Int64(n), Bson::Int32)
 }
 
+/// A measure as the Node driver stores a JS number; `null` when unrecorded.
+fn measure_bson(measure: Measure, value: Option<f64>) -> Bson {
+    match (value, measure.spec().rule) {
+        (None, _) => Bson::Null,
+        (Some(n), NumberRule::Integer(_)) => js_int(n as i64),
+        (Some(n), NumberRule::Decimal(_)) => Bson::Double(n),
+    }
+}
+
 /// The fields a PUT may change, shaped as Mongoose stored them.
 fn log_fields(log: &DayLog) -> Document {
     let food: Vec<Bson> = log
@@ -334,18 +373,41 @@ fn log_fields(log: &DayLog) -> Document {
             })
         })
         .collect();
-    doc! {
-        "calories": js_int(log.calories),
-        "sleep": log.sleep,
-        "workouts": log.workouts,
-        "foodIntake": food,
-        "heartRate": js_int(log.heart_rate),
-        "steps": js_int(log.steps),
-        "symptoms": &log.symptoms,
-        "mood": log.mood.as_str(),
-        "waterIntake": log.water_intake,
-        "notes": &log.notes,
+    let mut fields = Document::new();
+    for field in document_fields() {
+        match field.key {
+            FieldKey::Date => {}
+            FieldKey::Measure(measure) => {
+                fields.insert(field.name, measure_bson(measure, log.get(measure)));
+            }
+            FieldKey::BloodPressure => {
+                let value = match log.blood_pressure() {
+                    Some((systolic, diastolic)) => Bson::Document(doc! {
+                        Measure::Systolic.name(): measure_bson(Measure::Systolic, Some(systolic)),
+                        Measure::Diastolic.name(): measure_bson(Measure::Diastolic, Some(diastolic)),
+                    }),
+                    None => Bson::Null,
+                };
+                fields.insert(field.name, value);
+            }
+            FieldKey::Workouts => {
+                fields.insert(field.name, log.workouts);
+            }
+            FieldKey::FoodIntake => {
+                fields.insert(field.name, food.clone());
+            }
+            FieldKey::Symptoms => {
+                fields.insert(field.name, &log.symptoms);
+            }
+            FieldKey::Mood => {
+                fields.insert(field.name, log.mood.as_str());
+            }
+            FieldKey::Notes => {
+                fields.insert(field.name, &log.notes);
+            }
+        }
     }
+    fields
 }
 
 pub fn entry_to_doc(entry: &Entry) -> Document {
@@ -363,13 +425,27 @@ pub fn entry_to_doc(entry: &Entry) -> Document {
     doc
 }
 
-/// `$set` for an edited entry; `date` only when the entry moves to another day, so an old
-/// document's local-midnight date is left as it is when its day does not change.
-pub fn entry_update(entry: &Entry, move_to_day: bool) -> Document {
-    let mut set = log_fields(&entry.log);
-    if move_to_day {
-        set.insert("date", bson_date(entry.date.midnight_utc()));
+/// `$set` of a partial update's fields (as [`entry_to_doc`] writes them) and its time; `date` is
+/// the caller's to add.
+pub fn entry_changes(changes: &EntryChanges, at: DateTime<Utc>) -> Document {
+    let mut log = DayLog::default();
+    changes.apply(&mut log);
+    let all = log_fields(&log);
+    let mut set = Document::new();
+    for key in changes.sent() {
+        let name = crate::domain::entry::rules::name_of(key);
+        if let Some(value) = all.get(name) {
+            set.insert(name, value.clone());
+        }
     }
+    set.insert("updatedAt", bson_date(at));
+    set
+}
+
+/// `$set` replacing every field of an entry kept on its day (an import's `replace`): its stored
+/// `date` stays as it is (an old backend's local midnight included).
+pub fn entry_replacement(entry: &Entry) -> Document {
+    let mut set = log_fields(&entry.log);
     set.insert("updatedAt", bson_date(entry.updated_at));
     doc! { "$set": set }
 }
@@ -446,10 +522,13 @@ mod tests {
         let entry = entry_from_doc(&old).map_err(|e| e.to_string());
         let Ok(entry) = entry else { panic!("{entry:?}") };
         assert_eq!(entry.date.to_ymd(), "2026-11-28");
-        assert_eq!(entry.log.calories, 2100);
-        assert_eq!(entry.log.sleep, 7.0);
+        assert_eq!(entry.log.figure(Measure::Calories), 2100.0);
+        assert_eq!(entry.log.figure(Measure::Sleep), 7.0);
         assert_eq!(entry.log.food_intake[0].calories, 300);
-        assert_eq!((entry.log.heart_rate, entry.log.steps), (0, 0));
+        assert_eq!(
+            (entry.log.figure(Measure::HeartRate), entry.log.figure(Measure::Steps)),
+            (0.0, 0.0)
+        );
         assert_eq!(entry.log.mood, Mood::Neutral);
         assert_eq!(entry.log.notes, "");
         assert_eq!(entry.created_at.timestamp(), id.timestamp().timestamp_millis() / 1000);
@@ -458,7 +537,7 @@ mod tests {
         let entry = entry_from_doc(&odd).map_err(|e| e.to_string());
         let Ok(entry) = entry else { panic!("{entry:?}") };
         assert_eq!(entry.log.mood, Mood::Neutral);
-        assert_eq!(entry.log.calories, 2);
+        assert_eq!(entry.log.figure(Measure::Calories), 2.0);
         assert_eq!(entry.log.symptoms, ["cough"]);
 
         assert!(entry_from_doc(&doc! { "_id": id, "user": user }).is_err());

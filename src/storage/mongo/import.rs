@@ -5,10 +5,10 @@ use chrono::DateTime;
 use mongodb::bson::doc;
 
 use super::MongoStore;
-use super::documents::{ENTRIES, day_of, day_window, entry_to_doc, user_oid};
+use super::documents::{ENTRIES, day_of, day_window, entry_oid, entry_replacement, entry_to_doc, user_oid};
 use crate::domain::entry::Entry;
 use crate::domain::ids::{EntryId, UserId};
-use crate::storage::{ImportCounts, OnConflict, Storage, StoreError, StoreResult};
+use crate::storage::{ImportCounts, OnConflict, StoreError, StoreResult};
 
 impl MongoStore {
     pub(super) async fn write_import(
@@ -82,8 +82,15 @@ impl MongoStore {
         // Replacements keep their ids: a bounded number of updates in flight (MongoDB has no bulk
         // replace before 8.0's bulkWrite command, which older servers refuse).
         for batch in replaced.chunks(16) {
-            for updated in futures_util::future::join_all(batch.iter().map(|entry| self.update_entry(entry))).await {
-                if updated? {
+            let updates = batch.iter().map(|entry| async move {
+                let filter = doc! {"_id": entry_oid(entry.id), "user": user_oid(entry.user)};
+                self.collection(ENTRIES)?
+                    .update_one(filter, entry_replacement(entry))
+                    .await
+                    .map_err(|e| self.fail(e))
+            });
+            for updated in futures_util::future::join_all(updates).await {
+                if updated?.matched_count == 1 {
                     counts.updated += 1;
                 }
             }

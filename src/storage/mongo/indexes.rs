@@ -225,8 +225,8 @@ pub async fn find_duplicates(db: &Database) -> Result<Vec<Duplicate>, mongodb::e
 /// few near an edge kept only if their day is outside.
 pub async fn find_days_outside_the_years(db: &Database) -> Result<Vec<EntryOutsideTheYears>, mongodb::error::Error> {
     let filter = doc! {"$or": [
-        {"date": {"$lt": day_window(Day::FIRST).0}},
-        {"date": {"$gte": day_window(Day::LAST).1}},
+        {"date": {"$lt": day_window(Day::MIN).0}},
+        {"date": {"$gte": day_window(Day::MAX).1}},
     ]};
     let mut found = Vec::new();
     let mut entries = db

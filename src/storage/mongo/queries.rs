@@ -3,18 +3,19 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use mongodb::bson::{Document, doc};
+use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ReturnDocument;
 
 use super::MongoStore;
 use super::documents::{
-    AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, day_of, day_window,
-    entry_from_doc, entry_oid, entry_to_doc, entry_update, int_field, login_from_doc, session_from_doc, session_to_doc,
+    AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, day_window, entry_changes,
+    entry_from_doc, entry_oid, entry_to_doc, int_field, login_from_doc, session_from_doc, session_to_doc,
     user_from_doc, user_oid, user_projection, user_to_doc,
 };
 use crate::domain::coach::HistoryMessage;
 use crate::domain::day::Day;
-use crate::domain::entry::{DocumentJson, Entry, EntryRange};
+use crate::domain::entry::{DocumentJson, Entry, EntryChanges, EntryRange};
+use crate::domain::goals::Goals;
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
@@ -80,6 +81,41 @@ impl Storage for MongoStore {
             .map(user_from_doc)
             .transpose()
             .map_err(anyhow::Error::from)?)
+    }
+
+    async fn goals(&self, user: UserId) -> StoreResult<Goals> {
+        let found = self
+            .collection(USERS)?
+            .find_one(doc! {"_id": user_oid(user)})
+            .projection(doc! {"_id": 0, "goals": 1})
+            .await
+            .map_err(|e| self.fail(e))?;
+        // Stored as the JSON the API writes, as a subdocument; read by the same lenient rules.
+        let goals = found
+            .and_then(|doc| doc.get_document("goals").ok().cloned())
+            .map(|goals| Goals::from_stored(&Bson::Document(goals).into_relaxed_extjson().to_string()))
+            .unwrap_or_default();
+        Ok(goals)
+    }
+
+    async fn set_goals(&self, user: UserId, goals: &Goals) -> StoreResult<bool> {
+        let value = match goals.to_stored() {
+            Some(text) => {
+                let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| StoreError::Other(e.into()))?;
+                Bson::try_from(json).map_err(|e| StoreError::Other(e.into()))?
+            }
+            None => Bson::Null,
+        };
+        // One update: the goals and the count the trends cache is checked against, together.
+        let done = self
+            .collection(USERS)?
+            .update_one(
+                doc! {"_id": user_oid(user)},
+                doc! {"$set": {"goals": value}, "$inc": {"entriesVersion": 1_i64}},
+            )
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(done.matched_count == 1)
     }
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
@@ -397,34 +433,53 @@ impl Storage for MongoStore {
             .await
     }
 
-    async fn update_entry(&self, entry: &Entry) -> StoreResult<bool> {
+    async fn update_entry(
+        &self,
+        user: UserId,
+        id: EntryId,
+        changes: &EntryChanges,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Entry>> {
         let entries = self.collection(ENTRIES)?;
-        let filter = doc! {"_id": entry_oid(entry.id), "user": user_oid(entry.user)};
-        let Some(stored) = entries
-            .find_one(filter.clone())
-            .projection(doc! {"date": 1})
-            .await
-            .map_err(|e| self.fail(e))?
-        else {
-            return Ok(false);
+        let filter = doc! {"_id": entry_oid(id), "user": user_oid(user)};
+        let set_fields = |with_date: bool| {
+            let mut set = entry_changes(changes, at);
+            if let Some(day) = changes.date.filter(|_| with_date) {
+                set.insert("date", bson_date(day.midnight_utc()));
+            }
+            doc! {"$set": set}
         };
-        let stored_day = stored
-            .get_datetime("date")
-            .ok()
-            .and_then(|t| DateTime::from_timestamp_millis(t.timestamp_millis()))
-            .map(day_of);
-        let moves = stored_day != Some(entry.date);
-        if moves && self.day_taken(entry.user, entry.date, Some(entry.id)).await? {
-            return Err(StoreError::Conflict);
+        // One `$set` of just the fields sent, on one document: atomic, so concurrent updates of
+        // other fields keep theirs.
+        let mut updated = None;
+        if let Some(day) = changes.date {
+            // A document already on that day keeps its stored date (an old backend's local
+            // midnight stays as it was); otherwise the entry moves, if the day is free.
+            let (start, end) = day_window(day);
+            let mut same_day = filter.clone();
+            same_day.insert("date", doc! {"$gte": start, "$lt": end});
+            updated = entries
+                .find_one_and_update(same_day, set_fields(false))
+                .return_document(ReturnDocument::After)
+                .await
+                .map_err(|e| self.fail(e))?;
+            if updated.is_none() && self.day_taken(user, day, Some(id)).await? {
+                return Err(StoreError::Conflict);
+            }
         }
-        let done = entries
-            .update_one(filter, entry_update(entry, moves))
-            .await
-            .map_err(|e| self.fail(e))?;
-        if done.matched_count == 1 {
-            self.entries_changed(entry.user).await;
+        if updated.is_none() {
+            updated = entries
+                .find_one_and_update(filter, set_fields(true))
+                .return_document(ReturnDocument::After)
+                .await
+                .map_err(|e| self.fail(e))?;
         }
-        Ok(done.matched_count == 1)
+        let Some(document) = updated else {
+            return Ok(None);
+        };
+        self.entries_changed(user).await;
+        let entry = entry_from_doc(&document).map_err(|e| StoreError::Other(e.into()))?;
+        Ok(Some(entry))
     }
 
     async fn day_figures(&self, user: UserId, from: Day, to: Day) -> StoreResult<Vec<DayFigures>> {

@@ -4,8 +4,8 @@
 use chrono::Utc;
 use rusqlite::{Connection, params};
 
-use super::rows::{entry_columns, entry_from_row, ts};
-use crate::domain::entry::Entry;
+use super::rows::{entry_from_row, select_entries, ts};
+use crate::domain::entry::{DocumentJson, Entry};
 
 /// The schema's versions, applied in order, each once (`schema_migrations` records them).
 pub(super) const MIGRATIONS: &[(i64, &str)] = &[
@@ -28,6 +28,14 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     (
         20261201000005,
         include_str!("../../../migrations/20261201000005_ai_history.sql"),
+    ),
+    (
+        20261203000006,
+        include_str!("../../../migrations/20261203000006_document_format.sql"),
+    ),
+    (
+        20261203000007,
+        include_str!("../../../migrations/20261203000007_body_measurements.sql"),
     ),
 ];
 
@@ -67,35 +75,49 @@ pub(super) fn run_migrations(connection: &mut Connection) -> rusqlite::Result<us
         transaction.commit()?;
         applied += 1;
     }
-    render_missing_documents(connection)?;
+    render_stale_documents(connection)?;
     Ok(applied)
 }
 
-/// Entries written before documents were stored get theirs once, here, so that reads never have to
-/// render one. A no-op (one indexed-less scan of a NULL column) once every row has its document.
-fn render_missing_documents(connection: &mut Connection) -> rusqlite::Result<()> {
-    let transaction = connection.transaction()?;
-    let entries: Vec<Entry> = transaction
-        .prepare(concat!(
-            "SELECT ",
-            entry_columns!(),
-            " FROM entries WHERE document IS NULL"
-        ))?
-        .query_map([], entry_from_row)?
-        .collect::<rusqlite::Result<_>>()?;
-    if entries.is_empty() {
-        return Ok(());
-    }
-    {
-        let mut update = transaction.prepare("UPDATE entries SET document = ?1 WHERE id = ?2")?;
-        for entry in &entries {
-            update.execute(params![entry.document_json().into_string(), entry.id.to_string()])?;
+/// Entries whose stored document is missing (written before documents were stored) or of another
+/// format than [`DocumentJson::format`] (written by a build whose documents differ — a field added)
+/// get theirs rendered again, here, in pages, so reads serve the current shape and rarely have to
+/// render one themselves (`rows::stored_document` renders what a still-running older instance
+/// writes meanwhile). One scan of the table when nothing is stale.
+fn render_stale_documents(connection: &mut Connection) -> rusqlite::Result<()> {
+    const PAGE: i64 = 1_000;
+    let format = DocumentJson::format();
+    let mut rendered = 0;
+    loop {
+        let transaction = connection.transaction()?;
+        let entries: Vec<Entry> = transaction
+            .prepare(&select_entries(
+                "WHERE document IS NULL OR document_format IS NOT ?1 LIMIT ?2",
+            ))?
+            .query_map(params![format, PAGE], entry_from_row)?
+            .collect::<rusqlite::Result<_>>()?;
+        {
+            let mut update =
+                transaction.prepare("UPDATE entries SET document = ?1, document_format = ?2 WHERE id = ?3")?;
+            for entry in &entries {
+                update.execute(params![
+                    entry.document_json().into_string(),
+                    format,
+                    entry.id.to_string()
+                ])?;
+            }
+        }
+        transaction.commit()?;
+        rendered += entries.len();
+        if entries.len() < PAGE as usize {
+            break;
         }
     }
-    transaction.commit()?;
-    tracing::info!(
-        entries = entries.len(),
-        "rendered the stored documents of older entries"
-    );
+    if rendered > 0 {
+        tracing::info!(
+            entries = rendered,
+            "rendered the stored documents of entries in the current format"
+        );
+    }
     Ok(())
 }

@@ -8,29 +8,20 @@ use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
 use super::rows::{
-    EntryRow, LOGIN_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, corrupt, day_bounds, day_from_column, entry_columns,
-    entry_from_row, figure_columns, figures_from_row, login_from_row, parse_ts, session_from_row, ts, user_from_row,
+    EntryRow, FIGURE_COLUMNS, INSERT_ENTRY, LOGIN_COLUMNS, SESSION_COLUMNS, UPDATE_ENTRY, USER_COLUMNS, corrupt,
+    day_bounds, day_from_column, entry_from_row, figures_from_row, login_from_row, parse_ts, select_entries,
+    session_from_row, stored_document, ts, user_from_row,
 };
 use crate::domain::coach::HistoryMessage;
 use crate::domain::day::Day;
-use crate::domain::entry::{DocumentJson, Entry, EntryRange};
+use crate::domain::entry::{DocumentJson, Entry, EntryChanges, EntryRange};
+use crate::domain::goals::{Goals, GoalsMet};
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
 use crate::storage::transfer::{CollectionCounts, UserCredentials};
 use crate::storage::{ImportCounts, OnConflict, RefreshSession, Session, Storage, StoreResult, TokenStanding};
-
-const INSERT_ENTRY: &str = concat!(
-    "INSERT INTO entries (",
-    entry_columns!(),
-    ", document) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-);
-
-/// The same numbered values as the insert; `created_at` (?14) is left as it was.
-const UPDATE_ENTRY: &str = "UPDATE entries SET day = ?3, calories = ?4, sleep = ?5, workouts = ?6, \
-    food_intake = ?7, heart_rate = ?8, steps = ?9, symptoms = ?10, mood = ?11, water_intake = ?12, notes = ?13, \
-    updated_at = ?15, document = ?16 WHERE id = ?1 AND user_id = ?2";
 
 /// Ends a login: its record and every refresh token of it.
 fn end_login(c: &rusqlite::Connection, family: &str, at: DateTime<Utc>) -> rusqlite::Result<()> {
@@ -117,6 +108,28 @@ impl Storage for SqliteStore {
             c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
                 .query_row([&id], user_from_row)
                 .optional()
+        })
+        .await
+    }
+
+    async fn goals(&self, user: UserId) -> StoreResult<Goals> {
+        let stored: Option<Option<String>> = self.read(|c| {
+            c.prepare_cached("SELECT goals FROM users WHERE id = ?1")?
+                .query_row([user.to_string()], |row| row.get(0))
+                .optional()
+        })?;
+        Ok(stored
+            .flatten()
+            .map(|text| Goals::from_stored(&text))
+            .unwrap_or_default())
+    }
+
+    async fn set_goals(&self, user: UserId, goals: &Goals) -> StoreResult<bool> {
+        let (user, goals) = (user.to_string(), goals.to_stored());
+        self.write(move |c| {
+            c.prepare_cached("UPDATE users SET goals = ?1, entries_version = entries_version + 1 WHERE id = ?2")?
+                .execute(params![goals, user])
+                .map(|changed| changed == 1)
         })
         .await
     }
@@ -331,17 +344,15 @@ impl Storage for SqliteStore {
 
     async fn insert_entry(&self, entry: &Entry) -> StoreResult<()> {
         let row = EntryRow::new(entry);
-        self.write(move |c| c.prepare_cached(INSERT_ENTRY)?.execute(row.params()).map(|_| ()))
+        self.write(move |c| c.prepare_cached(&INSERT_ENTRY)?.execute(row.params()).map(|_| ()))
             .await
     }
 
     async fn list_entries(&self, user: UserId, range: &EntryRange) -> StoreResult<Vec<Entry>> {
         let (from, to) = day_bounds(range);
         self.read(|c| {
-            c.prepare_cached(concat!(
-                "SELECT ",
-                entry_columns!(),
-                " FROM entries WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day DESC LIMIT ?4"
+            c.prepare_cached(&select_entries(
+                "WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day DESC LIMIT ?4",
             ))?
             .query_map(params![user.to_string(), from, to, range.limit], entry_from_row)?
             .collect()
@@ -352,55 +363,63 @@ impl Storage for SqliteStore {
         let (from, to) = day_bounds(range);
         self.read(|c| {
             c.prepare_cached(
-                "SELECT document FROM entries WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day DESC LIMIT ?4",
+                "SELECT document, document_format = ?5, id FROM entries \
+                 WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day DESC LIMIT ?4",
             )?
-            .query_map(params![user.to_string(), from, to, range.limit], |row| {
-                Ok(DocumentJson::from_stored(row.get(0)?))
-            })?
+            .query_map(
+                params![user.to_string(), from, to, range.limit, DocumentJson::format()],
+                |row| stored_document(c, row, 0),
+            )?
             .collect()
         })
     }
 
     async fn entry_by_id(&self, user: UserId, id: EntryId) -> StoreResult<Option<Entry>> {
         self.read(|c| {
-            c.prepare_cached(concat!(
-                "SELECT ",
-                entry_columns!(),
-                " FROM entries WHERE id = ?1 AND user_id = ?2"
-            ))?
-            .query_row(params![id.to_string(), user.to_string()], entry_from_row)
-            .optional()
+            c.prepare_cached(&select_entries("WHERE id = ?1 AND user_id = ?2"))?
+                .query_row(params![id.to_string(), user.to_string()], entry_from_row)
+                .optional()
         })
     }
 
     async fn entry_on_day(&self, user: UserId, day: Day) -> StoreResult<Option<Entry>> {
         self.read(|c| {
-            c.prepare_cached(concat!(
-                "SELECT ",
-                entry_columns!(),
-                " FROM entries WHERE user_id = ?1 AND day = ?2"
-            ))?
-            .query_row(params![user.to_string(), day.to_ymd()], entry_from_row)
-            .optional()
+            c.prepare_cached(&select_entries("WHERE user_id = ?1 AND day = ?2"))?
+                .query_row(params![user.to_string(), day.to_ymd()], entry_from_row)
+                .optional()
         })
     }
 
-    async fn update_entry(&self, entry: &Entry) -> StoreResult<bool> {
-        let row = EntryRow::new(entry);
+    async fn update_entry(
+        &self,
+        user: UserId,
+        id: EntryId,
+        changes: &EntryChanges,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<Entry>> {
+        let changes = changes.clone();
+        // Read, change and write in one write job: the single writer runs nothing in between.
         self.write(move |c| {
-            c.prepare_cached(UPDATE_ENTRY)?
-                .execute(row.params())
-                .map(|changed| changed == 1)
+            let Some(mut entry) = c
+                .prepare_cached(&select_entries("WHERE id = ?1 AND user_id = ?2"))?
+                .query_row(params![id.to_string(), user.to_string()], entry_from_row)
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            entry.apply(&changes, at);
+            c.prepare_cached(&UPDATE_ENTRY)?
+                .execute(EntryRow::new(&entry).params())?;
+            Ok(Some(entry))
         })
         .await
     }
 
     async fn day_figures(&self, user: UserId, from: Day, to: Day) -> StoreResult<Vec<DayFigures>> {
         self.read(|c| {
-            c.prepare_cached(concat!(
-                "SELECT ",
-                figure_columns!(),
-                " FROM entries WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day"
+            c.prepare_cached(&format!(
+                "SELECT {} FROM entries WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
+                *FIGURE_COLUMNS
             ))?
             .query_map(params![user.to_string(), from.to_ymd(), to.to_ymd()], figures_from_row)?
             .collect()
@@ -414,6 +433,7 @@ impl Storage for SqliteStore {
                     Ok(LoggedDay {
                         day: day_from_column(row, 0)?,
                         workouts: row.get(1)?,
+                        goals_met: GoalsMet::default(),
                     })
                 })?
                 .collect()
@@ -429,10 +449,11 @@ impl Storage for SqliteStore {
         let after = after.map_or_else(String::new, |day| day.to_ymd());
         self.read(|c| {
             c.prepare_cached(
-                "SELECT day, document FROM entries WHERE user_id = ?1 AND day > ?2 ORDER BY day ASC LIMIT ?3",
+                "SELECT document, document_format = ?4, id, day FROM entries \
+                 WHERE user_id = ?1 AND day > ?2 ORDER BY day ASC LIMIT ?3",
             )?
-            .query_map(params![user.to_string(), after, limit], |row| {
-                Ok((day_from_column(row, 0)?, DocumentJson::from_stored(row.get(1)?)))
+            .query_map(params![user.to_string(), after, limit, DocumentJson::format()], |row| {
+                Ok((day_from_column(row, 3)?, stored_document(c, row, 0)?))
             })?
             .collect()
         })
@@ -457,7 +478,7 @@ impl Storage for SqliteStore {
                     .optional()?;
                 match (existing, on_conflict) {
                     (None, _) => {
-                        c.prepare_cached(INSERT_ENTRY)?
+                        c.prepare_cached(&INSERT_ENTRY)?
                             .execute(EntryRow::new(&entry).params())?;
                         counts.created += 1;
                     }
@@ -468,7 +489,8 @@ impl Storage for SqliteStore {
                             created_at: parse_ts(&created_at)?,
                             ..entry
                         };
-                        c.prepare_cached(UPDATE_ENTRY)?.execute(EntryRow::new(&kept).params())?;
+                        c.prepare_cached(&UPDATE_ENTRY)?
+                            .execute(EntryRow::new(&kept).params())?;
                         counts.updated += 1;
                     }
                 }

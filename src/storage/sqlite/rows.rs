@@ -1,10 +1,14 @@
 //! Rows and the values they hold: how each type is written to a column and read back.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use rusqlite::Row;
+use rusqlite::types::Value;
 
 use crate::domain::day::{Day, format_timestamp};
-use crate::domain::entry::{DayLog, Entry, EntryRange, Mood};
+use crate::domain::entry::rules::{MEASURES, NumberRule};
+use crate::domain::entry::{DayLog, DocumentJson, Entry, EntryRange, Measure, Measures, Mood};
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::stats::DayFigures;
 use crate::domain::timezone::TimeZone;
@@ -85,43 +89,90 @@ pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<RefreshSession
     })
 }
 
-/// The entry columns in `entry_from_row`'s order (a macro so queries stay `&'static str`).
-macro_rules! entry_columns {
-    () => {
-        "id, user_id, day, calories, sleep, workouts, food_intake, heart_rate, steps, \
-         symptoms, mood, water_intake, notes, created_at, updated_at"
-    };
+/// The entry columns in `entry_from_row`'s order: ten fixed ones, then one per measure of the field
+/// table (`MeasureSpec::column`), in table order.
+pub(super) static ENTRY_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    let mut columns =
+        String::from("id, user_id, day, workouts, food_intake, symptoms, mood, notes, created_at, updated_at");
+    for spec in &MEASURES {
+        columns.push_str(", ");
+        columns.push_str(spec.column);
+    }
+    columns
+});
+const FIRST_MEASURE_COLUMN: usize = 10;
+
+/// `SELECT <entry columns> FROM entries <rest>`.
+pub(super) fn select_entries(rest: &str) -> String {
+    format!("SELECT {} FROM entries {rest}", *ENTRY_COLUMNS)
+}
+
+/// Writes an entry: `?1`… the entry columns, then its document and the document's format.
+pub(super) static INSERT_ENTRY: LazyLock<String> = LazyLock::new(|| {
+    let values: Vec<String> = (1..=ENTRY_COLUMN_COUNT + 2).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO entries ({}, document, document_format) VALUES ({})",
+        *ENTRY_COLUMNS,
+        values.join(", ")
+    )
+});
+
+/// Replaces an entry's values (the same numbered values as [`INSERT_ENTRY`]); its id, owner and
+/// `created_at` stay.
+pub(super) static UPDATE_ENTRY: LazyLock<String> = LazyLock::new(|| {
+    let columns: Vec<&str> = ENTRY_COLUMNS
+        .split(", ")
+        .chain(["document", "document_format"])
+        .collect();
+    let set: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, column)| !matches!(**column, "id" | "user_id" | "created_at"))
+        .map(|(i, column)| format!("{column} = ?{}", i + 1))
+        .collect();
+    format!("UPDATE entries SET {} WHERE id = ?1 AND user_id = ?2", set.join(", "))
+});
+
+const ENTRY_COLUMN_COUNT: usize = FIRST_MEASURE_COLUMN + Measure::COUNT;
+
+/// A measure's column: NULL is unrecorded (0 for the old fields, whose columns are NOT NULL).
+fn measure_from_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<f64>> {
+    row.get(index)
 }
 
 pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
     let text = |i: usize| -> rusqlite::Result<&str> { Ok(row.get_ref(i)?.as_str()?) };
+    let mut measures = Measures::default();
+    for (i, measure) in Measure::all().enumerate() {
+        measures.set(measure, measure_from_column(row, FIRST_MEASURE_COLUMN + i)?);
+    }
     Ok(Entry {
         id: parse_id(text(0)?, EntryId::parse)?,
         user: parse_id(text(1)?, UserId::parse)?,
         date: stored_day(text(2)?)?,
         log: DayLog {
-            calories: row.get(3)?,
-            sleep: row.get(4)?,
-            workouts: row.get(5)?,
-            food_intake: json(text(6)?)?,
-            heart_rate: row.get(7)?,
-            steps: row.get(8)?,
-            symptoms: json(text(9)?)?,
-            mood: Mood::parse(text(10)?).ok_or_else(|| corrupt("mood", text(10).unwrap_or_default()))?,
-            water_intake: row.get(11)?,
-            notes: row.get(12)?,
+            measures,
+            workouts: row.get(3)?,
+            food_intake: json(text(4)?)?,
+            symptoms: json(text(5)?)?,
+            mood: Mood::parse(text(6)?).ok_or_else(|| corrupt("mood", text(6).unwrap_or_default()))?,
+            notes: row.get(7)?,
         },
-        created_at: parse_ts(text(13)?)?,
-        updated_at: parse_ts(text(14)?)?,
+        created_at: parse_ts(text(8)?)?,
+        updated_at: parse_ts(text(9)?)?,
     })
 }
 
-/// What the trends read of an entry, in the order of the covering index that serves them.
-macro_rules! figure_columns {
-    () => {
-        "day, workouts, calories, sleep, heart_rate, steps, water_intake, mood"
-    };
-}
+/// What the trends read of an entry: `day, workouts, mood`, then the trend measures' columns —
+/// all in the covering index `entries_user_day_figures`, so the table rows are never visited.
+pub(super) static FIGURE_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    let mut columns = String::from("day, workouts, mood");
+    for measure in Measure::trends() {
+        columns.push_str(", ");
+        columns.push_str(measure.spec().column);
+    }
+    columns
+});
 
 pub(super) fn day_from_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Day> {
     stored_day(row.get_ref(index)?.as_str()?)
@@ -134,38 +185,22 @@ pub(super) fn stored_day(text: &str) -> rusqlite::Result<Day> {
 }
 
 pub(super) fn figures_from_row(row: &Row<'_>) -> rusqlite::Result<DayFigures> {
-    let mood = row.get_ref(7)?.as_str()?;
+    let mood = row.get_ref(2)?.as_str()?;
+    let mut measures = Measures::default();
+    for (i, measure) in Measure::trends().enumerate() {
+        measures.set(measure, measure_from_column(row, 3 + i)?);
+    }
     Ok(DayFigures {
         day: day_from_column(row, 0)?,
         workouts: row.get(1)?,
-        calories: row.get(2)?,
-        sleep: row.get(3)?,
-        heart_rate: row.get(4)?,
-        steps: row.get(5)?,
-        water_intake: row.get(6)?,
         mood: Mood::parse(mood).ok_or_else(|| corrupt("mood", mood))?,
+        measures,
     })
 }
 
-/// The values `entries` stores for an entry: `entry_columns!` in order, then its document.
-pub(super) struct EntryRow {
-    id: String,
-    user: String,
-    day: String,
-    calories: i64,
-    sleep: f64,
-    workouts: bool,
-    food_intake: String,
-    heart_rate: i64,
-    steps: i64,
-    symptoms: String,
-    mood: &'static str,
-    water_intake: f64,
-    notes: String,
-    created_at: String,
-    updated_at: String,
-    document: String,
-}
+/// The values `entries` stores for an entry: [`ENTRY_COLUMNS`] in order, then its document and
+/// the document's format.
+pub(super) struct EntryRow(Vec<Value>);
 
 /// Plain data (lists of strings and numbers) as JSON text.
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -176,47 +211,51 @@ pub(super) fn to_json<T: serde::Serialize>(value: &T) -> String {
 impl EntryRow {
     pub(super) fn new(entry: &Entry) -> Self {
         let log = &entry.log;
-        Self {
-            id: entry.id.to_string(),
-            user: entry.user.to_string(),
-            day: entry.date.to_ymd(),
-            calories: log.calories,
-            sleep: log.sleep,
-            workouts: log.workouts,
-            food_intake: to_json(&log.food_intake),
-            heart_rate: log.heart_rate,
-            steps: log.steps,
-            symptoms: to_json(&log.symptoms),
-            mood: log.mood.as_str(),
-            water_intake: log.water_intake,
-            notes: log.notes.clone(),
-            created_at: ts(entry.created_at),
-            updated_at: ts(entry.updated_at),
-            document: entry.document_json().into_string(),
+        let mut values = Vec::with_capacity(ENTRY_COLUMN_COUNT + 2);
+        values.extend([
+            Value::Text(entry.id.to_string()),
+            Value::Text(entry.user.to_string()),
+            Value::Text(entry.date.to_ymd()),
+            Value::Integer(i64::from(log.workouts)),
+            Value::Text(to_json(&log.food_intake)),
+            Value::Text(to_json(&log.symptoms)),
+            Value::Text(log.mood.as_str().to_owned()),
+            Value::Text(log.notes.clone()),
+            Value::Text(ts(entry.created_at)),
+            Value::Text(ts(entry.updated_at)),
+        ]);
+        for (measure, value) in log.measures.iter() {
+            values.push(match (value, measure.spec().rule) {
+                (None, _) => Value::Null,
+                (Some(n), NumberRule::Integer(_)) => Value::Integer(n as i64),
+                (Some(n), NumberRule::Decimal(_)) => Value::Real(n),
+            });
         }
+        values.push(Value::Text(entry.document_json().into_string()));
+        values.push(Value::Integer(DocumentJson::format()));
+        Self(values)
     }
 
-    /// `?1`…`?16`: the columns in `entry_columns!` order, then the document.
-    pub(super) fn params(&self) -> [&dyn rusqlite::ToSql; 16] {
-        [
-            &self.id,
-            &self.user,
-            &self.day,
-            &self.calories,
-            &self.sleep,
-            &self.workouts,
-            &self.food_intake,
-            &self.heart_rate,
-            &self.steps,
-            &self.symptoms,
-            &self.mood,
-            &self.water_intake,
-            &self.notes,
-            &self.created_at,
-            &self.updated_at,
-            &self.document,
-        ]
+    /// `?1`…: the values in order.
+    pub(super) fn params(&self) -> rusqlite::ParamsFromIter<std::slice::Iter<'_, Value>> {
+        rusqlite::params_from_iter(self.0.iter())
     }
+}
+
+/// An entry's stored document, from a row holding `document`, whether its format is the current
+/// one, and the entry's id at `at`, `at + 1`, `at + 2`: a document of another format (written by an
+/// older build, or by an older instance still running) is rendered anew from the columns, never
+/// served stale.
+pub(super) fn stored_document(c: &rusqlite::Connection, row: &Row<'_>, at: usize) -> rusqlite::Result<DocumentJson> {
+    if row.get::<_, Option<bool>>(at + 1)? == Some(true)
+        && let Some(document) = row.get::<_, Option<String>>(at)?
+    {
+        return Ok(DocumentJson::from_stored(document));
+    }
+    let id: String = row.get(at + 2)?;
+    c.prepare_cached(&select_entries("WHERE id = ?1"))?
+        .query_row([id], entry_from_row)
+        .map(|entry| entry.document_json())
 }
 
 /// A range's bounds as the `day` column compares them. Without a first day, from the first row:
@@ -227,5 +266,3 @@ pub(super) fn day_bounds(range: &EntryRange) -> (String, String) {
         range.to.map_or_else(|| "9999-12-31".to_owned(), |d| d.to_ymd()),
     )
 }
-
-pub(super) use {entry_columns, figure_columns};

@@ -10,7 +10,7 @@ use super::connection::connect;
 use super::migrations::MIGRATIONS;
 use crate::config::SqliteSynchronous;
 use crate::domain::day::Day;
-use crate::domain::entry::{DayLog, Entry, EntryRange};
+use crate::domain::entry::{DayLog, DocumentJson, Entry, EntryRange, Measure, Measures};
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::user::User;
 use crate::domain::user::{Email, UserName};
@@ -35,7 +35,7 @@ async fn store_with_one_entry(dir: &Path) -> anyhow::Result<(SqliteStore, Entry)
         user: user.id,
         date: Day::parse_ymd("2026-11-28").expect("a day"),
         log: DayLog {
-            calories: 1800,
+            measures: Measures::default().with(Measure::Calories, 1800.0),
             notes: "fine".into(),
             ..DayLog::default()
         },
@@ -62,6 +62,43 @@ async fn entries_stored_without_a_document_get_one_when_the_schema_is_migrated()
         )
         .await?;
     assert_eq!(page, vec![entry.document_json()]);
+    Ok(())
+}
+
+/// A document kept in another format than this build writes (an older build's, before a field was
+/// added) is never served: migrating renders it again, and a read renders one written after the
+/// migration (by an older instance still running on the same file) from its columns.
+#[tokio::test]
+async fn documents_of_another_format_are_rendered_again_never_served_stale() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (store, entry) = store_with_one_entry(dir.path()).await?;
+    let range = EntryRange::parse(None, None, None).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let stale = r#"{"_id":"old","calories":1800}"#;
+    let make_stale = |format: Option<i64>| {
+        let stale = stale.to_owned();
+        move |c: &rusqlite::Connection| {
+            c.execute(
+                "UPDATE entries SET document = ?1, document_format = ?2",
+                rusqlite::params![stale, format],
+            )
+        }
+    };
+    store.write(make_stale(Some(DocumentJson::format() ^ 1))).await?;
+    store.migrate().await?;
+    assert_eq!(
+        store.list_entry_documents(entry.user, &range).await?,
+        vec![entry.document_json()]
+    );
+
+    for format in [Some(DocumentJson::format() ^ 1), None] {
+        store.write(make_stale(format)).await?;
+        assert_eq!(
+            store.list_entry_documents(entry.user, &range).await?,
+            vec![entry.document_json()]
+        );
+        let exported = store.entry_documents_after(entry.user, None, 10).await?;
+        assert_eq!(exported, vec![(entry.date, entry.document_json())]);
+    }
     Ok(())
 }
 

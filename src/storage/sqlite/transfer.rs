@@ -5,8 +5,8 @@ use rusqlite::{Connection, params};
 
 use super::SqliteStore;
 use super::rows::{
-    LOGIN_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, entry_columns, entry_from_row, login_from_row, parse_epoch, parse_ts,
-    session_from_row, ts, user_from_row,
+    LOGIN_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, entry_from_row, login_from_row, parse_epoch, parse_ts,
+    select_entries, session_from_row, ts, user_from_row,
 };
 use crate::domain::day::Day;
 use crate::domain::entry::Entry;
@@ -31,13 +31,9 @@ impl SqliteStore {
     pub(super) fn read_entries_after(&self, user: UserId, after: Option<Day>, limit: u32) -> StoreResult<Vec<Entry>> {
         let after = after.map(|day| day.to_ymd()).unwrap_or_default();
         self.read(|c| {
-            c.prepare_cached(concat!(
-                "SELECT ",
-                entry_columns!(),
-                " FROM entries WHERE user_id = ?1 AND day > ?2 ORDER BY day LIMIT ?3"
-            ))?
-            .query_map(params![user.to_string(), after, limit], entry_from_row)?
-            .collect()
+            c.prepare_cached(&select_entries("WHERE user_id = ?1 AND day > ?2 ORDER BY day LIMIT ?3"))?
+                .query_map(params![user.to_string(), after, limit], entry_from_row)?
+                .collect()
         })
     }
 
