@@ -452,7 +452,11 @@ mod tests {
 
     #[test]
     fn every_request_schema_placeholder_is_replaced() {
-        let names: Vec<&str> = request_schemas().iter().map(|(name, _)| *name).collect();
+        let names: Vec<&str> = request_schemas()
+            .into_iter()
+            .chain(entry_fields::goal_schemas())
+            .map(|(name, _)| name)
+            .collect();
         for name in [
             RegisterRequest::name(),
             LoginRequest::name(),

@@ -213,10 +213,17 @@ api_test!(
         let text = response.text().await.unwrap_or_default();
         let mut reader = csv::Reader::from_reader(text.as_bytes());
         let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_owned).collect();
-        assert_eq!(header, ["date", "calories", "sleep", "workouts", "heartRate", "steps", "mood", "waterIntake", "notes", "symptoms", "foodIntake"]);
+        // The columns spreadsheets already have, then the body measurements appended (API.md).
+        assert_eq!(
+            header,
+            [
+                "date", "calories", "sleep", "workouts", "heartRate", "steps", "mood", "waterIntake", "notes", "symptoms", "foodIntake",
+                "weight", "restingHeartRate", "bloodPressure", "activeEnergy"
+            ]
+        );
         let rows: Vec<Vec<String>> = reader.records().map(|r| r.expect("record").iter().map(str::to_owned).collect()).collect();
         assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0], ["2026-11-01", "0", "0", "false", "0", "0", "neutral", "0", "'-1 day", "'@team", ""]);
+        assert_eq!(rows[0], ["2026-11-01", "0", "0", "false", "0", "0", "neutral", "0", "'-1 day", "'@team", "", "", "", "", ""]);
         assert_eq!(
             rows[1],
             [
@@ -224,6 +231,7 @@ api_test!(
                 "line one\nline two, with a comma",
                 "headache; =HYPERLINK(\"http://evil.example\")",
                 "breakfast:Oats, with \"honey\":350; dinner:Fish & chips:900",
+                "", "", "", "",
             ]
         );
         // Quoting is RFC 4180: embedded quotes doubled, fields with commas/newlines quoted, CRLF.

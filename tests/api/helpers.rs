@@ -426,6 +426,23 @@ impl TestApp {
             .expect("stats request")
     }
 
+    pub async fn goals(&self, access: &str) -> Response {
+        self.get("/api/goals")
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("goals request")
+    }
+
+    pub async fn put_goals(&self, access: &str, body: &Value) -> Response {
+        self.request(Method::PUT, "/api/goals")
+            .bearer_auth(access)
+            .json(body)
+            .send()
+            .await
+            .expect("goals request")
+    }
+
     pub async fn create_entry(&self, access: &str, body: &Value) -> Response {
         self.post("/api/entries")
             .bearer_auth(access)

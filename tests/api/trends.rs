@@ -275,7 +275,7 @@ api_test!(
         let days: Vec<&str> = body["data"].as_array().map(|b| b.iter().filter_map(|b| b["start"].as_str()).collect()).unwrap_or_default();
         assert_eq!(days, ["2028-02-28", "2028-02-29", "2028-03-01"]);
         // Current streak: 29 Feb and 1 Mar, but nothing on 2 March (today) yet.
-        assert_eq!(body["streaks"], json!({"currentLogging": 0, "longestLogging": 3, "currentWorkout": 0, "longestWorkout": 1}));
+        assert_eq!(body["streaks"], json!({"currentLogging": 0, "longestLogging": 3, "currentWorkout": 0, "longestWorkout": 1, "goals": {}}));
     }
 );
 
@@ -304,7 +304,7 @@ api_test!(
         // year; the streaks still count it.
         let body = json_body(app.stats(&session.access, "").await, StatusCode::OK).await;
         assert_eq!((body["from"].as_str(), body["to"].as_str(), body["bucket"].as_str()), (Some("2026-02-03"), Some("2026-03-02"), Some("week")));
-        assert_eq!(body["streaks"], json!({"currentLogging": 4, "longestLogging": 5, "currentWorkout": 3, "longestWorkout": 4}));
+        assert_eq!(body["streaks"], json!({"currentLogging": 4, "longestLogging": 5, "currentWorkout": 3, "longestWorkout": 4, "goals": {}}));
         let logged: i64 = body["data"].as_array().map(|b| b.iter().filter_map(|b| b["daysLogged"].as_i64()).sum()).unwrap_or(-1);
         assert_eq!(logged, 5);
         let days: i64 = body["data"].as_array().map(|b| b.iter().filter_map(|b| b["days"].as_i64()).sum()).unwrap_or(-1);
@@ -637,7 +637,7 @@ async fn stats_read_the_old_backends_documents() {
     assert_eq!(second["moods"]["neutral"], 1);
     assert_eq!(
         body["streaks"],
-        json!({"currentLogging": 2, "longestLogging": 2, "currentWorkout": 0, "longestWorkout": 1})
+        json!({"currentLogging": 2, "longestLogging": 2, "currentWorkout": 0, "longestWorkout": 1, "goals": {}})
     );
 
     let entry = app

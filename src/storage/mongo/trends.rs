@@ -15,7 +15,19 @@ use crate::storage::StoreResult;
 
 impl MongoStore {
     pub(super) async fn read_day_figures(&self, user: UserId, from: Day, to: Day) -> StoreResult<Vec<DayFigures>> {
-        let filter = doc! {"user": user_oid(user), "date": {"$gte": day_window(from).0, "$lt": day_window(to).1}};
+        // The first and last possible days bound nothing (the whole history, for the goal streaks):
+        // their windows would reach outside the years a date may have.
+        let mut range = Document::new();
+        if from > Day::MIN {
+            range.insert("$gte", day_window(from).0);
+        }
+        if to < Day::MAX {
+            range.insert("$lt", day_window(to).1);
+        }
+        let mut filter = doc! {"user": user_oid(user)};
+        if !range.is_empty() {
+            filter.insert("date", range);
+        }
         let docs = self.find_sorted_by_date(filter, figures_projection()).await?;
         Ok(one_per_day(docs.iter().filter_map(figures_from_doc), |f| f.day))
     }

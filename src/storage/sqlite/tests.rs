@@ -199,3 +199,26 @@ async fn writes_committed_together_succeed_and_fail_one_by_one() -> anyhow::Resu
     assert_eq!(stored.len(), 1 + 180);
     Ok(())
 }
+
+/// The trends read every trend measure of the field table from the covering index alone: a
+/// measure added to the table without its column in `entries_user_day_figures` fails here, not
+/// silently in the benchmark.
+#[tokio::test]
+async fn the_trends_read_only_the_covering_index() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (store, _) = store_with_one_entry(dir.path()).await?;
+    let plan: Vec<String> = store.read(|c| {
+        c.prepare(&format!(
+            "EXPLAIN QUERY PLAN SELECT {} FROM entries WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day",
+            *super::rows::FIGURE_COLUMNS
+        ))?
+        .query_map(["u", "a", "b"], |row| row.get::<_, String>(3))?
+        .collect()
+    })?;
+    assert!(
+        plan.iter()
+            .any(|step| step.contains("USING COVERING INDEX entries_user_day_figures")),
+        "{plan:?}"
+    );
+    Ok(())
+}
