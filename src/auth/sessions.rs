@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use super::tokens::{TokenKind, digest};
 use super::{Accounts, AuthError, AuthResult, Caller, Client, TokenPair};
 use crate::domain::ids::UserId;
-use crate::storage::{RefreshSession, StoreError};
+use crate::storage::{RefreshSession, StoreError, TokenStanding};
 
 impl Accounts {
     /// A new login: its first refresh token (recorded hashed, with the login) and an access token
@@ -115,14 +115,42 @@ impl Accounts {
         match recorded {
             // A concurrent request recorded the same successor first.
             Ok(()) | Err(StoreError::Conflict) => {}
+            // The account was deleted meanwhile.
+            Err(StoreError::NoSuchUser) => return Err(AuthError::InvalidRefreshToken),
             Err(error) => return Err(error.into()),
         }
-        Ok(TokenPair {
+        let pair = TokenPair {
             access: self
                 .tokens
                 .mint(parent.user_id, TokenKind::Access, Some(&parent.family_id))?,
             refresh: refresh.token,
-        })
+        };
+        self.handed_out_only_if_live(parent, pair).await
+    }
+
+    /// `pair` (of `parent`'s login), if that login is still live now that its successor is recorded.
+    /// Ending a login (logout everywhere, `DELETE /auth/sessions/{id}`) marks the login ended before
+    /// it revokes the login's refresh tokens, so a refresh racing it either recorded its successor
+    /// in time to be revoked with the others, or sees the login ended here — then the successor is
+    /// revoked with its family and nothing is handed out. Either way, what a refresh that lost the
+    /// race hands out is refused afterwards.
+    async fn handed_out_only_if_live(&self, parent: &RefreshSession, pair: TokenPair) -> AuthResult<TokenPair> {
+        let access = self
+            .tokens
+            .verify(&pair.access.token, TokenKind::Access)
+            .map_err(|_| AuthError::Internal(anyhow::anyhow!("an access token just minted does not verify")))?;
+        let standing = self
+            .store
+            .access_token_standing(&access.revocation_key, access.user_id, access.session.as_deref())
+            .await?;
+        match standing {
+            TokenStanding::Valid { .. } => Ok(pair),
+            TokenStanding::Revoked => {
+                self.store.revoke_session_family(&parent.family_id, Utc::now()).await?;
+                Err(AuthError::RevokedRefreshToken)
+            }
+            TokenStanding::UnknownUser => Err(AuthError::InvalidRefreshToken),
+        }
     }
 
     /// The successor again, for a request that lost the race to rotate `parent` — if it is still the
@@ -137,12 +165,15 @@ impl Accounts {
             .tokens
             .mint_successor(parent.user_id, &parent.token_hash, rotated_at)?;
         match self.store.session_by_hash(&digest(&refresh.token)).await? {
-            Some(live) if live.rotated_at.is_none() && live.revoked_at.is_none() => Ok(Some(TokenPair {
-                access: self
-                    .tokens
-                    .mint(parent.user_id, TokenKind::Access, Some(&parent.family_id))?,
-                refresh: refresh.token,
-            })),
+            Some(live) if live.rotated_at.is_none() && live.revoked_at.is_none() => {
+                let pair = TokenPair {
+                    access: self
+                        .tokens
+                        .mint(parent.user_id, TokenKind::Access, Some(&parent.family_id))?,
+                    refresh: refresh.token,
+                };
+                self.handed_out_only_if_live(parent, pair).await.map(Some)
+            }
             // The winner has not recorded it yet (or failed to): record it here.
             None => self.successor(parent, rotated_at).await.map(Some),
             Some(_) => Ok(None),

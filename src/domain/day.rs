@@ -9,6 +9,9 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, SecondsFormat, Utc};
 
 use super::timezone::TimeZone;
 
+/// A calendar day. Every day a client sends, and every day the server works out, lies in
+/// [`Day::MIN`]..=[`Day::MAX`] (the years a `YYYY-MM-DD` can spell); only a day read back from a
+/// row stored by an older version, which let others in, can lie outside ([`Day::from_stored`]).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub struct Day(NaiveDate);
 
@@ -27,29 +30,46 @@ impl Day {
         Self(date)
     }
 
+    /// Whether the day lies in [`Day::MIN`]..=[`Day::MAX`], the only days that are accepted.
+    pub fn is_in_range(&self) -> bool {
+        (Self::MIN..=Self::MAX).contains(self)
+    }
+
+    /// A day as a store wrote it (`YYYY-MM-DD`), including the signed years (`-0001-12-31`,
+    /// `+10000-01-01`) and year 0 that an older version let in: such a row is still served (and
+    /// `migrate` reports it), never a failure of every read of the account.
+    pub fn from_stored(text: &str) -> Option<Self> {
+        Self::parse_ymd(text).or_else(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok().map(Self))
+    }
+
     pub const fn date(&self) -> NaiveDate {
         self.0
     }
 
     /// `YYYY-MM-DD`, or an RFC 3339 timestamp: the day it falls on in `zone`. A timestamp at exactly
-    /// UTC midnight is the wire form of a day (what this API returns as an entry's `date`) and
-    /// stands for that day, so a client that sends a date it was given back does not move the
-    /// entry a day west of Greenwich.
+    /// UTC midnight written with `Z` or `+00:00` is the wire form of a day (what this API returns as
+    /// an entry's `date`) and stands for that day, so a client that sends a date it was given back
+    /// does not move the entry a day west of Greenwich. Any other offset says where the moment was
+    /// written, not which day is meant (`2026-01-15T19:00:00-05:00` is midnight UTC, and still the
+    /// 15th in New York), so it is placed in `zone` like any other moment. `None` unless the day
+    /// lies in [`Day::MIN`]..=[`Day::MAX`] once placed.
     pub fn parse_in(input: &str, zone: TimeZone) -> Option<Self> {
         let input = input.trim();
         if input.len() == 10 {
             return Self::parse_ymd(input);
         }
         let instant = DateTime::parse_from_rfc3339(input).ok()?.with_timezone(&Utc);
-        if instant.time() == NaiveTime::MIN {
-            return Some(Self(instant.date_naive()));
-        }
-        Some(zone.day_at(instant))
+        let day = if instant.time() == NaiveTime::MIN && is_utc_designator(input) {
+            Self(instant.date_naive())
+        } else {
+            zone.day_at(instant)
+        };
+        day.is_in_range().then_some(day)
     }
 
-    /// Exactly `YYYY-MM-DD` (query parameters, stored days): four, two and two ASCII digits. Read
-    /// by hand: chrono's format-string parser was a fifth of a trends request that reads a year of
-    /// stored days.
+    /// Exactly `YYYY-MM-DD` (query parameters, stored days) of a day in [`Day::MIN`]..=
+    /// [`Day::MAX`]: four, two and two ASCII digits, year 0 refused. Read by hand: chrono's
+    /// format-string parser was a fifth of a trends request that reads a year of stored days.
     pub fn parse_ymd(input: &str) -> Option<Self> {
         let b = input.as_bytes();
         if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
@@ -61,12 +81,18 @@ impl Day {
                 .try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
         };
         let (year, month, day) = (number(&b[0..4])?, number(&b[5..7])?, number(&b[8..10])?);
+        if year == 0 {
+            return None;
+        }
         NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day).map(Self)
     }
 
-    /// The day `n` days later (the last day there is, past it).
+    /// The day `n` days later ([`Day::MAX`], past it).
     pub fn plus_days(&self, n: u64) -> Self {
-        Self(self.0.checked_add_days(chrono::Days::new(n)).unwrap_or(NaiveDate::MAX))
+        self.0
+            .checked_add_days(chrono::Days::new(n))
+            .map_or(Self::MAX, Self)
+            .min(Self::MAX)
     }
 
     /// Days from `earlier` to this day (negative when `earlier` is later).
@@ -74,9 +100,12 @@ impl Day {
         (self.0 - earlier.0).num_days()
     }
 
-    /// The day `n` days earlier.
+    /// The day `n` days earlier ([`Day::MIN`], before it).
     pub fn minus_days(&self, n: u64) -> Self {
-        Self(self.0.checked_sub_days(chrono::Days::new(n)).unwrap_or(NaiveDate::MIN))
+        self.0
+            .checked_sub_days(chrono::Days::new(n))
+            .map_or(Self::MIN, Self)
+            .max(Self::MIN)
     }
 
     /// The day's UTC midnight.
@@ -112,6 +141,12 @@ impl fmt::Display for Day {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_ymd())
     }
+}
+
+/// Whether an RFC 3339 timestamp is written in UTC itself: `Z` (either case) or `+00:00`. (`-00:00`
+/// is RFC 3339's "the offset to local time is unknown", and any other offset names a place.)
+fn is_utc_designator(timestamp: &str) -> bool {
+    timestamp.ends_with(['Z', 'z']) || timestamp.ends_with("+00:00")
 }
 
 /// A timestamp as JavaScript's `Date#toISOString` writes it (millisecond precision, `Z`).
@@ -189,6 +224,88 @@ mod tests {
             day_in("2026-11-28T00:00:00+01:00", "UTC").as_deref(),
             Some("2026-11-27")
         );
+        assert_eq!(
+            day_in("2026-11-28T00:00:00.000+00:00", "America/New_York").as_deref(),
+            Some("2026-11-28")
+        );
+        assert_eq!(
+            day_in("2026-11-28T00:00:00z", "America/New_York").as_deref(),
+            Some("2026-11-28")
+        );
+    }
+
+    #[test]
+    fn utc_midnight_written_with_another_offset_is_placed_in_the_zone() {
+        // 19:00 in New York is 00:00 UTC the next day: still the 15th there.
+        assert_eq!(
+            day_in("2026-01-15T19:00:00-05:00", "America/New_York").as_deref(),
+            Some("2026-01-15")
+        );
+        assert_eq!(
+            day_in("2026-01-15T19:00:00-05:00", "UTC").as_deref(),
+            Some("2026-01-16")
+        );
+        // RFC 3339's "-00:00" (offset unknown) is not the API's form either.
+        assert_eq!(
+            day_in("2026-01-16T00:00:00-00:00", "America/New_York").as_deref(),
+            Some("2026-01-15")
+        );
+        assert_eq!(
+            day_in("2026-01-16T05:30:00+05:30", "Asia/Kolkata").as_deref(),
+            Some("2026-01-16")
+        );
+        assert_eq!(
+            day_in("2026-01-16T05:30:00+05:30", "America/New_York").as_deref(),
+            Some("2026-01-15")
+        );
+    }
+
+    #[test]
+    fn only_years_1_to_9999_once_placed() {
+        for (input, zone) in [
+            ("0000-01-01T00:30:00+01:00", "UTC"),
+            ("9999-12-31T23:30:00-01:00", "UTC"),
+            ("9999-12-31T12:00:00Z", "Pacific/Kiritimati"),
+            ("0001-01-01T03:00:00Z", "America/New_York"),
+            ("0000-12-31", "UTC"),
+            ("0000-12-31T00:00:00Z", "UTC"),
+        ] {
+            assert_eq!(day_in(input, zone), None, "{input} in {zone}");
+        }
+        for (input, zone, day) in [
+            ("0001-01-01", "UTC", "0001-01-01"),
+            ("9999-12-31", "Pacific/Kiritimati", "9999-12-31"),
+            ("9999-12-31T09:59:59Z", "Pacific/Kiritimati", "9999-12-31"),
+            ("0001-01-01T11:00:00Z", "America/New_York", "0001-01-01"),
+            ("0001-01-01T00:00:00Z", "America/New_York", "0001-01-01"),
+        ] {
+            assert_eq!(day_in(input, zone).as_deref(), Some(day), "{input} in {zone}");
+        }
+        assert_eq!(Day::parse_ymd("0000-06-01"), None);
+    }
+
+    #[test]
+    fn arithmetic_stays_within_the_years() {
+        assert_eq!(Day::MAX.plus_days(1), Day::MAX);
+        assert_eq!(Day::MAX.minus_days(1).plus_days(5), Day::MAX);
+        assert_eq!(Day::MIN.minus_days(1), Day::MIN);
+        assert_eq!(Day::MIN.plus_days(1).minus_days(u64::MAX), Day::MIN);
+        assert!(Day::MIN.is_in_range() && Day::MAX.is_in_range());
+    }
+
+    #[test]
+    fn stored_days_outside_the_years_still_read() {
+        for text in ["-0001-12-31", "+10000-01-01", "0000-06-01"] {
+            let day = Day::from_stored(text).expect(text);
+            assert!(!day.is_in_range(), "{text}");
+            assert_eq!(day.to_ymd(), text);
+        }
+        assert_eq!(
+            Day::from_stored("-0001-12-31").map(|d| d.to_iso_midnight()).as_deref(),
+            Some("-0001-12-31T00:00:00.000Z")
+        );
+        assert_eq!(Day::from_stored("2026-11-28"), Day::parse_ymd("2026-11-28"));
+        assert_eq!(Day::from_stored("2026-11-31"), None);
     }
 
     #[test]

@@ -19,8 +19,20 @@ use super::validation::{FieldError, Problems, body_object};
 
 pub const FORMAT: &str = "healthtracker-export";
 pub const VERSION: u64 = 1;
-/// Entries one import may hold: a little over ten years of days.
-pub const MAX_ENTRIES: usize = 4_000;
+/// The fewest bytes an entry takes in an export this server writes: its document (three ids, three
+/// timestamps and every field: 300 bytes and more, see `an_exported_entry_is_never_shorter`) and
+/// a comma.
+pub const MIN_EXPORTED_ENTRY_BYTES: usize = 256;
+
+/// Entries one import may hold with a body limit (`BODY_LIMIT`) of `body_limit` bytes: one per
+/// [`MIN_EXPORTED_ENTRY_BYTES`], so every export that fits the limit imports, while a body of tiny
+/// made-up entries (`{"date":"…"}`, 21 bytes) cannot ask for twelve times the work.
+pub const fn max_entries(body_limit: usize) -> usize {
+    body_limit / MIN_EXPORTED_ENTRY_BYTES
+}
+
+/// [`max_entries`] at the default `BODY_LIMIT` of 10 MiB (40,960): what the OpenAPI document states.
+pub const MAX_ENTRIES: usize = max_entries(10 * 1024 * 1024);
 
 /// The CSV export's header: `date`, then the field table's [`CSV_COLUMNS`].
 pub fn csv_header() -> Vec<String> {
@@ -49,9 +61,10 @@ pub struct ImportDocument {
 }
 
 impl ImportDocument {
-    /// `Err` when the body is not an export document at all (wrong format or version, no list).
-    /// `zone` (the user's) places a `date` that is neither a day nor a midnight.
-    pub fn parse(body: &Value, zone: TimeZone) -> Result<Self, Vec<FieldError>> {
+    /// `Err` when the body is not an export document at all (wrong format or version, no list) or
+    /// holds more than `max_entries` entries ([`max_entries`] of the body limit). `zone` (the
+    /// user's) places a timestamp `date` as `POST /entries` does.
+    pub fn parse(body: &Value, zone: TimeZone, max_entries: usize) -> Result<Self, Vec<FieldError>> {
         let object = body_object(body)?;
         let mut problems = Problems::new();
         if object.get("format").and_then(Value::as_str) != Some(FORMAT) {
@@ -69,11 +82,13 @@ impl ImportDocument {
             );
         }
         let entries = match object.get("entries") {
-            Some(Value::Array(entries)) if entries.len() <= MAX_ENTRIES => Some(entries),
+            Some(Value::Array(entries)) if entries.len() <= max_entries => Some(entries),
             Some(Value::Array(_)) => {
                 problems.add(
                     "entries",
-                    format!("An import holds at most {MAX_ENTRIES} entries"),
+                    format!(
+                        "An import holds at most {max_entries} entries (one per {MIN_EXPORTED_ENTRY_BYTES} bytes of the body limit; every export within the limit fits)"
+                    ),
                     None,
                 );
                 None
@@ -126,16 +141,21 @@ impl ImportDocument {
     }
 }
 
-/// An entry of the file as a `POST /entries` body: extended JSON unwrapped, and a timestamp `date`
-/// taken as the day whose midnight it is nearest (exports write UTC midnights; the old backend
-/// stored the server's local midnight, within ±12 h of it).
+/// An entry of the file as a `POST /entries` body: extended JSON unwrapped. A `date` is placed
+/// exactly as `POST /entries` places it (an export writes each day's own form, UTC midnight with
+/// `Z`), except the old backend's `{"$date": …}` values (what `mongoexport` writes of its
+/// documents): it stored the server's local midnight, so such a date stands for the day whose UTC
+/// midnight it is nearest (within ±12 h).
 fn as_entry_body(raw: &Value) -> Map<String, Value> {
-    let Value::Object(object) = unwrap_extended_json(raw) else {
+    let legacy_date = raw
+        .get("date")
+        .and_then(Value::as_object)
+        .is_some_and(|date| date.len() == 1 && date.contains_key("$date"));
+    let Value::Object(mut object) = unwrap_extended_json(raw) else {
         return Map::new();
     };
-    let mut object = object;
-    if let Some(Value::String(date)) = object.get("date")
-        && date.len() > 10
+    if legacy_date
+        && let Some(Value::String(date)) = object.get("date")
         && let Ok(at) = chrono::DateTime::parse_from_rfc3339(date)
     {
         let nearest = at.with_timezone(&chrono::Utc) + chrono::TimeDelta::hours(12);
@@ -157,10 +177,15 @@ fn unwrap_extended_json(value: &Value) -> Value {
                 .map_or(("", &Value::Null), |(k, v)| (k.as_str(), v));
             match (key, inner) {
                 ("$date", Value::String(date)) => Value::from(date.as_str()),
+                // `{"$date": {"$numberLong": "…"}}`: milliseconds, unwrapped to a number.
                 ("$date", Value::Object(_)) => match unwrap_extended_json(inner) {
                     Value::String(millis) => millis
                         .parse::<i64>()
                         .ok()
+                        .and_then(chrono::DateTime::from_timestamp_millis)
+                        .map_or(Value::Null, |t| Value::from(t.to_rfc3339())),
+                    Value::Number(millis) => millis
+                        .as_i64()
                         .and_then(chrono::DateTime::from_timestamp_millis)
                         .map_or(Value::Null, |t| Value::from(t.to_rfc3339())),
                     other => other,
@@ -260,10 +285,14 @@ mod tests {
             json!({"format": FORMAT, "version": 2, "entries": []}),
             json!([]),
         ] {
-            assert!(ImportDocument::parse(&bad, TimeZone::UTC).is_err(), "{bad}");
+            assert!(
+                ImportDocument::parse(&bad, TimeZone::UTC, MAX_ENTRIES).is_err(),
+                "{bad}"
+            );
         }
-        let too_many: Vec<Value> = (0..=MAX_ENTRIES).map(|_| json!({})).collect();
-        assert!(ImportDocument::parse(&document(Value::from(too_many)), TimeZone::UTC).is_err());
+        let too_many: Vec<Value> = (0..=10).map(|_| json!({})).collect();
+        assert!(ImportDocument::parse(&document(Value::from(too_many.clone())), TimeZone::UTC, 10).is_err());
+        assert!(ImportDocument::parse(&document(Value::from(too_many)), TimeZone::UTC, 11).is_ok());
     }
 
     #[test]
@@ -276,6 +305,7 @@ mod tests {
                 {"date": "2026-11-01", "steps": 1},
             ])),
             TimeZone::UTC,
+            MAX_ENTRIES,
         )
         .expect("an export document");
         assert_eq!(parsed.entries.len(), 1);
@@ -295,7 +325,7 @@ mod tests {
             "sleep": {"$numberDouble": "7.5"},
             "foodIntake": [{"_id": {"$oid": "507f1f77bcf86cd799439013"}, "meal": "lunch", "food": "Soup", "calories": {"$numberLong": "300"}}],
             "__v": {"$numberInt": "0"}
-        }])), TimeZone::UTC)
+        }])), TimeZone::UTC, MAX_ENTRIES)
         .expect("an export document");
         assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
         let entry = &parsed.entries[0];
@@ -305,6 +335,50 @@ mod tests {
             (2100.0, 7.5)
         );
         assert_eq!(entry.log.food_intake[0].calories, 300);
+    }
+
+    /// The cap on entries relies on this: the shortest entry an export can hold (every field at
+    /// its default or empty, the shortest mood) is longer than [`MIN_EXPORTED_ENTRY_BYTES`].
+    #[test]
+    fn an_exported_entry_is_never_shorter() {
+        use crate::domain::entry::{DayLog, Entry, Mood};
+        use crate::domain::ids::{EntryId, UserId};
+        let shortest = Entry {
+            id: EntryId::new(),
+            user: UserId::new(),
+            date: Day::MIN,
+            log: DayLog {
+                mood: Mood::Poor,
+                ..DayLog::default()
+            },
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let length = shortest.document_json().as_str().len();
+        assert!(length > MIN_EXPORTED_ENTRY_BYTES, "{length}");
+        assert_eq!(max_entries(10 * 1024 * 1024), 40_960);
+    }
+
+    #[test]
+    fn a_timestamp_is_placed_as_post_entries_places_it_and_only_mongoexport_dates_are_rounded() {
+        let new_york = TimeZone::parse("America/New_York").expect("zone");
+        let parsed = ImportDocument::parse(
+            &document(json!([
+                {"date": "2026-11-30T23:30:00-05:00"},
+                {"date": "2026-06-01T20:00:00Z"},
+                {"date": "2026-08-01T00:00:00.000Z"},
+                {"date": {"$date": "2026-11-27T23:00:00.000Z"}},
+                {"date": {"$date": "2026-10-02T05:00:00.000Z"}},
+            ])),
+            new_york,
+            MAX_ENTRIES,
+        )
+        .expect("an export document");
+        let days: Vec<String> = parsed.entries.iter().map(|e| e.date.to_ymd()).collect();
+        assert_eq!(
+            days,
+            ["2026-11-30", "2026-06-01", "2026-08-01", "2026-11-28", "2026-10-02"]
+        );
     }
 
     #[test]

@@ -67,7 +67,7 @@ impl Problems {
         if day.is_none() {
             self.add(
                 name,
-                format!("{name} must be a date in YYYY-MM-DD format"),
+                format!("{name} must be a date in YYYY-MM-DD format, from 0001-01-01 to 9999-12-31"),
                 Some(&Value::from(raw)),
             );
         }

@@ -175,7 +175,7 @@ struct SummaryQuery {
             headers(("ETag" = String, description = "Strong validator of this answer"))),
         (status = 304, description = "Not modified: the `If-None-Match` tag is current"),
         (status = 400, description = "Bad `date`", body = ErrorBody,
-            example = json!({"status": "error", "message": "date must be a date in YYYY-MM-DD format", "details": [{"path": "date", "msg": "date must be a date in YYYY-MM-DD format", "value": "28/11/2026"}]})),
+            example = json!({"status": "error", "message": "date must be a date in YYYY-MM-DD format, from 0001-01-01 to 9999-12-31", "details": [{"path": "date", "msg": "date must be a date in YYYY-MM-DD format, from 0001-01-01 to 9999-12-31", "value": "28/11/2026"}]})),
     )
 )]
 async fn summary(

@@ -83,6 +83,9 @@ impl From<StoreError> for ApiError {
             // Handlers that can conflict map this to their own message first; reaching here means an
             // unexpected uniqueness clash.
             StoreError::Conflict => ApiError::Conflict("Resource already exists"),
+            // A write that came in just as its account was deleted: the caller's token is now one
+            // of a user that does not exist.
+            StoreError::NoSuchUser => ApiError::Unauthorized("Invalid or expired token"),
             StoreError::Unavailable(reason) => ApiError::DatabaseUnavailable(reason),
             StoreError::Other(e) => ApiError::Internal(e),
         }

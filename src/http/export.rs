@@ -27,7 +27,7 @@ use super::openapi::{ErrorBody, ImportDocument as ImportDocumentSchema, Success}
 use crate::domain::coach::HISTORY_KEEP;
 use crate::domain::day::{Day, format_timestamp};
 use crate::domain::entry::Entry;
-use crate::domain::export::{FORMAT, ImportDocument, VERSION, csv_header, csv_row};
+use crate::domain::export::{self, FORMAT, ImportDocument, VERSION, csv_header, csv_row};
 use crate::domain::ids::UserId;
 use crate::domain::validation::FieldError;
 use crate::state::AppState;
@@ -261,8 +261,14 @@ pub struct ImportResponse {
 }
 
 /// Import an export document (of this or any other account). Each entry is checked by the rules of
-/// `POST /entries` and keyed by its day; invalid ones are listed by index in `errors` and the rest
-/// imported. Ids, owners and timestamps in the file are never trusted.
+/// `POST /entries` (a timestamp `date` is placed as `POST /entries` places it; only the old
+/// backend's `{"$date": …}` values stand for the day whose UTC midnight they are nearest) and keyed
+/// by its day; invalid ones are listed by index in `errors` and the rest imported. Ids, owners and
+/// timestamps in the file are never trusted.
+///
+/// Caps: the body limit (`BODY_LIMIT`, 10 MiB by default; 413 beyond), and one entry per 256 bytes
+/// of it (40,960 entries at the default; 400 beyond) — more entries than any export within the
+/// body limit holds, so every export that fits imports.
 #[utoipa::path(
     post, path = "/import", tag = "data",
     params(ImportQuery),
@@ -286,9 +292,9 @@ async fn import(
         Some(other) => return Err(invalid("onConflict", "onConflict must be skip or replace", Some(other))),
     };
     // Thousands of entries to check (their text sanitized): on the blocking pool.
-    let zone = caller.timezone;
+    let (zone, max_entries) = (caller.timezone, export::max_entries(state.settings.body_limit));
     let document = tokio::task::spawn_blocking(move || {
-        let document = ImportDocument::parse(&body, zone);
+        let document = ImportDocument::parse(&body, zone, max_entries);
         drop(body);
         crate::memory::release_freed_memory();
         document

@@ -212,7 +212,7 @@ fn text(rule: TextRule, example: impl Into<Value>) -> Value {
 
 fn day() -> Value {
     json!({
-        "description": "A calendar day: YYYY-MM-DD, or an RFC 3339 timestamp (its UTC day is used)",
+        "description": "A calendar day from 0001-01-01 to 9999-12-31: YYYY-MM-DD, or an RFC 3339 timestamp — the day it falls on in the caller's time zone, except that exactly UTC midnight written with `Z` or `+00:00` (the form entries are returned in) is that day itself. A timestamp whose day, so placed, is outside those years is refused (400)",
         "anyOf": [{ "type": "string", "format": "date" }, { "type": "string", "format": "date-time" }],
         "examples": ["2026-11-28"]
     })

@@ -16,6 +16,7 @@ use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
 
+pub mod days_outside;
 pub mod mongo;
 pub mod sqlite;
 pub mod transfer;
@@ -28,6 +29,11 @@ pub enum StoreError {
     /// conflict has exactly one unique rule it can break, so the caller knows which.
     #[error("unique constraint violated")]
     Conflict,
+    /// The write is for a user that no longer exists: the account was deleted while the request
+    /// was in flight (401 to the client, as for any token of a deleted account). Nothing of the
+    /// write is left behind.
+    #[error("no such user")]
+    NoSuchUser,
     /// The database cannot be reached or cannot write (503 to the client; retrying later helps).
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -258,10 +264,16 @@ pub async fn open(settings: &crate::config::DatabaseSettings) -> anyhow::Result<
 }
 
 /// `healthtracker migrate`: brings the schema and indexes up to date now, failing with a message a
-/// person can act on (unreachable database, existing data that a unique index cannot accept).
+/// person can act on (unreachable database, existing data that a unique index cannot accept), and
+/// lists the entries an older version stored on a day outside the years 0001–9999.
 pub async fn migrate(settings: &crate::config::DatabaseSettings) -> anyhow::Result<&'static str> {
     match settings {
-        crate::config::DatabaseSettings::Sqlite { .. } => open(settings).await.map(|store| store.backend()),
+        crate::config::DatabaseSettings::Sqlite { path, synchronous } => {
+            let store = sqlite::SqliteStore::open(path, *synchronous).await?;
+            store.migrate().await?;
+            days_outside::report(&store.entries_outside_the_years()?);
+            Ok("sqlite")
+        }
         crate::config::DatabaseSettings::Mongo { url } => mongo::MongoStore::migrate(url).await.map(|()| "mongodb"),
     }
 }

@@ -268,3 +268,63 @@ async fn a_ten_year_account_exports_and_imports_in_one_request_each() {
     assert_eq!(exported[0]["date"], "2016-01-01T00:00:00.000Z");
     assert_eq!(exported[3649]["steps"], 3649);
 }
+
+/// SQLite only, as the ten-year test above: the MongoDB stand-in takes over ten seconds for a bulk
+/// insert of this size, and its driver gives up on it. The cap itself is checked on both backends
+/// below.
+#[tokio::test]
+async fn an_export_of_more_than_4000_days_imports_back() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let session = app.signup().await;
+    let start = chrono::NaiveDate::from_ymd_opt(2010, 1, 1).expect("date");
+    let days: Vec<Value> = (0..4_500)
+        .map(|n| json!({"date": (start + chrono::Days::new(n)).format("%Y-%m-%d").to_string(), "steps": n}))
+        .collect();
+    for chunk in days.chunks(1_500) {
+        let document = json!({"format": "healthtracker-export", "version": 1, "entries": chunk});
+        let body = json_body(app.import(&session.access, "", &document).await, StatusCode::OK).await;
+        assert_eq!(body["created"].as_u64(), Some(chunk.len() as u64), "{body}");
+    }
+    let export = export_json(&app, &session.access).await;
+    assert!(
+        export.to_string().len() < 10 * 1024 * 1024,
+        "within the default body limit"
+    );
+    let other = app.signup().await;
+    let body = json_body(app.import(&other.access, "", &export).await, StatusCode::OK).await;
+    assert_eq!(
+        (body["created"].as_u64(), body["errors"].clone()),
+        (Some(4_500), json!([]))
+    );
+}
+
+api_test!(
+    async fn an_import_holds_one_entry_per_256_bytes_of_the_body_limit_as_documented(backend) {
+        // More entries than any export within the limit holds, stated in the OpenAPI document.
+        let app = TestApp::spawn(backend).await;
+        let session = app.signup().await;
+        let cap = 10 * 1024 * 1024 / 256;
+        let empty: Vec<Value> = (0..=cap).map(|_| json!({})).collect();
+        let document = json!({"format": "healthtracker-export", "version": 1, "entries": empty});
+        let body = json_body(app.import(&session.access, "", &document).await, StatusCode::BAD_REQUEST).await;
+        assert_eq!(body["details"][0]["path"], "entries", "{body}");
+        assert!(body["message"].as_str().is_some_and(|m| m.contains("40960")), "{body}");
+        let openapi = json_body(app.get("/api/openapi.json").send().await.expect("openapi"), StatusCode::OK).await;
+        let entries = &openapi["components"]["schemas"]["ImportDocument"]["properties"]["entries"];
+        assert_eq!(entries["maxItems"], cap, "{entries}");
+        let import = &openapi["paths"]["/import"]["post"];
+        assert!(import["description"].as_str().is_some_and(|d| d.contains("BODY_LIMIT") && d.contains("40,960")), "{import}");
+
+        // It follows the configured limit.
+        let app = TestApp::builder(backend).env("BODY_LIMIT", "1mb").spawn().await;
+        let session = app.signup().await;
+        let entries: Vec<Value> = (0..=4_096).map(|_| json!({})).collect();
+        let document = json!({"format": "healthtracker-export", "version": 1, "entries": entries});
+        let body = json_body(app.import(&session.access, "", &document).await, StatusCode::BAD_REQUEST).await;
+        assert!(body["message"].as_str().is_some_and(|m| m.contains("4096 ")), "{body}");
+        let entries: Vec<Value> = (0..4_096).map(|n| json!({"date": "2026-01-01", "notes": format!("{n}")})).collect();
+        let document = json!({"format": "healthtracker-export", "version": 1, "entries": entries});
+        let body = json_body(app.import(&session.access, "", &document).await, StatusCode::OK).await;
+        assert_eq!((body["created"].as_u64(), body["errors"].as_array().map(Vec::len)), (Some(1), Some(4_095)));
+    }
+);

@@ -121,6 +121,12 @@ pub fn base_uri() -> Result<String, String> {
         .map_err(Clone::clone)
 }
 
+/// Whether the MongoDB half runs against the mongoeco stand-in (no `TEST_MONGO_URI`), which has
+/// limits a real MongoDB does not (dates only in the years 1–9999).
+pub fn is_stand_in() -> bool {
+    !std::env::var("TEST_MONGO_URI").is_ok_and(|uri| !uri.trim().is_empty())
+}
+
 /// Whether the MongoDB tests can run here. Without a server they are skipped with a line saying
 /// why — except under `CI=true`, where a missing server must fail the run, not hide it.
 pub fn available() -> bool {

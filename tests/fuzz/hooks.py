@@ -24,6 +24,25 @@ def _holds_markup(value) -> bool:
     return False
 
 
+def _outside_the_years(body) -> bool:
+    """An entry `date` given as a timestamp whose day (in UTC, the fuzzing account's zone) is not
+    in the years 0001-9999: refused with 400 by contract, a rule about the placed day that JSON
+    Schema cannot state (`0001-01-01T00:30:00+01:00` is a valid date-time, on 31 December of year 0).
+    """
+    import datetime
+
+    date = body.get("date") if isinstance(body, dict) else None
+    if not isinstance(date, str) or len(date) <= 10:
+        return False
+    try:
+        datetime.datetime.fromisoformat(date.replace("z", "Z")).astimezone(datetime.timezone.utc)
+    except OverflowError:
+        return True
+    except ValueError:
+        return False  # not a timestamp: the API must refuse it, and schemathesis checks that it does
+    return False
+
+
 def _number(value):
     if isinstance(value, bool):
         return None
@@ -57,7 +76,7 @@ def _breaks_a_cross_field_rule(value) -> bool:
 
 @schemathesis.hook
 def filter_body(ctx, body) -> bool:
-    return not _holds_markup(body) and not _breaks_a_cross_field_rule(body)
+    return not _holds_markup(body) and not _breaks_a_cross_field_rule(body) and not _outside_the_years(body)
 
 
 # `GET /entries/stats` refuses a range that ends before it starts or covers more than 3,660 days
@@ -87,5 +106,6 @@ def filter_query(ctx, query) -> bool:
     if start is None and "from" in query or end is None and "to" in query:
         return True  # a malformed day: the API must refuse it, and schemathesis checks that it does
     end = end or datetime.datetime.now(datetime.timezone.utc).date()
-    start = start or end - datetime.timedelta(days=27)
+    # A lone `to` in the first days of year 1: the default range starts at 0001-01-01.
+    start = start or max(end, datetime.date(1, 1, 28)) - datetime.timedelta(days=27)
     return start <= end and (end - start).days + 1 <= MAX_STATS_DAYS

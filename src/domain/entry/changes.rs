@@ -106,7 +106,10 @@ impl FieldRule {
                     string(v, "Date")
                         .ok()
                         .and_then(|raw| Day::parse_in(raw, zone))
-                        .ok_or_else(|| "Date must be a valid date (YYYY-MM-DD or ISO 8601)".to_string())
+                        .ok_or_else(|| {
+                            "Date must be a valid date (YYYY-MM-DD or ISO 8601) from 0001-01-01 to 9999-12-31"
+                                .to_string()
+                        })
                 })
                 .map(FieldValue::Day),
             FieldRule::Number(NumberRule::Integer(rule)) => problems

@@ -52,22 +52,38 @@ pub fn bson_date(t: DateTime<Utc>) -> bson::DateTime {
     bson::DateTime::from_millis(t.timestamp_millis())
 }
 
+/// A BSON date as chrono's; one beyond chrono's ±262,000 years (BSON reaches ±292 million, and
+/// JavaScript's `Date` ±275,760 years) reads as the nearest chrono can hold, so the document is
+/// still served.
 fn chrono_date(t: bson::DateTime) -> Option<DateTime<Utc>> {
-    DateTime::from_timestamp_millis(t.timestamp_millis())
+    let millis = t.timestamp_millis();
+    Some(DateTime::from_timestamp_millis(millis).unwrap_or(if millis < 0 {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    }))
 }
 
-/// The calendar day a stored `date` stands for: its nearest UTC midnight.
+/// The calendar day a stored `date` stands for: its nearest UTC midnight. (A date an older
+/// version stored outside the years 0001–9999 stays the day it is, to be served and reported.)
 pub fn day_of(stored: DateTime<Utc>) -> Day {
-    let days = (stored.timestamp_millis() + HALF_DAY_MS).div_euclid(DAY_MS);
-    let date = DateTime::from_timestamp_millis(days.saturating_mul(DAY_MS)).map_or(NaiveDate::MIN, |t| t.date_naive());
+    let days = stored.timestamp_millis().saturating_add(HALF_DAY_MS).div_euclid(DAY_MS);
+    let date = DateTime::from_timestamp_millis(days.saturating_mul(DAY_MS))
+        .map_or(if days < 0 { NaiveDate::MIN } else { NaiveDate::MAX }, |t| {
+            t.date_naive()
+        });
     Day::from_date(date)
 }
 
-/// Every stored `date` that stands for `day`: `[midnight − 12 h, midnight + 12 h)`.
+/// Every stored `date` that stands for `day`: `[midnight − 12 h, midnight + 12 h)` — except that the
+/// first day's window starts at its own midnight, not in year 0: a bound outside the years
+/// 0001–9999 is refused by some MongoDB-compatible servers (those on Python's `datetime`), and no
+/// entry was ever stored at a local midnight of year 1.
 pub fn day_window(day: Day) -> (bson::DateTime, bson::DateTime) {
     let midnight = day.midnight_utc();
     let half = TimeDelta::milliseconds(HALF_DAY_MS);
-    (bson_date(midnight - half), bson_date(midnight + half))
+    let start = if day == Day::MIN { midnight } else { midnight - half };
+    (bson_date(start), bson_date(midnight + half))
 }
 
 // --- lenient readers -------------------------------------------------------------------------
@@ -525,6 +541,47 @@ mod tests {
         assert_eq!(entry.log.symptoms, ["cough"]);
 
         assert!(entry_from_doc(&doc! { "_id": id, "user": user }).is_err());
+    }
+
+    /// What an older version stored (or the old backend's JavaScript `Date` could hold) outside the
+    /// years 0001–9999 reads as the day it is, so each read still serves the document. (The
+    /// MongoDB stand-in of the HTTP suite cannot hold such dates: this is where they are read.)
+    #[test]
+    fn dates_outside_the_years_still_read() {
+        let (id, user) = (bson::oid::ObjectId::new(), bson::oid::ObjectId::new());
+        for (millis, day) in [
+            (-62_167_305_600_000_i64, "-0001-12-31"),
+            (253_402_300_800_000, "+10000-01-01"),
+            (-62_154_086_400_000, "0000-06-01"),
+        ] {
+            let stored = doc! {"_id": id, "user": user, "date": bson::DateTime::from_millis(millis), "calories": 5};
+            let entry = entry_from_doc(&stored).map_err(|e| e.to_string());
+            let Ok(entry) = entry else { panic!("{entry:?}") };
+            assert_eq!((entry.date.to_ymd().as_str(), entry.date.is_in_range()), (day, false));
+            let document = entry.document_json();
+            assert!(
+                document.as_str().contains(&format!(r#""date":"{day}T00:00:00.000Z""#)),
+                "{document:?}"
+            );
+            assert_eq!(figures_from_doc(&stored).map(|f| f.day), Some(entry.date));
+            assert_eq!(logged_day_from_doc(&stored).map(|d| d.day), Some(entry.date));
+            // A day window for it exists (a PUT that keeps its day, the export's pages).
+            let (start, end) = day_window(entry.date);
+            assert!(start.timestamp_millis() <= millis && millis < end.timestamp_millis());
+        }
+        // Beyond what chrono holds: the nearest it can, never an unreadable document.
+        for millis in [i64::MIN, i64::MAX, 8_640_000_000_000_000] {
+            let stored = doc! {"_id": id, "user": user, "date": bson::DateTime::from_millis(millis)};
+            let entry = entry_from_doc(&stored).map_err(|e| e.to_string());
+            let Ok(entry) = entry else {
+                panic!("{millis}: {entry:?}")
+            };
+            assert!(!entry.date.is_in_range(), "{millis}");
+            assert_eq!(
+                entry.date.date() < NaiveDate::MIN.succ_opt().unwrap_or(NaiveDate::MIN),
+                millis < 0
+            );
+        }
     }
 
     #[test]

@@ -95,8 +95,8 @@ impl MongoStore {
                 }
             }
         }
-        if counts.created + counts.updated > 0 {
-            self.entries_changed(user).await;
+        if counts.created + counts.updated > 0 && !self.entries_changed(user).await {
+            return Err(self.undo_for_deleted_user(user).await);
         }
         Ok(counts)
     }

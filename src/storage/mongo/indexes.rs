@@ -16,9 +16,10 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
 
-use super::documents::{AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, day_of};
+use super::documents::{AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, day_of, day_window};
 use super::errors::{ErrorClass, classify_error, error_code, error_summary};
 use crate::domain::day::{Day, format_timestamp};
+use crate::storage::days_outside::EntryOutsideTheYears;
 
 struct Spec {
     collection: &'static str,
@@ -216,6 +217,43 @@ pub async fn find_duplicates(db: &Database) -> Result<Vec<Duplicate>, mongodb::e
             .into_iter()
             .map(|(email, users)| Duplicate::Email { email, users }),
     );
+    Ok(found)
+}
+
+/// Every entry whose `date` stands for a day outside 0001-01-01..=9999-12-31 (what `migrate`
+/// reports besides duplicates): one find of the dates beyond the first and last day's windows, the
+/// few near an edge kept only if their day is outside.
+pub async fn find_days_outside_the_years(db: &Database) -> Result<Vec<EntryOutsideTheYears>, mongodb::error::Error> {
+    let filter = doc! {"$or": [
+        {"date": {"$lt": day_window(Day::MIN).0}},
+        {"date": {"$gte": day_window(Day::MAX).1}},
+    ]};
+    let mut found = Vec::new();
+    let mut entries = db
+        .collection::<Document>(ENTRIES)
+        .find(filter)
+        .projection(doc! {"user": 1, "date": 1})
+        .sort(doc! {"user": 1, "date": 1})
+        .await?;
+    while let Some(entry) = entries.try_next().await? {
+        let Ok(date) = entry.get_datetime("date") else { continue };
+        let stored = chrono::DateTime::from_timestamp_millis(date.timestamp_millis()).unwrap_or_else(|| {
+            if date.timestamp_millis() < 0 {
+                chrono::DateTime::<chrono::Utc>::MIN_UTC
+            } else {
+                chrono::DateTime::<chrono::Utc>::MAX_UTC
+            }
+        });
+        let day = day_of(stored);
+        if day.is_in_range() {
+            continue;
+        }
+        found.push(EntryOutsideTheYears {
+            entry: id_text(entry.get("_id")),
+            user: id_text(entry.get("user")),
+            day: day.to_ymd(),
+        });
+    }
     Ok(found)
 }
 

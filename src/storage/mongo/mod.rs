@@ -100,6 +100,10 @@ impl MongoStore {
         let duplicates = indexes::find_duplicates(db)
             .await
             .map_err(|error| anyhow::anyhow!("reading existing data failed: {}", scrub(error_summary(&error), url)))?;
+        let outside = indexes::find_days_outside_the_years(db)
+            .await
+            .map_err(|error| anyhow::anyhow!("reading existing data failed: {}", scrub(error_summary(&error), url)))?;
+        super::days_outside::report(&outside);
         if problems.is_empty() && duplicates.is_empty() {
             return Ok(());
         }
@@ -233,6 +237,23 @@ impl MongoStore {
             .await
             .map_err(|e| self.fail(e))?;
         Ok(())
+    }
+
+    /// After a write found its user gone (the account deleted while the write was in flight, which
+    /// no foreign key stops here): deletes every entry still naming the user, this write's and any
+    /// other late one's, so nothing outlives the account. `NoSuchUser` once done.
+    async fn undo_for_deleted_user(&self, user: UserId) -> StoreError {
+        let swept = match self.collection(ENTRIES) {
+            Ok(entries) => entries
+                .delete_many(doc! {"user": user_oid(user)})
+                .await
+                .map_err(|e| self.fail(e)),
+            Err(error) => Err(error),
+        };
+        match swept {
+            Ok(_) => StoreError::NoSuchUser,
+            Err(error) => error,
+        }
     }
 
     /// Whether another entry of `user` (other than `except`) stands for `day`.

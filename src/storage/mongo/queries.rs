@@ -120,9 +120,12 @@ impl Storage for MongoStore {
 
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
         // What is theirs first, the account last: a failure half-way leaves an account that can be
-        // deleted again, never data without its account.
+        // deleted again, never data without its account. Then what is theirs once more: a write in
+        // flight may have landed after the first pass. (One landing later still finds no account
+        // when it counts itself, and undoes itself: `undo_for_deleted_user`.)
         let user = doc! {"user": user_oid(id)};
-        for collection in [ENTRIES, REFRESH_SESSIONS, SESSIONS, REVOKED_TOKENS, AI_MESSAGES] {
+        let theirs = [ENTRIES, REFRESH_SESSIONS, SESSIONS, REVOKED_TOKENS, AI_MESSAGES];
+        for collection in theirs {
             self.collection(collection)?
                 .delete_many(user.clone())
                 .await
@@ -133,6 +136,12 @@ impl Storage for MongoStore {
             .delete_one(doc! {"_id": user_oid(id)})
             .await
             .map_err(|e| self.fail(e))?;
+        for collection in theirs {
+            self.collection(collection)?
+                .delete_many(user.clone())
+                .await
+                .map_err(|e| self.fail(e))?;
+        }
         Ok(deleted.deleted_count == 1)
     }
 
@@ -374,7 +383,9 @@ impl Storage for MongoStore {
             .insert_one(entry_to_doc(entry))
             .await
             .map_err(|e| self.fail(e))?;
-        self.entries_changed(entry.user).await;
+        if !self.entries_changed(entry.user).await {
+            return Err(self.undo_for_deleted_user(entry.user).await);
+        }
         Ok(())
     }
 

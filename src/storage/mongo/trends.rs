@@ -42,19 +42,22 @@ impl MongoStore {
 
     /// Counts a write to the user's entries (after it landed: a reader that sees the new count
     /// sees the write). A failure is logged, not returned: the write itself succeeded, and a trends
-    /// answer kept at the old count is dropped within `TRENDS_MAX_AGE` anyway.
-    pub(super) async fn entries_changed(&self, user: UserId) {
+    /// answer kept at the old count is dropped within `TRENDS_MAX_AGE` anyway. `false` when the
+    /// user does not exist — the account was deleted while the write was in flight, and the
+    /// caller undoes it ([`MongoStore::undo_for_deleted_user`]).
+    pub(super) async fn entries_changed(&self, user: UserId) -> bool {
         let bumped = match self.collection(USERS) {
             Ok(users) => users
                 .update_one(doc! {"_id": user_oid(user)}, doc! {"$inc": {"entriesVersion": 1_i64}})
                 .await
-                .map(|_| ())
+                .map(|done| done.matched_count == 1)
                 .map_err(|e| self.fail(e).to_string()),
             Err(e) => Err(e.to_string()),
         };
-        if let Err(error) = bumped {
+        bumped.unwrap_or_else(|error| {
             tracing::warn!(user_id = %user, error = %error, "could not count a write to the user's entries");
-        }
+            true
+        })
     }
 
     /// Every entry document matching `filter`, oldest day first, with only the projected fields.

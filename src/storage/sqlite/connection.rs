@@ -47,6 +47,11 @@ pub(super) fn classify(error: rusqlite::Error) -> StoreError {
         ];
         match failure.code {
             ErrorCode::ConstraintViolation if unique.contains(&failure.extended_code) => return StoreError::Conflict,
+            // Every foreign key names `users (id)`: the account was deleted while this write was
+            // in flight (the write is undone with its savepoint).
+            ErrorCode::ConstraintViolation if failure.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY => {
+                return StoreError::NoSuchUser;
+            }
             // The file cannot be reached, read or written: retrying later may help.
             ErrorCode::DatabaseBusy
             | ErrorCode::DatabaseLocked

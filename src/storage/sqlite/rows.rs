@@ -149,7 +149,7 @@ pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
         id: parse_id(text(0)?, EntryId::parse)?,
         user: parse_id(text(1)?, UserId::parse)?,
-        date: Day::parse_ymd(text(2)?).ok_or_else(|| corrupt("day", text(2).unwrap_or_default()))?,
+        date: stored_day(text(2)?)?,
         log: DayLog {
             measures,
             workouts: row.get(3)?,
@@ -175,8 +175,13 @@ pub(super) static FIGURE_COLUMNS: LazyLock<String> = LazyLock::new(|| {
 });
 
 pub(super) fn day_from_column(row: &Row<'_>, index: usize) -> rusqlite::Result<Day> {
-    let text = row.get_ref(index)?.as_str()?;
-    Day::parse_ymd(text).ok_or_else(|| corrupt("day", text))
+    stored_day(row.get_ref(index)?.as_str()?)
+}
+
+/// A `day` column: `YYYY-MM-DD`, or a signed year an older version let in (`-0001-12-31`), which is
+/// still served.
+pub(super) fn stored_day(text: &str) -> rusqlite::Result<Day> {
+    Day::from_stored(text).ok_or_else(|| corrupt("day", text))
 }
 
 pub(super) fn figures_from_row(row: &Row<'_>) -> rusqlite::Result<DayFigures> {
@@ -253,10 +258,11 @@ pub(super) fn stored_document(c: &rusqlite::Connection, row: &Row<'_>, at: usize
         .map(|entry| entry.document_json())
 }
 
-/// A range's bounds as the `day` column compares them.
+/// A range's bounds as the `day` column compares them. Without a first day, from the first row:
+/// a day an older version stored with a signed year (`-0001-…`, `+10000-…`) sorts before `0001`.
 pub(super) fn day_bounds(range: &EntryRange) -> (String, String) {
     (
-        range.from.map_or_else(|| "0000-01-01".to_owned(), |d| d.to_ymd()),
+        range.from.map_or_else(String::new, |d| d.to_ymd()),
         range.to.map_or_else(|| "9999-12-31".to_owned(), |d| d.to_ymd()),
     )
 }

@@ -13,6 +13,7 @@ use crate::domain::entry::Entry;
 use crate::domain::ids::UserId;
 use crate::domain::user::User;
 use crate::storage::StoreResult;
+use crate::storage::days_outside::EntryOutsideTheYears;
 use crate::storage::transfer::{CollectionCounts, LoginRecord, RevokedToken, UserCredentials};
 
 impl SqliteStore {
@@ -33,6 +34,25 @@ impl SqliteStore {
             c.prepare_cached(&select_entries("WHERE user_id = ?1 AND day > ?2 ORDER BY day LIMIT ?3"))?
                 .query_map(params![user.to_string(), after, limit], entry_from_row)?
                 .collect()
+        })
+    }
+
+    /// Every entry whose day is not `0001-01-01`..=`9999-12-31` (year 0 or a signed year sorts
+    /// outside that text range): what `migrate` reports.
+    pub fn entries_outside_the_years(&self) -> StoreResult<Vec<EntryOutsideTheYears>> {
+        self.read(|c| {
+            c.prepare(
+                "SELECT id, user_id, day FROM entries WHERE day NOT BETWEEN '0001-01-01' AND '9999-12-31' \
+                 ORDER BY user_id, day",
+            )?
+            .query_map([], |row| {
+                Ok(EntryOutsideTheYears {
+                    entry: row.get(0)?,
+                    user: row.get(1)?,
+                    day: row.get(2)?,
+                })
+            })?
+            .collect()
         })
     }
 
