@@ -105,7 +105,7 @@ try {
   await page.getByLabel("Calories eaten").fill("2100");
   await page.getByLabel("Sleep").fill("7.5");
   await page.getByLabel("Steps").fill("10432");
-  await page.getByLabel("Heart rate").fill("62");
+  await page.getByRole("spinbutton", { name: "Heart rate (beats per minute)", exact: true }).fill("62");
   await page.getByLabel("Water").fill("6");
   await page.getByText("I worked out").click();
   await page.locator("label", { hasText: "Good" }).click();
