@@ -57,37 +57,59 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
-        let declared_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-            });
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection: BytesRejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::BadRequest("Could not read the request body".into())
-                }
-            })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(Value::Object(Default::default())));
+        let body = read_json(request, state).await?;
+        Ok(Self(body.unwrap_or_else(|| Value::Object(Default::default()))))
+    }
+}
+
+/// A JSON body that must be there: as [`JsonBody`], but an empty body or `null` is 400. For a route
+/// where `{}` means something (`PUT /goals` clears every goal), so that a body lost on the way never
+/// acts as `{}`.
+pub struct RequiredJsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for RequiredJsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match read_json(request, state).await? {
+            Some(body) => Ok(Self(body)),
+            None => Err(ApiError::BadRequest("A JSON request body is required".into())),
         }
-        if declared_json != Some(true) {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        match serde_json::from_slice(&bytes) {
-            Ok(Value::Null) => Ok(Self(Value::Object(Default::default()))),
-            Ok(value) => Ok(Self(value)),
-            Err(e) => Err(ApiError::BadRequest(
-                format!("Malformed JSON in request body: {e}").into(),
-            )),
-        }
+    }
+}
+
+/// The body as JSON; `None` for an empty body or `null`.
+async fn read_json<S: Send + Sync>(request: Request, state: &S) -> Result<Option<Value>, ApiError> {
+    let declared_json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+        });
+    let bytes = Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection: BytesRejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("Could not read the request body".into())
+            }
+        })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    if declared_json != Some(true) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Null) => Ok(None),
+        Ok(value) => Ok(Some(value)),
+        Err(e) => Err(ApiError::BadRequest(
+            format!("Malformed JSON in request body: {e}").into(),
+        )),
     }
 }
 

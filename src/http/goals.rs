@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{AuthUser, JsonBody};
+use super::extract::{AuthUser, RequiredJsonBody};
 use super::openapi::{ErrorBody, GoalsInput, Success};
 use crate::domain::goals::Goals;
 use crate::state::AppState;
@@ -53,14 +53,14 @@ async fn get_goals(State(state): State<AppState>, caller: AuthUser) -> ApiResult
     responses(
         (status = 200, description = "The goals now set", body = GoalsResponse,
             example = json!({"status": "success", "message": "Goals updated", "data": {"steps": {"min": 8000}}})),
-        (status = 400, description = "Validation failed (every failing goal in `details`) or malformed JSON", body = ErrorBody,
+        (status = 400, description = "Validation failed (every failing goal in `details`), no body, or malformed JSON", body = ErrorBody,
             example = json!({"status": "error", "message": "A goal's min must not be above its max", "details": [{"path": "steps", "msg": "A goal's min must not be above its max", "value": {"min": 9000, "max": 8000}}]})),
     )
 )]
 async fn put_goals(
     State(state): State<AppState>,
     caller: AuthUser,
-    JsonBody(body): JsonBody,
+    RequiredJsonBody(body): RequiredJsonBody,
 ) -> ApiResult<Json<GoalsResponse>> {
     let goals = Goals::parse(&body).map_err(ApiError::Validation)?;
     if !state.store.set_goals(caller.id, &goals).await? {

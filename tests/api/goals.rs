@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use healthtracker::domain::clock::Clock;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::api_test;
@@ -69,6 +69,12 @@ api_test!(
             assert_eq!(refused["details"][0]["path"], path, "{body} ({backend:?})");
         }
         assert_invalid(app.put_goals(&session.access, &json!([])).await).await;
+        // `{}` clears every goal, so a lost body (none, or `null`) must never count as `{}`.
+        let no_body = app.request(Method::PUT, "/api/goals").bearer_auth(&session.access).send().await;
+        let refused = json_body(no_body.expect("goals request"), StatusCode::BAD_REQUEST).await;
+        assert_eq!(refused["message"], "A JSON request body is required", "{backend:?}");
+        let null = app.put_goals(&session.access, &Value::Null).await;
+        json_body(null, StatusCode::BAD_REQUEST).await;
         assert_eq!(goals_of(&app, &session.access).await, json!({"steps": {"min": 5000}}), "nothing changed");
     }
 );
