@@ -15,9 +15,9 @@ use healthtracker::config::Settings;
 use healthtracker::startup::{Application, WorkerSetup};
 use healthtracker::{maintenance, storage, telemetry};
 
-/// mimalloc instead of glibc malloc, measured in BENCHMARKS.md: glibc's per-thread arenas kept every
-/// 19 MiB argon2 block a login storm allocated (peak RSS 530 MB instead of < 64 MB), and its arena
-/// locks and cross-thread frees took about a third of the CPU of `GET /api/entries`.
+/// mimalloc instead of glibc malloc: glibc's per-thread arenas kept the argon2 blocks a login storm
+/// allocated, and its arena locks and cross-thread frees were a large share of a list request's CPU
+/// (BENCHMARKS.md, "Allocator", has the figures).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,6 +1,6 @@
 //! Giving memory back after a big request. The server runs on mimalloc (src/main.rs), which keeps
-//! the pages a thread freed for that thread's next allocations; after an import of ten years of
-//! entries (a parsed document of ~15 MB) those pages would stay resident for good on threads that
+//! the pages a thread freed for that thread's next allocations; after an import of years of entries
+//! (a parsed document of megabytes) those pages would stay resident for good on threads that
 //! may not allocate that much again. Asking mimalloc to collect returns them to the system.
 
 /// Returns the freed pages of the calling thread (and of threads that exited) to the system.

@@ -1,6 +1,7 @@
-//! The AI coach: what can be asked of it (`AiTask`) and how an answer is produced. The same task runs
-//! inline (synchronous mode), in a queued job (asynchronous mode) or as a stream; a chat's turn is
-//! remembered once it is answered, whichever ran it.
+//! The AI coach: what can be asked of it (`AiTask`) and how an answer is produced. A task runs inline
+//! (synchronous mode) or in a queued job (asynchronous mode); a streamed chat (`http::ai::stream`) does
+//! not go through `AiTask` but sends the same prompt (`prompts`) through `AiClient::stream`. A chat's
+//! turn is remembered by `remember_turn` once it is answered, whichever path ran it.
 
 pub mod client;
 pub mod prompts;

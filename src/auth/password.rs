@@ -9,9 +9,9 @@
 //! storm queues here instead of stalling the server or allocating working memory per waiting request.
 //!
 //! Checks reuse argon2's working memory: one 9 MiB buffer per permit, kept between checks (a hash
-//! with larger parameters than today's lets argon2 allocate its own). With a fresh allocation per check, glibc's per-thread arenas held on
-//! to the freed blocks (a 32-connection login storm reached 530 MB RSS; 150 MB with mimalloc) and
-//! every check paid ~4,900 page faults.
+//! with larger parameters than today's lets argon2 allocate its own), because a fresh allocation per
+//! check left freed blocks resident in the allocator's per-thread arenas and paid thousands of page
+//! faults per check (the figures are in BENCHMARKS.md).
 
 use std::sync::Arc;
 

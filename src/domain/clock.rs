@@ -40,7 +40,7 @@ impl Clock {
 
     /// The calendar day it is in `zone` now.
     pub fn today_in(&self, zone: TimeZone) -> Day {
-        zone.day_at(self.now())
+        Day::at(self.now(), zone)
     }
 }
 

@@ -46,6 +46,11 @@ impl Day {
         self.0
     }
 
+    /// The calendar day it is in `zone` at `instant`.
+    pub fn at(instant: DateTime<Utc>, zone: TimeZone) -> Self {
+        Self(instant.with_timezone(&zone.zone()).date_naive())
+    }
+
     /// `YYYY-MM-DD`, or an RFC 3339 timestamp: the day it falls on in `zone`. A timestamp at exactly
     /// UTC midnight written with `Z` or `+00:00` is the wire form of a day (what this API returns as
     /// an entry's `date`) and stands for that day, so a client that sends a date it was given back
@@ -62,7 +67,7 @@ impl Day {
         let day = if instant.time() == NaiveTime::MIN && is_utc_designator(input) {
             Self(instant.date_naive())
         } else {
-            zone.day_at(instant)
+            Self::at(instant, zone)
         };
         day.is_in_range().then_some(day)
     }
@@ -164,6 +169,17 @@ mod tests {
 
     fn day_in(input: &str, name: &str) -> Option<String> {
         Day::parse_in(input, zone(name)).map(|d| d.to_ymd())
+    }
+
+    #[test]
+    fn the_day_follows_the_zone() {
+        let now = DateTime::parse_from_rfc3339("2026-11-30T20:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .expect("time");
+        let day = |name: &str| Day::at(now, zone(name)).to_ymd();
+        assert_eq!(day("Asia/Kolkata"), "2026-12-01");
+        assert_eq!(day("UTC"), "2026-11-30");
+        assert_eq!(day("Pacific/Pago_Pago"), "2026-11-30");
     }
 
     #[test]

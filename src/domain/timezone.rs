@@ -5,10 +5,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-
-use super::day::Day;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TimeZone(Tz);
@@ -38,11 +35,6 @@ impl TimeZone {
 
     pub fn name(&self) -> &'static str {
         self.0.name()
-    }
-
-    /// The calendar day it is in this zone at `now`.
-    pub fn day_at(&self, now: DateTime<Utc>) -> Day {
-        Day::from_date(now.with_timezone(&self.0).date_naive())
     }
 
     pub fn zone(&self) -> Tz {
@@ -112,16 +104,5 @@ mod tests {
         for name in names {
             assert_eq!(TimeZone::parse(name).map(|zone| zone.name()), Ok(name));
         }
-    }
-
-    #[test]
-    fn the_day_follows_the_zone() {
-        let now = DateTime::parse_from_rfc3339("2026-11-30T20:00:00Z")
-            .map(|t| t.with_timezone(&Utc))
-            .expect("time");
-        let day = |zone: &str| TimeZone::parse(zone).map(|z| z.day_at(now).to_ymd());
-        assert_eq!(day("Asia/Kolkata").as_deref(), Ok("2026-12-01"));
-        assert_eq!(day("UTC").as_deref(), Ok("2026-11-30"));
-        assert_eq!(day("Pacific/Pago_Pago").as_deref(), Ok("2026-11-30"));
     }
 }

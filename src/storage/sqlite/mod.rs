@@ -7,8 +7,8 @@
 //! (`writer`), so a burst of writes queues instead of occupying (and growing) the blocking pool.
 //!
 //! The store remembers which file it opened (device and inode) and refuses to serve when the path
-//! no longer leads to it (`file_watch`): every write checks first (one `stat`, ~1 µs, next to a
-//! write's tens of µs), and a watchdog re-checks once a second so reads stop too. Both recover by
+//! no longer leads to it (`file_watch`): every write checks first (one `stat`, far cheaper than the
+//! write), and a watchdog re-checks once a second so reads stop too. Both recover by
 //! themselves when the same file is back; a different file at the path needs a restart.
 
 mod connection;
