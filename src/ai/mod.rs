@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 pub use self::client::{AiClient, AiError, ReplyStream, Retries};
 use crate::domain::coach::{ChatContext, ChatMessage, HISTORY_KEEP, HistoryMessage, Role, WeeklySummary};
 use crate::domain::ids::UserId;
-use crate::storage::Storage;
+use crate::storage::CoachStore;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -86,7 +86,7 @@ impl AiTask {
 /// Stores a chat's question and `reply` in the user's history (newest [`HISTORY_KEEP`] kept). Best
 /// effort: the user has their answer either way, so a failure is logged, not returned.
 pub async fn remember_turn(
-    store: &dyn Storage,
+    store: &dyn CoachStore,
     user: UserId,
     question: &ChatMessage,
     asked_at: DateTime<Utc>,
@@ -110,7 +110,7 @@ pub async fn remember_turn(
 }
 
 /// Stores the turn of a chat task once answered (a report is not part of the conversation).
-pub async fn remember(store: &dyn Storage, user: UserId, task: &AiTask, answer: &AiAnswer) {
+pub async fn remember(store: &dyn CoachStore, user: UserId, task: &AiTask, answer: &AiAnswer) {
     if let (AiTask::Chat { message, asked_at, .. }, AiAnswer::Chat(chat)) = (task, answer) {
         remember_turn(store, user, message, *asked_at, &chat.reply).await;
     }

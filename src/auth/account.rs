@@ -4,11 +4,11 @@ use chrono::Utc;
 
 use super::{Accounts, AuthError, AuthResult, Caller, Client, TokenPair};
 use crate::domain::user::{AccountDeletion, PasswordChange, ProfileChanges, User};
-use crate::storage::Session;
+use crate::storage::Login;
 
 /// A login as its owner sees it.
-pub struct SessionView {
-    pub session: Session,
+pub struct LoginView {
+    pub login: Login,
     /// The login of the request that asked.
     pub current: bool,
 }
@@ -40,47 +40,47 @@ impl Accounts {
             .await?;
         let hash = self.passwords.hash(change.new.expose()).await?;
         self.store.set_password_hash(caller.id, &hash).await?;
-        self.end_every_session(caller).await?;
+        self.end_every_login(caller).await?;
         tracing::info!(user_id = %caller.id, "password changed; every other login ended");
-        self.start_session(caller.id, client).await
+        self.start_login(caller.id, client).await
     }
 
     /// The account's live logins, newest first.
-    pub async fn sessions(&self, caller: &Caller) -> AuthResult<Vec<SessionView>> {
-        let current = caller.token.session.as_deref();
+    pub async fn logins(&self, caller: &Caller) -> AuthResult<Vec<LoginView>> {
+        let current = caller.token.login.as_deref();
         Ok(self
             .store
-            .list_sessions(caller.id, Utc::now())
+            .list_logins(caller.id, Utc::now())
             .await?
             .into_iter()
-            .map(|session| SessionView {
-                current: current == Some(session.id.as_str()),
-                session,
+            .map(|login| LoginView {
+                current: current == Some(login.id.as_str()),
+                login,
             })
             .collect())
     }
 
     /// Ends one of the caller's logins: its refresh tokens and its access tokens are refused from
     /// now on. Another user's login is as unknown as one that never existed.
-    pub async fn end_session(&self, caller: &Caller, id: &str) -> AuthResult<()> {
-        if self.store.revoke_login(caller.id, id, Utc::now()).await? {
+    pub async fn end_login(&self, caller: &Caller, id: &str) -> AuthResult<()> {
+        if self.store.end_user_login(caller.id, id, Utc::now()).await? {
             Ok(())
         } else {
-            Err(AuthError::UnknownSession)
+            Err(AuthError::UnknownLogin)
         }
     }
 
     /// Ends every login of the account, the caller's included.
     pub async fn logout_everywhere(&self, caller: &Caller) -> AuthResult<()> {
-        self.end_every_session(caller).await
+        self.end_every_login(caller).await
     }
 
     /// Every login ends; and the caller's own access token, should it name no login (minted
     /// before logins were tracked, or by the old backend), is logged out too.
-    async fn end_every_session(&self, caller: &Caller) -> AuthResult<()> {
+    async fn end_every_login(&self, caller: &Caller) -> AuthResult<()> {
         let now = Utc::now();
-        self.store.revoke_user_sessions(caller.id, now).await?;
-        if caller.token.session.is_none() {
+        self.store.end_every_login(caller.id, now).await?;
+        if caller.token.login.is_none() {
             let token = &caller.token;
             self.store
                 .revoke_access_token(&token.revocation_key, caller.id, token.expires_at)

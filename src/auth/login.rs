@@ -84,7 +84,7 @@ impl Accounts {
             Err(StoreError::Conflict) => return Err(AuthError::EmailTaken),
             other => other?,
         }
-        let tokens = self.start_session(user.id, client).await?;
+        let tokens = self.start_login(user.id, client).await?;
         tracing::info!(user_id = %user.id, "user registered");
         Ok(LoggedIn { user, tokens })
     }
@@ -109,7 +109,7 @@ impl Accounts {
         if upgrade {
             self.upgrade_hash(&user, &credentials.password).await?;
         }
-        let tokens = self.start_session(user.id, client).await?;
+        let tokens = self.start_login(user.id, client).await?;
         Ok(LoggedIn { user, tokens })
     }
 

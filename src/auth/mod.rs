@@ -6,8 +6,8 @@
 
 mod account;
 mod login;
+mod logins;
 pub mod password;
-mod sessions;
 pub mod tokens;
 
 pub use self::login::LoginThrottle;
@@ -48,8 +48,8 @@ pub enum AuthError {
     /// The password given to delete the account was wrong.
     #[error("wrong password")]
     PasswordIncorrect,
-    #[error("no such session")]
-    UnknownSession,
+    #[error("no such login")]
+    UnknownLogin,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -142,7 +142,7 @@ impl Accounts {
             .map_err(|_| AuthError::InvalidToken)?;
         match self
             .store
-            .access_token_standing(&token.revocation_key, token.user_id, token.session.as_deref())
+            .access_token_standing(&token.revocation_key, token.user_id, token.login.as_deref())
             .await?
         {
             TokenStanding::Valid {

@@ -58,7 +58,7 @@ struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     nbf: Option<i64>,
     exp: i64,
-    /// The login an access token belongs to (its refresh-token family), so ending the login refuses
+    /// The login an access token belongs to (shared by its refresh tokens), so ending the login refuses
     /// it at once. Absent in tokens minted before logins were tracked, and in the old backend's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sid: Option<String>,
@@ -79,7 +79,7 @@ pub struct VerifiedToken {
     pub revocation_key: String,
     pub expires_at: DateTime<Utc>,
     /// The login it belongs to (`sid`), when it names one.
-    pub session: Option<String>,
+    pub login: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -106,11 +106,11 @@ impl TokenKeys {
         }
     }
 
-    /// A new token; an access token names its login (`session`), a refresh token's login is on
+    /// A new token; an access token names its login (`sid`), a refresh token's login is on
     /// its server-side record.
-    pub fn mint(&self, user: UserId, kind: TokenKind, session: Option<&str>) -> anyhow::Result<MintedToken> {
-        let session = if kind == TokenKind::Access { session } else { None };
-        self.sign(user, kind, hex::encode(rand::random::<[u8; 16]>()), Utc::now(), session)
+    pub fn mint(&self, user: UserId, kind: TokenKind, login: Option<&str>) -> anyhow::Result<MintedToken> {
+        let login = if kind == TokenKind::Access { login } else { None };
+        self.sign(user, kind, hex::encode(rand::random::<[u8; 16]>()), Utc::now(), login)
     }
 
     /// The refresh token that replaces the one whose digest is `parent_hash`, rotated at
@@ -132,7 +132,7 @@ impl TokenKeys {
         kind: TokenKind,
         jti: String,
         issued: DateTime<Utc>,
-        session: Option<&str>,
+        login: Option<&str>,
     ) -> anyhow::Result<MintedToken> {
         let issued_at = issued.timestamp();
         let expires_at = DateTime::from_timestamp(issued_at, 0).unwrap_or(issued) + kind.ttl();
@@ -143,7 +143,7 @@ impl TokenKeys {
             iat: Some(issued_at),
             nbf: None,
             exp: expires_at.timestamp(),
-            sid: session.map(str::to_owned),
+            sid: login.map(str::to_owned),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok(MintedToken { token, expires_at })
@@ -171,7 +171,7 @@ impl TokenKeys {
             Some(jti) if !jti.is_empty() && jti.len() <= 128 => jti,
             _ => format!("sha256:{}", digest(token)),
         };
-        let session = match claims.sid {
+        let login = match claims.sid {
             Some(sid) if sid.is_empty() || sid.len() > 64 => return Err(InvalidToken),
             sid => sid,
         };
@@ -179,7 +179,7 @@ impl TokenKeys {
             user_id,
             revocation_key,
             expires_at,
-            session,
+            login,
         })
     }
 }

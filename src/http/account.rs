@@ -158,7 +158,7 @@ async fn change_password(
 /// One login of the account.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct SessionView {
+pub struct LoginView {
     /// What `DELETE /auth/sessions/{id}` takes.
     #[schema(example = "9f3c2a1b0e8d7c6b5a493827")]
     id: String,
@@ -177,7 +177,7 @@ pub struct SessionList {
     status: Success,
     count: usize,
     /// Newest first.
-    data: Vec<SessionView>,
+    data: Vec<LoginView>,
 }
 
 /// The account's logins (one per login; refreshing keeps its login), newest first.
@@ -187,16 +187,16 @@ pub struct SessionList {
     responses((status = 200, description = "The logins", body = SessionList))
 )]
 async fn sessions(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<SessionList>> {
-    let data: Vec<SessionView> = state
+    let data: Vec<LoginView> = state
         .accounts
-        .sessions(&caller)
+        .logins(&caller)
         .await?
         .into_iter()
-        .map(|view| SessionView {
-            id: view.session.id,
-            created_at: format_timestamp(view.session.created_at),
-            last_used_at: format_timestamp(view.session.last_used_at),
-            user_agent: view.session.user_agent,
+        .map(|view| LoginView {
+            id: view.login.id,
+            created_at: format_timestamp(view.login.created_at),
+            last_used_at: format_timestamp(view.login.last_used_at),
+            user_agent: view.login.user_agent,
             current: view.current,
         })
         .collect();
@@ -223,7 +223,7 @@ async fn end_session(
     caller: AuthUser,
     PathParam(id): PathParam,
 ) -> ApiResult<Json<MessageResponse>> {
-    state.accounts.end_session(&caller, &id).await?;
+    state.accounts.end_login(&caller, &id).await?;
     Ok(Json(MessageResponse::new("Session revoked")))
 }
 

@@ -110,7 +110,7 @@ impl From<AuthError> for ApiError {
             AuthError::RevokedRefreshToken => ApiError::Unauthorized("Refresh token has been revoked"),
             AuthError::CurrentPasswordIncorrect => ApiError::BadRequest("Current password is incorrect".into()),
             AuthError::PasswordIncorrect => ApiError::BadRequest("Password is incorrect".into()),
-            AuthError::UnknownSession => ApiError::NotFound("Session not found"),
+            AuthError::UnknownLogin => ApiError::NotFound("Session not found"),
             AuthError::Store(error) => error.into(),
             AuthError::Internal(error) => ApiError::Internal(error),
         }

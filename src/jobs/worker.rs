@@ -25,7 +25,7 @@ use super::{AiJob, JobRecords, JobState, QueueStorage, RECORD_TTL, now_millis, q
 use crate::ai::{AiAnswer, AiClient, AiError};
 use crate::metrics::{JobOutcome, SharedMetrics};
 use crate::redis_conn::RedisConn;
-use crate::storage::Storage;
+use crate::storage::CoachStore;
 
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
 pub const FIRST_RETRY_DELAY: Duration = Duration::from_secs(2);
@@ -44,7 +44,7 @@ pub struct WorkerOptions {
 struct WorkerDeps {
     ai: AiClient,
     /// Where a finished chat's turn is remembered.
-    store: Arc<dyn Storage>,
+    store: Arc<dyn CoachStore>,
     records: JobRecords,
     max_attempts: u32,
     metrics: SharedMetrics,
@@ -54,7 +54,7 @@ struct WorkerDeps {
 pub async fn run(
     redis: RedisConn,
     ai: AiClient,
-    store: Arc<dyn Storage>,
+    store: Arc<dyn CoachStore>,
     options: WorkerOptions,
     metrics: SharedMetrics,
     shutdown: impl Future<Output = ()> + Send + 'static,

@@ -1,5 +1,8 @@
-//! Storage: one trait, one module per backend. Handlers only ever see `dyn Storage`, so a backend is
-//! chosen once at start-up from `DATABASE_URL` and nothing above this layer knows which one it is.
+//! Storage: a trait per role ([`AccountStore`], [`EntryStore`], [`CoachStore`], [`TransferStore`]),
+//! gathered in [`Storage`], and one module per backend that implements each role in a file of its own
+//! (`accounts.rs`, `entries.rs`, `history.rs`, `transfer.rs`). Handlers only ever see `dyn Storage`,
+//! so a backend is chosen once at start-up from `DATABASE_URL` and nothing above this layer knows
+//! which one it is.
 //!
 //! Backends must behave identically; the HTTP test suite runs against each of them.
 
@@ -43,12 +46,13 @@ pub enum StoreError {
 
 /// A refresh token's server-side record. The token itself is never stored, only its SHA-256.
 #[derive(Clone, Debug)]
-pub struct RefreshSession {
+pub struct RefreshToken {
     pub token_hash: String,
     pub user_id: UserId,
-    /// Every token obtained by rotating one login shares its family (the login's [`Session`] id);
-    /// reuse of a rotated token revokes the whole family.
-    pub family_id: String,
+    /// The [`Login`] it belongs to: every token obtained by rotating one login carries its id, and
+    /// reuse of a rotated token ends the whole login. Stored as `family_id` (SQLite) / `family`
+    /// (MongoDB), the names of the first schema.
+    pub login_id: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub rotated_at: Option<DateTime<Utc>>,
@@ -60,8 +64,8 @@ pub struct RefreshSession {
 /// A login ("session" in the API): created by a login, used by every refresh, ended by logout,
 /// revocation, a password change or reuse detection. Access tokens name it (`sid`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Session {
-    /// The refresh-token family id.
+pub struct Login {
+    /// Shared by every refresh token of the login and named by its access tokens (`sid`).
     pub id: String,
     pub user_id: UserId,
     pub created_at: DateTime<Utc>,
@@ -103,20 +107,35 @@ pub enum TokenStanding {
     UnknownUser,
 }
 
+/// The database a server runs on: every role below, from one backend. Handlers hold
+/// `Arc<dyn Storage>` and call the role their work needs.
 #[async_trait]
-pub trait Storage: Send + Sync + 'static {
+pub trait Storage: AccountStore + EntryStore + CoachStore + TransferStore + Send + Sync + 'static {
     /// `sqlite` or `mongodb`, for logs and health.
     fn backend(&self) -> &'static str;
 
     /// Cheap round trip proving the database answers.
     async fn ping(&self) -> StoreResult<()>;
+}
 
-    // Users.
+/// Accounts and their logins. A login ("session" in the API, `sid` in an access token) is created by
+/// a password login, carried on by each refresh (every refresh token of it shares its id), and ended
+/// by logout, revocation, a password change or reuse detection.
+///
+/// Invariants: an access token's standing (user exists, not logged out, login not ended) is answered
+/// by one lookup, since every authenticated request asks; ending a login refuses every refresh token
+/// of it, including one a refresh in flight is handing out; deleting a user leaves nothing of theirs.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     /// `Conflict` when the e-mail is taken.
     async fn insert_user(&self, user: &User) -> StoreResult<()>;
+
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<User>>;
+
     async fn user_by_id(&self, id: UserId) -> StoreResult<Option<User>>;
+
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<()>;
+
     /// Sets what is given; the updated user, or `None` when there is none.
     async fn update_profile(
         &self,
@@ -125,61 +144,78 @@ pub trait Storage: Send + Sync + 'static {
         timezone: Option<TimeZone>,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<User>>;
+
     /// The user's goals (none for an unknown user).
     async fn goals(&self, user: UserId) -> StoreResult<Goals>;
+
     /// Replaces the user's goals; `false` when there is no such user. Moves the user's
     /// `entries_version` like an entry write, because the trends kept in memory show the goals.
     async fn set_goals(&self, user: UserId, goals: &Goals) -> StoreResult<bool>;
+
     /// Deletes the user and everything that is theirs in the database: entries, logins, refresh
     /// tokens, revoked-token rows (and any other per-user data a backend keeps). `false` when
     /// there was no such user.
     async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
 
-    // Refresh tokens.
     /// Records a refresh token and brings its login up to date (created with it when it is the
-    /// first of its family; otherwise `last_used_at` and the expiry move on). `Conflict` when that
+    /// first of its login; otherwise `last_used_at` and the expiry move on). `Conflict` when that
     /// token is already recorded.
-    async fn insert_session(&self, session: &RefreshSession) -> StoreResult<()>;
-    async fn session_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshSession>>;
-    /// Marks an active session rotated. `false` when it was already rotated or revoked: the caller
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
+
+    async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>>;
+
+    /// Marks an active refresh token rotated. `false` when it was already rotated or revoked: the caller
     /// lost a race with another use of the same token.
-    async fn mark_session_rotated(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn mark_refresh_token_rotated(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+
     /// Ends the login the refresh token belongs to (logout with a refresh token).
-    async fn revoke_session(&self, user: UserId, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn end_login_of_refresh_token(&self, user: UserId, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()>;
+
     /// Ends a login and every refresh token of it (reuse detection).
-    async fn revoke_session_family(&self, family_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn end_login(&self, login_id: &str, at: DateTime<Utc>) -> StoreResult<()>;
+
     /// Ends every login of the user.
-    async fn revoke_user_sessions(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()>;
+    async fn end_every_login(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()>;
+
     /// A refresh token the old backend stored in clear on the user document: consumed (removed) and
     /// `true` when it was there. Backends that never held such tokens keep the default.
     async fn take_legacy_refresh_token(&self, _user: UserId, _token: &str) -> StoreResult<bool> {
         Ok(false)
     }
 
-    // Revoked access tokens (shared by every instance using this database).
     async fn revoke_access_token(&self, key: &str, user: UserId, expires_at: DateTime<Utc>) -> StoreResult<()>;
-    /// Whether an access token (revocation key `key`, of `user`, of login `session` when it names
+
+    /// Whether an access token (revocation key `key`, of `user`, of login `login` when it names
     /// one) may still be used: its user exists, it was not logged out, its login was not ended.
     /// Every authenticated request asks, so it is one lookup where the backend allows (SQLite: one
     /// statement; MongoDB: its finds at once).
-    async fn access_token_standing(&self, key: &str, user: UserId, session: Option<&str>)
-    -> StoreResult<TokenStanding>;
+    async fn access_token_standing(&self, key: &str, user: UserId, login: Option<&str>) -> StoreResult<TokenStanding>;
 
-    // Logins.
     /// The user's live logins (not ended, not expired), newest first.
-    async fn list_sessions(&self, user: UserId, now: DateTime<Utc>) -> StoreResult<Vec<Session>>;
+    async fn list_logins(&self, user: UserId, now: DateTime<Utc>) -> StoreResult<Vec<Login>>;
+
     /// Ends one of the user's logins (its refresh tokens too). `false` when the user has no live
     /// login of that id.
-    async fn revoke_login(&self, user: UserId, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    async fn end_user_login(&self, user: UserId, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
 
-    /// Deletes revocations and sessions that have expired (backends with TTL indexes may do nothing).
+    /// Deletes revocations, logins and refresh tokens that have expired (backends with TTL indexes may do nothing).
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
 
-    // Entries, always scoped to their owner: another user's entry behaves as a missing one.
+/// Entries and the figures the trends read, always scoped to their owner: another user's entry
+/// behaves as a missing one.
+///
+/// Invariant: every write to a user's entries (and to their goals) moves the user's
+/// `entries_version`, which the access-token lookup returns: the trends kept in memory
+/// (`trends_cache`) are only served while it has not moved.
+#[async_trait]
+pub trait EntryStore: Send + Sync {
     /// `Conflict` when the user already has an entry for that day.
     async fn insert_entry(&self, entry: &Entry) -> StoreResult<()>;
+
     /// Newest day first.
     async fn list_entries(&self, user: UserId, range: &EntryRange) -> StoreResult<Vec<Entry>>;
+
     /// The same entries as JSON documents (`Entry::document`), for `GET /entries`. Backends that keep
     /// each entry's document ready override this to skip decoding and re-encoding a page.
     async fn list_entry_documents(&self, user: UserId, range: &EntryRange) -> StoreResult<Vec<DocumentJson>> {
@@ -190,8 +226,11 @@ pub trait Storage: Send + Sync + 'static {
             .map(Entry::document_json)
             .collect())
     }
+
     async fn entry_by_id(&self, user: UserId, id: EntryId) -> StoreResult<Option<Entry>>;
+
     async fn entry_on_day(&self, user: UserId, day: Day) -> StoreResult<Option<Entry>>;
+
     /// Applies a partial update ([`Entry::apply`]: the fields sent, `date` moving the entry, the
     /// update time) to the user's entry `id` atomically — two updates of different fields never lose
     /// one of them — and answers the entry as it now is. `Ok(None)` when there is none; `Conflict`
@@ -203,12 +242,37 @@ pub trait Storage: Send + Sync + 'static {
         changes: &EntryChanges,
         at: DateTime<Utc>,
     ) -> StoreResult<Option<Entry>>;
+
     async fn delete_entry(&self, user: UserId, id: EntryId) -> StoreResult<bool>;
+
     /// The trend figures of each day the user logged in `from..=to`, oldest first: one indexed
     /// range scan.
     async fn day_figures(&self, user: UserId, from: Day, to: Day) -> StoreResult<Vec<DayFigures>>;
+
     /// Every day the user logged, oldest first, with whether it had a workout (the streaks).
     async fn logged_days(&self, user: UserId) -> StoreResult<Vec<LoggedDay>>;
+}
+
+/// The coach's conversation: the newest messages of each user, in order.
+#[async_trait]
+pub trait CoachStore: Send + Sync {
+    /// Appends `messages` (in order) to the user's conversation, then drops all but its newest
+    /// `keep` messages.
+    async fn append_ai_messages(&self, user: UserId, messages: &[HistoryMessage], keep: usize) -> StoreResult<()>;
+
+    /// The user's newest `limit` messages, oldest first.
+    async fn ai_history(&self, user: UserId, limit: usize) -> StoreResult<Vec<HistoryMessage>>;
+
+    /// Deletes the user's conversation; how many messages it held.
+    async fn clear_ai_history(&self, user: UserId) -> StoreResult<u64>;
+}
+
+/// Moving data in and out: the export and import of one account, and `healthtracker copy-data` of a
+/// whole installation. Reads go page by page, whatever the size.
+///
+/// Invariant: an import moves `entries_version` like any entry write.
+#[async_trait]
+pub trait TransferStore: Send + Sync {
     /// Up to `limit` of the user's entries after day `after` (from the first when `None`), oldest
     /// first, as documents: the export reads an account page by page, whatever its size.
     async fn entry_documents_after(
@@ -217,6 +281,7 @@ pub trait Storage: Send + Sync + 'static {
         after: Option<Day>,
         limit: u32,
     ) -> StoreResult<Vec<(Day, DocumentJson)>>;
+
     /// Writes entries of the user, one per day (the caller made the days unique): a day the user
     /// has is skipped or replaced (keeping its id and `created_at`), a new day inserted. In one
     /// transaction where the backend has them (SQLite), in bulk otherwise (MongoDB).
@@ -227,25 +292,19 @@ pub trait Storage: Send + Sync + 'static {
         on_conflict: OnConflict,
     ) -> StoreResult<ImportCounts>;
 
-    // --- the coach's conversation ---
-    /// Appends `messages` (in order) to the user's conversation, then drops all but its newest
-    /// `keep` messages.
-    async fn append_ai_messages(&self, user: UserId, messages: &[HistoryMessage], keep: usize) -> StoreResult<()>;
-    /// The user's newest `limit` messages, oldest first.
-    async fn ai_history(&self, user: UserId, limit: usize) -> StoreResult<Vec<HistoryMessage>>;
-    /// Deletes the user's conversation; how many messages it held.
-    async fn clear_ai_history(&self, user: UserId) -> StoreResult<u64>;
-
-    // --- moving an installation (`healthtracker copy-data`) ---
     /// Up to `limit` users with ids after `after` (from the first when `None`), in id order, with
     /// their password hashes.
     async fn users_after(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>>;
+
     /// Up to `limit` of the user's entries after day `after`, oldest first, ids and times as stored.
     async fn entries_after(&self, user: UserId, after: Option<Day>, limit: u32) -> StoreResult<Vec<Entry>>;
+
     /// The user's refresh tokens, logins and revoked access tokens, expired ones included.
     async fn credentials(&self, user: UserId) -> StoreResult<UserCredentials>;
+
     /// Writes them as they are, leaving any the store already has (by hash, id or key).
     async fn restore_credentials(&self, user: UserId, credentials: &UserCredentials) -> StoreResult<()>;
+
     async fn collection_counts(&self) -> StoreResult<CollectionCounts>;
 }
 

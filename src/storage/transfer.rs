@@ -4,12 +4,12 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{RefreshSession, Session};
+use super::{Login, RefreshToken};
 
 /// One login as stored: what the API lists, and what ends it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoginRecord {
-    pub login: Session,
+    pub login: Login,
     /// When its newest refresh token expires.
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
@@ -25,7 +25,7 @@ pub struct RevokedToken {
 /// Everything that keeps one user signed in across a move, and a logged-out token refused.
 #[derive(Clone, Debug, Default)]
 pub struct UserCredentials {
-    pub refresh_tokens: Vec<RefreshSession>,
+    pub refresh_tokens: Vec<RefreshToken>,
     pub logins: Vec<LoginRecord>,
     pub revoked_tokens: Vec<RevokedToken>,
 }

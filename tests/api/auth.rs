@@ -644,7 +644,7 @@ api_test!(
         let app = TestApp::spawn(backend).await;
         let session = app.signup().await;
         let hash = sha256_hex(&session.refresh);
-        let stored = app.store.session_by_hash(&hash).await.expect("store").expect("session stored under its hash");
+        let stored = app.store.refresh_token_by_hash(&hash).await.expect("store").expect("session stored under its hash");
         assert_eq!(stored.user_id.to_string(), session.user_id);
         if let Some(path) = &app.database.sqlite_path {
             let bytes = std::fs::read(path).unwrap_or_default();

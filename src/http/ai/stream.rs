@@ -20,7 +20,7 @@ use crate::domain::coach::{ChatContext, ChatMessage};
 use crate::domain::ids::UserId;
 use crate::ratelimit::RateLimitInfo;
 use crate::state::AppState;
-use crate::storage::Storage;
+use crate::storage::CoachStore;
 
 const UNAVAILABLE: &str = "AI service unavailable";
 
@@ -51,7 +51,7 @@ pub async fn chat_events(
         ApiError::BadGateway(UNAVAILABLE)
     })?;
     let turn = Turn {
-        store: Arc::clone(&state.store),
+        store: state.store.clone(),
         user,
         question,
         asked_at,
@@ -67,7 +67,7 @@ pub async fn chat_events(
 
 /// What is remembered once the reply is complete.
 struct Turn {
-    store: Arc<dyn Storage>,
+    store: Arc<dyn CoachStore>,
     user: UserId,
     question: ChatMessage,
     asked_at: DateTime<Utc>,

@@ -18,7 +18,7 @@ use crate::domain::ids::{EntryId, ObjectId, UserId};
 use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
-use crate::storage::{RefreshSession, Session};
+use crate::storage::{Login, RefreshToken};
 
 pub const USERS: &str = "users";
 pub const ENTRIES: &str = "entries";
@@ -26,7 +26,7 @@ pub const ENTRIES: &str = "entries";
 pub const REFRESH_SESSIONS: &str = "refresh_sessions";
 /// Ours: access tokens revoked by logout, expired by a TTL index.
 pub const REVOKED_TOKENS: &str = "revoked_tokens";
-/// Ours: logins (one per refresh-token family), expired by a TTL index.
+/// Ours: logins (their refresh tokens carry the login's id in `family`), expired by a TTL index.
 pub const SESSIONS: &str = "sessions";
 /// Ours: the conversation with the AI coach, the newest 200 messages per user.
 pub const AI_MESSAGES: &str = "aimessages";
@@ -307,13 +307,13 @@ pub fn user_projection() -> Document {
     doc! { "name": 1, "email": 1, "password": 1, "timezone": 1, "createdAt": 1, "updatedAt": 1 }
 }
 
-pub fn login_from_doc(doc: &Document) -> Result<Session, Unreadable> {
+pub fn login_from_doc(doc: &Document) -> Result<Login, Unreadable> {
     let id = doc
         .get_str("_id")
         .map_err(|_| unreadable(SESSIONS, doc, "_id is not a session id"))?;
     let user = object_id_field(doc, "user").ok_or_else(|| unreadable(SESSIONS, doc, "user is missing"))?;
     let created_at = date_field(doc, "createdAt").ok_or_else(|| unreadable(SESSIONS, doc, "createdAt is missing"))?;
-    Ok(Session {
+    Ok(Login {
         id: id.to_owned(),
         user_id: UserId(user),
         created_at,
@@ -322,17 +322,17 @@ pub fn login_from_doc(doc: &Document) -> Result<Session, Unreadable> {
     })
 }
 
-pub fn session_from_doc(doc: &Document) -> Result<RefreshSession, Unreadable> {
+pub fn refresh_token_from_doc(doc: &Document) -> Result<RefreshToken, Unreadable> {
     let token_hash = doc
         .get_str("_id")
         .map_err(|_| unreadable(REFRESH_SESSIONS, doc, "_id is not a token hash"))?;
     let user = object_id_field(doc, "user").ok_or_else(|| unreadable(REFRESH_SESSIONS, doc, "user is missing"))?;
     let expires_at =
         date_field(doc, "expiresAt").ok_or_else(|| unreadable(REFRESH_SESSIONS, doc, "expiresAt is missing"))?;
-    Ok(RefreshSession {
+    Ok(RefreshToken {
         token_hash: token_hash.to_owned(),
         user_id: UserId(user),
-        family_id: string_field(doc, "family"),
+        login_id: string_field(doc, "family"),
         created_at: date_field(doc, "createdAt").unwrap_or(expires_at),
         expires_at,
         rotated_at: date_field(doc, "rotatedAt"),
@@ -470,11 +470,11 @@ pub fn user_to_doc(user: &User) -> Document {
     doc
 }
 
-pub fn session_to_doc(s: &RefreshSession) -> Document {
+pub fn refresh_token_to_doc(s: &RefreshToken) -> Document {
     doc! {
         "_id": &s.token_hash,
         "user": user_oid(s.user_id),
-        "family": &s.family_id,
+        "family": &s.login_id,
         "createdAt": bson_date(s.created_at),
         "expiresAt": bson_date(s.expires_at),
         "rotatedAt": s.rotated_at.map(bson_date),

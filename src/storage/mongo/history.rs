@@ -2,13 +2,14 @@
 //! newest first by the `{user, createdAt, _id}` index (`_id` orders two messages of one millisecond:
 //! they are inserted together, in order).
 
+use async_trait::async_trait;
 use mongodb::bson::{Bson, Document, doc, oid::ObjectId};
 
 use super::MongoStore;
 use super::documents::{AI_MESSAGES, bson_date, date_field, user_oid};
 use crate::domain::coach::{HistoryMessage, Role};
 use crate::domain::ids::UserId;
-use crate::storage::{StoreError, StoreResult};
+use crate::storage::{CoachStore, StoreError, StoreResult};
 
 fn newest_first() -> Document {
     doc! {"createdAt": -1, "_id": -1}
@@ -84,4 +85,19 @@ fn message_from_doc(doc: &Document) -> StoreResult<HistoryMessage> {
         content,
         created_at,
     })
+}
+
+#[async_trait]
+impl CoachStore for MongoStore {
+    async fn append_ai_messages(&self, user: UserId, messages: &[HistoryMessage], keep: usize) -> StoreResult<()> {
+        self.append_history(user, messages, keep).await
+    }
+
+    async fn ai_history(&self, user: UserId, limit: usize) -> StoreResult<Vec<HistoryMessage>> {
+        self.read_history(user, limit).await
+    }
+
+    async fn clear_ai_history(&self, user: UserId) -> StoreResult<u64> {
+        self.delete_history(user).await
+    }
 }

@@ -5,14 +5,15 @@
 //!
 //! Behaviour matches the SQLite backend method for method; the HTTP suite runs against both.
 
+mod accounts;
 mod availability;
 mod connection;
 pub mod documents;
+mod entries;
 mod errors;
 mod history;
 mod import;
 pub mod indexes;
-mod queries;
 mod transfer;
 mod trends;
 
@@ -220,18 +221,18 @@ impl MongoStore {
 
     /// Ends a login: its record first (its access tokens are refused from then on), then every
     /// refresh token of it.
-    async fn end_login(&self, family: &str, at: chrono::DateTime<chrono::Utc>) -> StoreResult<()> {
+    async fn revoke_login_documents(&self, login_id: &str, at: chrono::DateTime<chrono::Utc>) -> StoreResult<()> {
         use self::documents::{REFRESH_SESSIONS, SESSIONS, bson_date};
         self.collection(SESSIONS)?
             .update_one(
-                doc! {"_id": family, "revokedAt": null},
+                doc! {"_id": login_id, "revokedAt": null},
                 doc! {"$set": {"revokedAt": bson_date(at)}},
             )
             .await
             .map_err(|e| self.fail(e))?;
         self.collection(REFRESH_SESSIONS)?
             .update_many(
-                doc! {"family": family, "revokedAt": null},
+                doc! {"family": login_id, "revokedAt": null},
                 doc! {"$set": {"revokedAt": bson_date(at)}},
             )
             .await

@@ -1,19 +1,20 @@
 //! Moving an installation, on MongoDB: finds in `_id` or `{user, date}` index order, writes as
 //! unordered bulk inserts whose duplicate keys (what the database already has) are left alone.
 
+use async_trait::async_trait;
 use mongodb::bson::{Document, doc};
 
 use super::MongoStore;
 use super::documents::{
     AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, date_field, entry_from_doc,
-    login_from_doc, session_from_doc, session_to_doc, user_from_doc, user_oid, user_projection,
+    login_from_doc, refresh_token_from_doc, refresh_token_to_doc, user_from_doc, user_oid, user_projection,
 };
 use crate::domain::day::Day;
-use crate::domain::entry::Entry;
+use crate::domain::entry::{DocumentJson, Entry};
 use crate::domain::ids::UserId;
 use crate::domain::user::User;
 use crate::storage::transfer::{CollectionCounts, LoginRecord, RevokedToken, UserCredentials};
-use crate::storage::{StoreError, StoreResult};
+use crate::storage::{ImportCounts, OnConflict, StoreError, StoreResult, TransferStore};
 
 impl MongoStore {
     pub(super) async fn read_users_after(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>> {
@@ -57,7 +58,7 @@ impl MongoStore {
         Ok(UserCredentials {
             refresh_tokens: tokens
                 .iter()
-                .map(|d| session_from_doc(d).map_err(unreadable))
+                .map(|d| refresh_token_from_doc(d).map_err(unreadable))
                 .collect::<StoreResult<_>>()?,
             logins: logins
                 .iter()
@@ -103,7 +104,7 @@ impl MongoStore {
                 doc
             })
             .collect();
-        let tokens: Vec<Document> = credentials.refresh_tokens.iter().map(session_to_doc).collect();
+        let tokens: Vec<Document> = credentials.refresh_tokens.iter().map(refresh_token_to_doc).collect();
         let revoked: Vec<Document> = credentials
             .revoked_tokens
             .iter()
@@ -150,5 +151,51 @@ impl MongoStore {
             revoked_tokens,
             ai_messages,
         })
+    }
+}
+
+#[async_trait]
+impl TransferStore for MongoStore {
+    async fn entry_documents_after(
+        &self,
+        user: UserId,
+        after: Option<Day>,
+        limit: u32,
+    ) -> StoreResult<Vec<(Day, DocumentJson)>> {
+        let docs = self.entry_docs_after(user, after, limit).await?;
+        Ok(docs
+            .iter()
+            .filter_map(|doc| entry_from_doc(doc).ok())
+            .map(|entry| (entry.date, entry.document_json()))
+            .collect())
+    }
+
+    async fn import_entries(
+        &self,
+        user: UserId,
+        entries: &[Entry],
+        on_conflict: OnConflict,
+    ) -> StoreResult<ImportCounts> {
+        self.write_import(user, entries, on_conflict).await
+    }
+
+    async fn users_after(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>> {
+        self.read_users_after(after, limit).await
+    }
+
+    async fn entries_after(&self, user: UserId, after: Option<Day>, limit: u32) -> StoreResult<Vec<Entry>> {
+        self.read_entries_after(user, after, limit).await
+    }
+
+    async fn credentials(&self, user: UserId) -> StoreResult<UserCredentials> {
+        self.read_credentials(user).await
+    }
+
+    async fn restore_credentials(&self, user: UserId, credentials: &UserCredentials) -> StoreResult<()> {
+        self.write_credentials(user, credentials).await
+    }
+
+    async fn collection_counts(&self) -> StoreResult<CollectionCounts> {
+        self.count_collections().await
     }
 }

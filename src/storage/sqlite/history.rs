@@ -1,12 +1,13 @@
 //! The coach's conversation on SQLite: `ai_messages`, one user's rows walked by `(user_id, id)`.
 
+use async_trait::async_trait;
 use rusqlite::params;
 
 use super::SqliteStore;
 use super::rows::{corrupt, parse_ts, ts};
 use crate::domain::coach::{HistoryMessage, Role};
 use crate::domain::ids::UserId;
-use crate::storage::StoreResult;
+use crate::storage::{CoachStore, StoreResult};
 
 impl SqliteStore {
     pub(super) async fn append_history(
@@ -67,5 +68,20 @@ impl SqliteStore {
                 .map(|n| n as u64)
         })
         .await
+    }
+}
+
+#[async_trait]
+impl CoachStore for SqliteStore {
+    async fn append_ai_messages(&self, user: UserId, messages: &[HistoryMessage], keep: usize) -> StoreResult<()> {
+        self.append_history(user, messages, keep).await
+    }
+
+    async fn ai_history(&self, user: UserId, limit: usize) -> StoreResult<Vec<HistoryMessage>> {
+        self.read_history(user, limit)
+    }
+
+    async fn clear_ai_history(&self, user: UserId) -> StoreResult<u64> {
+        self.delete_history(user).await
     }
 }

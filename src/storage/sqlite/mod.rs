@@ -11,11 +11,12 @@
 //! write), and a watchdog re-checks once a second so reads stop too. Both recover by
 //! themselves when the same file is back; a different file at the path needs a restart.
 
+mod accounts;
 mod connection;
+mod entries;
 mod file_watch;
 mod history;
 mod migrations;
-mod queries;
 mod rows;
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@ use crate::domain::ids::{EntryId, UserId};
 use crate::domain::stats::DayFigures;
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
-use crate::storage::{RefreshSession, Session};
+use crate::storage::{Login, RefreshToken};
 
 /// A decoding failure of a stored value: the row is not what this code wrote.
 pub(super) fn corrupt(what: &str, value: &str) -> rusqlite::Error {
@@ -59,8 +59,8 @@ pub(super) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
 
 pub(super) const LOGIN_COLUMNS: &str = "id, user_id, created_at, last_used_at, user_agent";
 
-pub(super) fn login_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
-    Ok(Session {
+pub(super) fn login_from_row(row: &Row<'_>) -> rusqlite::Result<Login> {
+    Ok(Login {
         id: row.get(0)?,
         user_id: parse_id(row.get_ref(1)?.as_str()?, UserId::parse)?,
         created_at: parse_ts(row.get_ref(2)?.as_str()?)?,
@@ -69,17 +69,17 @@ pub(super) fn login_from_row(row: &Row<'_>) -> rusqlite::Result<Session> {
     })
 }
 
-pub(super) const SESSION_COLUMNS: &str =
+pub(super) const REFRESH_TOKEN_COLUMNS: &str =
     "token_hash, user_id, family_id, created_at, expires_at, rotated_at, revoked_at";
 
-pub(super) fn session_from_row(row: &Row<'_>) -> rusqlite::Result<RefreshSession> {
+pub(super) fn refresh_token_from_row(row: &Row<'_>) -> rusqlite::Result<RefreshToken> {
     let optional_ts = |i: usize| -> rusqlite::Result<Option<DateTime<Utc>>> {
         row.get_ref(i)?.as_str_or_null()?.map(parse_ts).transpose()
     };
-    Ok(RefreshSession {
+    Ok(RefreshToken {
         token_hash: row.get(0)?,
         user_id: parse_id(row.get_ref(1)?.as_str()?, UserId::parse)?,
-        family_id: row.get(2)?,
+        login_id: row.get(2)?,
         created_at: parse_ts(row.get_ref(3)?.as_str()?)?,
         expires_at: parse_epoch(row.get(4)?)?,
         rotated_at: optional_ts(5)?,

@@ -14,7 +14,7 @@ use crate::domain::entry::{DayLog, DocumentJson, Entry, EntryRange, Measure, Mea
 use crate::domain::ids::{EntryId, UserId};
 use crate::domain::user::User;
 use crate::domain::user::{Email, UserName};
-use crate::storage::Storage;
+use crate::storage::{AccountStore, EntryStore, TransferStore};
 
 async fn store_with_one_entry(dir: &Path) -> anyhow::Result<(SqliteStore, Entry)> {
     let store = SqliteStore::open(&dir.join("db").join("ht.db"), SqliteSynchronous::Full).await?;

@@ -1,20 +1,22 @@
 //! Moving an installation, on SQLite: reads in primary-key or index order, writes with
 //! `INSERT OR IGNORE` so what the file already has stays as it is.
 
-use rusqlite::{Connection, params};
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
 use super::rows::{
-    LOGIN_COLUMNS, SESSION_COLUMNS, USER_COLUMNS, entry_from_row, login_from_row, parse_epoch, parse_ts,
-    select_entries, session_from_row, ts, user_from_row,
+    EntryRow, INSERT_ENTRY, LOGIN_COLUMNS, REFRESH_TOKEN_COLUMNS, UPDATE_ENTRY, USER_COLUMNS, corrupt, day_from_column,
+    entry_from_row, login_from_row, parse_epoch, parse_ts, refresh_token_from_row, select_entries, stored_document, ts,
+    user_from_row,
 };
 use crate::domain::day::Day;
-use crate::domain::entry::Entry;
-use crate::domain::ids::UserId;
+use crate::domain::entry::{DocumentJson, Entry};
+use crate::domain::ids::{EntryId, UserId};
 use crate::domain::user::User;
-use crate::storage::StoreResult;
 use crate::storage::days_outside::EntryOutsideTheYears;
 use crate::storage::transfer::{CollectionCounts, LoginRecord, RevokedToken, UserCredentials};
+use crate::storage::{ImportCounts, OnConflict, StoreResult, TransferStore};
 
 impl SqliteStore {
     pub(super) fn read_users_after(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>> {
@@ -61,9 +63,9 @@ impl SqliteStore {
         self.read(|c| {
             let refresh_tokens = c
                 .prepare_cached(&format!(
-                    "SELECT {SESSION_COLUMNS} FROM refresh_sessions WHERE user_id = ?1 ORDER BY created_at"
+                    "SELECT {REFRESH_TOKEN_COLUMNS} FROM refresh_sessions WHERE user_id = ?1 ORDER BY created_at"
                 ))?
-                .query_map([&user], session_from_row)?
+                .query_map([&user], refresh_token_from_row)?
                 .collect::<rusqlite::Result<_>>()?;
             let logins = c
                 .prepare_cached(&format!(
@@ -137,13 +139,13 @@ fn insert_credentials(c: &Connection, user: &str, credentials: &UserCredentials)
         ])?;
     }
     let mut token = c.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO refresh_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        "INSERT OR IGNORE INTO refresh_sessions ({REFRESH_TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     ))?;
     for s in &credentials.refresh_tokens {
         token.execute(params![
             s.token_hash,
             user,
-            s.family_id,
+            s.login_id,
             ts(s.created_at),
             s.expires_at.timestamp(),
             s.rotated_at.map(ts),
@@ -156,4 +158,87 @@ fn insert_credentials(c: &Connection, user: &str, credentials: &UserCredentials)
         revoked.execute(params![r.key, user, r.expires_at.timestamp()])?;
     }
     Ok(())
+}
+
+#[async_trait]
+impl TransferStore for SqliteStore {
+    async fn entry_documents_after(
+        &self,
+        user: UserId,
+        after: Option<Day>,
+        limit: u32,
+    ) -> StoreResult<Vec<(Day, DocumentJson)>> {
+        let after = after.map_or_else(String::new, |day| day.to_ymd());
+        self.read(|c| {
+            c.prepare_cached(
+                "SELECT document, document_format = ?4, id, day FROM entries \
+                 WHERE user_id = ?1 AND day > ?2 ORDER BY day ASC LIMIT ?3",
+            )?
+            .query_map(params![user.to_string(), after, limit, DocumentJson::format()], |row| {
+                Ok((day_from_column(row, 3)?, stored_document(c, row, 0)?))
+            })?
+            .collect()
+        })
+    }
+
+    async fn import_entries(
+        &self,
+        user: UserId,
+        entries: &[Entry],
+        on_conflict: OnConflict,
+    ) -> StoreResult<ImportCounts> {
+        let entries = entries.to_vec();
+        // One write job: one transaction (and one fsync) for the whole file.
+        self.write(move |c| {
+            let mut counts = ImportCounts::default();
+            for entry in entries {
+                let existing: Option<(String, String)> = c
+                    .prepare_cached("SELECT id, created_at FROM entries WHERE user_id = ?1 AND day = ?2")?
+                    .query_row(params![user.to_string(), entry.date.to_ymd()], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
+                    .optional()?;
+                match (existing, on_conflict) {
+                    (None, _) => {
+                        c.prepare_cached(&INSERT_ENTRY)?
+                            .execute(EntryRow::new(&entry).params())?;
+                        counts.created += 1;
+                    }
+                    (Some(_), OnConflict::Skip) => counts.skipped += 1,
+                    (Some((id, created_at)), OnConflict::Replace) => {
+                        let kept = Entry {
+                            id: EntryId::parse(&id).ok_or_else(|| corrupt("object id", &id))?,
+                            created_at: parse_ts(&created_at)?,
+                            ..entry
+                        };
+                        c.prepare_cached(&UPDATE_ENTRY)?
+                            .execute(EntryRow::new(&kept).params())?;
+                        counts.updated += 1;
+                    }
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn users_after(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>> {
+        self.read_users_after(after, limit)
+    }
+
+    async fn entries_after(&self, user: UserId, after: Option<Day>, limit: u32) -> StoreResult<Vec<Entry>> {
+        self.read_entries_after(user, after, limit)
+    }
+
+    async fn credentials(&self, user: UserId) -> StoreResult<UserCredentials> {
+        self.read_credentials(user)
+    }
+
+    async fn restore_credentials(&self, user: UserId, credentials: &UserCredentials) -> StoreResult<()> {
+        self.write_credentials(user, credentials).await
+    }
+
+    async fn collection_counts(&self) -> StoreResult<CollectionCounts> {
+        self.count_collections()
+    }
 }

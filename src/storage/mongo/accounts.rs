@@ -1,44 +1,23 @@
-//! The `Storage` trait on MongoDB: each method one conditional, single-document operation where
-//! atomicity matters (no transactions: a standalone server refuses them).
+//! Accounts and logins on MongoDB ([`AccountStore`]).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use mongodb::bson::{Bson, Document, doc};
+use mongodb::bson::{Bson, doc};
 use mongodb::options::ReturnDocument;
 
 use super::MongoStore;
 use super::documents::{
-    AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, day_window, entry_changes,
-    entry_from_doc, entry_oid, entry_to_doc, int_field, login_from_doc, session_from_doc, session_to_doc,
-    user_from_doc, user_oid, user_projection, user_to_doc,
+    AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, int_field, login_from_doc,
+    refresh_token_from_doc, refresh_token_to_doc, user_from_doc, user_oid, user_projection, user_to_doc,
 };
-use crate::domain::coach::HistoryMessage;
-use crate::domain::day::Day;
-use crate::domain::entry::{DocumentJson, Entry, EntryChanges, EntryRange};
 use crate::domain::goals::Goals;
-use crate::domain::ids::{EntryId, UserId};
-use crate::domain::stats::{DayFigures, LoggedDay};
+use crate::domain::ids::UserId;
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
-use crate::storage::transfer::{CollectionCounts, UserCredentials};
-use crate::storage::{
-    ImportCounts, OnConflict, RefreshSession, Session, Storage, StoreError, StoreResult, TokenStanding,
-};
+use crate::storage::{AccountStore, Login, RefreshToken, StoreError, StoreResult, TokenStanding};
 
 #[async_trait]
-impl Storage for MongoStore {
-    fn backend(&self) -> &'static str {
-        "mongodb"
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        self.db()?
-            .run_command(doc! {"ping": 1})
-            .await
-            .map_err(|e| self.fail(e))?;
-        Ok(())
-    }
-
+impl AccountStore for MongoStore {
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
         self.collection(USERS)?
             .insert_one(user_to_doc(user))
@@ -156,22 +135,22 @@ impl Storage for MongoStore {
         Ok(())
     }
 
-    async fn insert_session(&self, session: &RefreshSession) -> StoreResult<()> {
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
         self.collection(REFRESH_SESSIONS)?
-            .insert_one(session_to_doc(session))
+            .insert_one(refresh_token_to_doc(token))
             .await
             .map_err(|e| self.fail(e))?;
         // The login it belongs to: created with its first token, moved on by every later one.
-        let mut on_insert = doc! {"user": user_oid(session.user_id), "createdAt": bson_date(session.created_at)};
-        if let Some(agent) = &session.user_agent {
+        let mut on_insert = doc! {"user": user_oid(token.user_id), "createdAt": bson_date(token.created_at)};
+        if let Some(agent) = &token.user_agent {
             on_insert.insert("userAgent", agent.as_str());
         }
         self.collection(SESSIONS)?
             .update_one(
-                doc! {"_id": &session.family_id},
+                doc! {"_id": &token.login_id},
                 doc! {
                     "$setOnInsert": on_insert,
-                    "$max": {"lastUsedAt": bson_date(session.created_at), "expiresAt": bson_date(session.expires_at)},
+                    "$max": {"lastUsedAt": bson_date(token.created_at), "expiresAt": bson_date(token.expires_at)},
                 },
             )
             .upsert(true)
@@ -180,7 +159,7 @@ impl Storage for MongoStore {
         Ok(())
     }
 
-    async fn session_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshSession>> {
+    async fn refresh_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<RefreshToken>> {
         // Possibly expired (TTL deletion runs about once a minute): the caller checks `expires_at`.
         let found = self
             .collection(REFRESH_SESSIONS)?
@@ -189,12 +168,12 @@ impl Storage for MongoStore {
             .map_err(|e| self.fail(e))?;
         Ok(found
             .as_ref()
-            .map(session_from_doc)
+            .map(refresh_token_from_doc)
             .transpose()
             .map_err(anyhow::Error::from)?)
     }
 
-    async fn mark_session_rotated(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+    async fn mark_refresh_token_rotated(&self, token_hash: &str, at: DateTime<Utc>) -> StoreResult<bool> {
         // One atomic conditional update: of two concurrent uses of a token, exactly one matches.
         let done = self
             .collection(REFRESH_SESSIONS)?
@@ -207,7 +186,7 @@ impl Storage for MongoStore {
         Ok(done.matched_count == 1)
     }
 
-    async fn revoke_session(&self, user: UserId, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
+    async fn end_login_of_refresh_token(&self, user: UserId, token_hash: &str, at: DateTime<Utc>) -> StoreResult<()> {
         let token = self
             .collection(REFRESH_SESSIONS)?
             .find_one(doc! {"_id": token_hash, "user": user_oid(user)})
@@ -215,16 +194,16 @@ impl Storage for MongoStore {
             .await
             .map_err(|e| self.fail(e))?;
         match token.as_ref().and_then(|t| t.get_str("family").ok()) {
-            Some(family) => self.end_login(family, at).await,
+            Some(login_id) => self.revoke_login_documents(login_id, at).await,
             None => Ok(()),
         }
     }
 
-    async fn revoke_session_family(&self, family_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        self.end_login(family_id, at).await
+    async fn end_login(&self, login_id: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        self.revoke_login_documents(login_id, at).await
     }
 
-    async fn revoke_user_sessions(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
+    async fn end_every_login(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
         // The logins first: their access tokens are refused from this moment.
         self.collection(SESSIONS)?
             .update_many(
@@ -298,12 +277,7 @@ impl Storage for MongoStore {
         }
     }
 
-    async fn access_token_standing(
-        &self,
-        key: &str,
-        user: UserId,
-        session: Option<&str>,
-    ) -> StoreResult<TokenStanding> {
+    async fn access_token_standing(&self, key: &str, user: UserId, login: Option<&str>) -> StoreResult<TokenStanding> {
         // Three collections: asked at the same time, so the request waits for one round trip.
         let (revoked, users, logins) = (
             self.collection(REVOKED_TOKENS)?,
@@ -311,7 +285,7 @@ impl Storage for MongoStore {
             self.collection(SESSIONS)?,
         );
         let login_live = async {
-            match session {
+            match login {
                 None => Ok(true),
                 Some(id) => logins
                     .find_one(doc! {"_id": id, "revokedAt": null})
@@ -340,7 +314,7 @@ impl Storage for MongoStore {
         })
     }
 
-    async fn list_sessions(&self, user: UserId, now: DateTime<Utc>) -> StoreResult<Vec<Session>> {
+    async fn list_logins(&self, user: UserId, now: DateTime<Utc>) -> StoreResult<Vec<Login>> {
         let collection = self.collection(SESSIONS)?;
         let docs = self
             .all(
@@ -352,7 +326,7 @@ impl Storage for MongoStore {
         Ok(docs.iter().filter_map(|doc| login_from_doc(doc).ok()).collect())
     }
 
-    async fn revoke_login(&self, user: UserId, id: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+    async fn end_user_login(&self, user: UserId, id: &str, at: DateTime<Utc>) -> StoreResult<bool> {
         let ended = self
             .collection(SESSIONS)?
             .update_one(
@@ -364,196 +338,12 @@ impl Storage for MongoStore {
         if ended.matched_count == 0 {
             return Ok(false);
         }
-        self.end_login(id, at).await?;
+        self.revoke_login_documents(id, at).await?;
         Ok(true)
     }
 
     async fn purge_expired(&self, _now: DateTime<Utc>) -> StoreResult<u64> {
         // TTL indexes on `expiresAt` delete them; every query that cares checks the expiry itself.
         Ok(0)
-    }
-
-    async fn insert_entry(&self, entry: &Entry) -> StoreResult<()> {
-        // The unique index sees exact dates only; an old entry stored at local midnight is found by
-        // its window. A race between two of our own inserts is still the index's to refuse.
-        if self.day_taken(entry.user, entry.date, None).await? {
-            return Err(StoreError::Conflict);
-        }
-        self.collection(ENTRIES)?
-            .insert_one(entry_to_doc(entry))
-            .await
-            .map_err(|e| self.fail(e))?;
-        if !self.entries_changed(entry.user).await {
-            return Err(self.undo_for_deleted_user(entry.user).await);
-        }
-        Ok(())
-    }
-
-    async fn list_entries(&self, user: UserId, range: &EntryRange) -> StoreResult<Vec<Entry>> {
-        let mut date = Document::new();
-        if let Some(from) = range.from {
-            date.insert("$gte", day_window(from).0);
-        }
-        if let Some(to) = range.to {
-            date.insert("$lt", day_window(to).1);
-        }
-        let mut filter = doc! {"user": user_oid(user)};
-        if !date.is_empty() {
-            filter.insert("date", date);
-        }
-        let collection = self.collection(ENTRIES)?;
-        let docs = self
-            .all(
-                collection
-                    .find(filter)
-                    .sort(doc! {"date": -1})
-                    .limit(i64::from(range.limit)),
-            )
-            .await?;
-        Ok(docs
-            .iter()
-            .filter_map(|doc| match entry_from_doc(doc) {
-                Ok(entry) => Some(entry),
-                Err(error) => {
-                    tracing::warn!(%error, "skipping an entry document that cannot be served");
-                    None
-                }
-            })
-            .collect())
-    }
-
-    async fn entry_by_id(&self, user: UserId, id: EntryId) -> StoreResult<Option<Entry>> {
-        self.find_entry(doc! {"_id": entry_oid(id), "user": user_oid(user)})
-            .await
-    }
-
-    async fn entry_on_day(&self, user: UserId, day: Day) -> StoreResult<Option<Entry>> {
-        let (start, end) = day_window(day);
-        self.find_entry(doc! {"user": user_oid(user), "date": {"$gte": start, "$lt": end}})
-            .await
-    }
-
-    async fn update_entry(
-        &self,
-        user: UserId,
-        id: EntryId,
-        changes: &EntryChanges,
-        at: DateTime<Utc>,
-    ) -> StoreResult<Option<Entry>> {
-        let entries = self.collection(ENTRIES)?;
-        let filter = doc! {"_id": entry_oid(id), "user": user_oid(user)};
-        let set_fields = |with_date: bool| {
-            let mut set = entry_changes(changes, at);
-            if let Some(day) = changes.date.filter(|_| with_date) {
-                set.insert("date", bson_date(day.midnight_utc()));
-            }
-            doc! {"$set": set}
-        };
-        // One `$set` of just the fields sent, on one document: atomic, so concurrent updates of
-        // other fields keep theirs.
-        let mut updated = None;
-        if let Some(day) = changes.date {
-            // A document already on that day keeps its stored date (an old backend's local
-            // midnight stays as it was); otherwise the entry moves, if the day is free.
-            let (start, end) = day_window(day);
-            let mut same_day = filter.clone();
-            same_day.insert("date", doc! {"$gte": start, "$lt": end});
-            updated = entries
-                .find_one_and_update(same_day, set_fields(false))
-                .return_document(ReturnDocument::After)
-                .await
-                .map_err(|e| self.fail(e))?;
-            if updated.is_none() && self.day_taken(user, day, Some(id)).await? {
-                return Err(StoreError::Conflict);
-            }
-        }
-        if updated.is_none() {
-            updated = entries
-                .find_one_and_update(filter, set_fields(true))
-                .return_document(ReturnDocument::After)
-                .await
-                .map_err(|e| self.fail(e))?;
-        }
-        let Some(document) = updated else {
-            return Ok(None);
-        };
-        self.entries_changed(user).await;
-        let entry = entry_from_doc(&document).map_err(|e| StoreError::Other(e.into()))?;
-        Ok(Some(entry))
-    }
-
-    async fn day_figures(&self, user: UserId, from: Day, to: Day) -> StoreResult<Vec<DayFigures>> {
-        self.read_day_figures(user, from, to).await
-    }
-
-    async fn logged_days(&self, user: UserId) -> StoreResult<Vec<LoggedDay>> {
-        self.read_logged_days(user).await
-    }
-
-    async fn entry_documents_after(
-        &self,
-        user: UserId,
-        after: Option<Day>,
-        limit: u32,
-    ) -> StoreResult<Vec<(Day, DocumentJson)>> {
-        let docs = self.entry_docs_after(user, after, limit).await?;
-        Ok(docs
-            .iter()
-            .filter_map(|doc| entry_from_doc(doc).ok())
-            .map(|entry| (entry.date, entry.document_json()))
-            .collect())
-    }
-
-    async fn import_entries(
-        &self,
-        user: UserId,
-        entries: &[Entry],
-        on_conflict: OnConflict,
-    ) -> StoreResult<ImportCounts> {
-        self.write_import(user, entries, on_conflict).await
-    }
-
-    async fn delete_entry(&self, user: UserId, id: EntryId) -> StoreResult<bool> {
-        let done = self
-            .collection(ENTRIES)?
-            .delete_one(doc! {"_id": entry_oid(id), "user": user_oid(user)})
-            .await
-            .map_err(|e| self.fail(e))?;
-        if done.deleted_count == 1 {
-            self.entries_changed(user).await;
-        }
-        Ok(done.deleted_count == 1)
-    }
-
-    async fn append_ai_messages(&self, user: UserId, messages: &[HistoryMessage], keep: usize) -> StoreResult<()> {
-        self.append_history(user, messages, keep).await
-    }
-
-    async fn ai_history(&self, user: UserId, limit: usize) -> StoreResult<Vec<HistoryMessage>> {
-        self.read_history(user, limit).await
-    }
-
-    async fn clear_ai_history(&self, user: UserId) -> StoreResult<u64> {
-        self.delete_history(user).await
-    }
-
-    async fn users_after(&self, after: Option<UserId>, limit: u32) -> StoreResult<Vec<User>> {
-        self.read_users_after(after, limit).await
-    }
-
-    async fn entries_after(&self, user: UserId, after: Option<Day>, limit: u32) -> StoreResult<Vec<Entry>> {
-        self.read_entries_after(user, after, limit).await
-    }
-
-    async fn credentials(&self, user: UserId) -> StoreResult<UserCredentials> {
-        self.read_credentials(user).await
-    }
-
-    async fn restore_credentials(&self, user: UserId, credentials: &UserCredentials) -> StoreResult<()> {
-        self.write_credentials(user, credentials).await
-    }
-
-    async fn collection_counts(&self) -> StoreResult<CollectionCounts> {
-        self.count_collections().await
     }
 }
