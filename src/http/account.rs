@@ -8,9 +8,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::envelope::{ErrorBody, MessageResponse, Success};
 use super::error::{ApiError, ApiResult};
 use super::extract::{AuthUser, ClientInfo, JsonBody, PathParam};
-use super::openapi::{ChangePasswordRequest, DeleteAccountRequest, ErrorBody, MessageResponse, ProfileUpdate, Success};
+use super::openapi::{ChangePasswordRequest, DeleteAccountRequest, ProfileUpdate};
 use crate::domain::day::format_timestamp;
 use crate::domain::ids::UserId;
 use crate::domain::user::{AccountDeletion, PasswordChange, ProfileChanges, User};

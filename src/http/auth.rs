@@ -11,11 +11,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::envelope::{ErrorBody, MessageResponse, Success};
 use super::error::{ApiError, ApiResult, too_many_requests, write_rate_limit_headers};
 use super::extract::{AuthUser, ClientInfo, ClientIp, JsonBody};
-use super::openapi::{
-    ErrorBody, LoginRequest, LogoutRequest, MessageResponse, RefreshRequest, RegisterRequest, Success,
-};
+use super::openapi::{LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest};
 use crate::auth::LoggedIn;
 use crate::domain::ids::UserId;
 use crate::domain::user::{Credentials, Registration};

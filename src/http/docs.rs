@@ -9,10 +9,10 @@ use axum::response::{Html, IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::envelope::ErrorBody;
 use super::error::ApiError;
 use super::extract::PathParam;
 use super::observe::{Mount, split_mount};
-use super::openapi::ErrorBody;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -12,10 +12,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::conditional::{IfNoneMatch, json_with_etag};
+use super::envelope::{ErrorBody, MessageResponse, Success};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser, JsonBody, PathParam};
 use super::observe::{Mount, split_mount};
-use super::openapi::{EntryInput, EntryUpdate, ErrorBody, MessageResponse, Success};
+use super::openapi::{EntryInput, EntryUpdate};
 
 use crate::domain::dashboard::DaySummary;
 use crate::domain::entry::{Entry, EntryChanges, EntryDocument, EntryRange, NewEntry};

@@ -21,9 +21,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::ai::HistoryView;
+use super::envelope::{ErrorBody, Success};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser, JsonBody};
-use super::openapi::{ErrorBody, ImportDocument as ImportDocumentSchema, Success};
+use super::openapi::ImportDocument as ImportDocumentSchema;
 use crate::domain::coach::HISTORY_KEEP;
 use crate::domain::day::{Day, format_timestamp};
 use crate::domain::entry::Entry;

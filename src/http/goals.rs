@@ -8,9 +8,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::envelope::{ErrorBody, Success};
 use super::error::{ApiError, ApiResult};
 use super::extract::{AuthUser, RequiredJsonBody};
-use super::openapi::{ErrorBody, GoalsInput, Success};
+use super::openapi::GoalsInput;
 use crate::domain::goals::Goals;
 use crate::state::AppState;
 

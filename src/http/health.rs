@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::openapi::Success;
+use super::envelope::Success;
 use crate::ai::client::ProviderHealth;
 use crate::domain::day::format_timestamp;
 use crate::state::AppState;

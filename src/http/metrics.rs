@@ -10,8 +10,8 @@ use secrecy::ExposeSecret;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::envelope::ErrorBody;
 use super::error::ApiError;
-use super::openapi::ErrorBody;
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -27,6 +27,7 @@ pub mod auth;
 pub mod conditional;
 pub mod docs;
 pub mod entries;
+pub mod envelope;
 pub mod error;
 pub mod export;
 pub mod extract;

@@ -13,9 +13,9 @@ use utoipa_axum::routes;
 use axum::body::Bytes;
 
 use super::conditional::{IfNoneMatch, etag_of, tagged_json};
+use super::envelope::{ErrorBody, Success};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser};
-use super::openapi::{ErrorBody, Success};
 use crate::domain::day::Day;
 use crate::domain::stats::{self, Bucket, BucketStats, LoggedDay, StatsQuery, Streaks};
 use crate::state::AppState;

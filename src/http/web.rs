@@ -22,9 +22,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::conditional::{IfNoneMatch, etag_of};
+use super::envelope::{ErrorBody, Success};
 use super::error::ApiError;
 use super::extract::PathParam;
-use super::openapi::{ErrorBody, Success};
 use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -7,9 +7,9 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::super::envelope::{ErrorBody, MessageResponse, Success};
 use super::super::error::{ApiError, ApiResult};
 use super::super::extract::{ApiQuery, AuthUser};
-use super::super::openapi::{ErrorBody, MessageResponse, Success};
 use crate::domain::coach::{HistoryLimit, HistoryMessage, Role};
 use crate::domain::day::format_timestamp;
 use crate::state::AppState;

@@ -19,9 +19,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::envelope::{ErrorBody, Success};
 use super::error::{ApiError, ApiResult, too_many_requests, write_rate_limit_headers};
 use super::extract::{AuthUser, JsonBody, PathParam};
-use super::openapi::{ChatRequest, ErrorBody, Success, WeeklyReportRequest};
+use super::openapi::{ChatRequest, WeeklyReportRequest};
 use crate::ai::{AiAnswer, AiClient, AiTask, TaskKind};
 use crate::domain::coach::{
     CHAT_FOOD_ITEMS_MAX, CONTEXT_TURNS, ChatContext, ChatMessage, REPORT_DAYS, WeekFigures, WeeklySummary,
