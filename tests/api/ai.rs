@@ -96,6 +96,26 @@ async fn chat_validation() {
     assert_eq!(provider.calls(), 1);
 }
 
+/// A streamed answer is the caller's data like any other: nothing on the way may keep it (axum's
+/// `Sse` sends `no-cache`, which allows storing it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_chat_is_not_stored_by_caches() {
+    let provider = FakeProvider::start().await;
+    let app = sync_app(&provider).await;
+    let session = app.signup().await;
+    let response = app.chat_stream(&session.access, "Stream me an answer").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cache_control: Vec<&str> = response
+        .headers()
+        .get_all("cache-control")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(cache_control, ["no-store"]);
+    let body = response.text().await.unwrap_or_default();
+    assert!(body.contains("event: done"), "{body}");
+}
+
 api_test!(
     async fn sync_weekly_report_from_the_last_seven_days(backend) {
         let provider = FakeProvider::start().await;
