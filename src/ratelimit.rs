@@ -1,10 +1,10 @@
 //! Fixed-window counters for rate limits (auth routes per IP, failed logins, AI requests per user).
 //! The counters live behind a trait so several instances can share them in Redis; without Redis they
-//! live in this process. A limiter only decides; the HTTP layer turns a refusal into its 429.
+//! live in this process, in a bounded map whose keys expire with their window (at most `MAX_KEYS`).
+//! A limiter only decides; the HTTP layer turns a refusal into its 429.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -31,19 +31,95 @@ pub trait CounterStore: Send + Sync + 'static {
     async fn reset_prefix(&self, prefix: &str);
 }
 
-/// Counters in this process.
-#[derive(Default)]
+/// Counters in this process: a bounded map whose entries expire when their window ends (moka), so a
+/// hit costs the same whatever the number of keys, and memory stays bounded however many addresses
+/// hit it (an attacker with an IPv6 block has billions).
 pub struct MemoryCounters {
-    windows: Mutex<HashMap<String, (u64, Instant)>>,
+    windows: moka::sync::Cache<String, Arc<Window>>,
 }
 
-/// Expired windows are swept when the map grows past this, so memory stays bounded by live keys.
-const SWEEP_THRESHOLD: usize = 10_000;
+/// The most keys (address, account or user windows) the in-process store holds, about 200 bytes
+/// each: ~10 MB at most. Past it, moka's TinyLFU admission keeps the keys hit most often, so a key
+/// that keeps hitting (a brute force) keeps its count through a flood of one-off keys; several
+/// instances, or more keys, take Redis (`REDIS_URL`).
+pub const MAX_KEYS: u64 = 50_000;
+
+/// A key's window: its end is fixed, its count shared by every hit (a hit on a known key is a read
+/// of the map and one atomic add, no write to the map).
+#[derive(Debug)]
+struct Window {
+    count: AtomicU64,
+    ends: Instant,
+}
+
+impl Window {
+    fn new(ends: Instant) -> Arc<Self> {
+        Arc::new(Self {
+            count: AtomicU64::new(0),
+            ends,
+        })
+    }
+}
+
+/// Each key is dropped when its window ends, not before (a window is not extended by its hits).
+struct UntilWindowEnds;
+
+impl moka::Expiry<String, Arc<Window>> for UntilWindowEnds {
+    fn expire_after_create(&self, _key: &String, window: &Arc<Window>, created_at: Instant) -> Option<Duration> {
+        Some(window.ends.saturating_duration_since(created_at))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        window: &Arc<Window>,
+        updated_at: Instant,
+        _left: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(window.ends.saturating_duration_since(updated_at))
+    }
+}
+
+impl Default for MemoryCounters {
+    fn default() -> Self {
+        Self::with_max_keys(MAX_KEYS)
+    }
+}
 
 impl MemoryCounters {
-    fn windows(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Instant)>> {
-        // A panic while holding this lock cannot leave a counter half-written; keep serving.
-        self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    pub fn with_max_keys(max_keys: u64) -> Self {
+        Self {
+            windows: moka::sync::Cache::builder()
+                .max_capacity(max_keys)
+                .expire_after(UntilWindowEnds)
+                .build(),
+        }
+    }
+
+    /// The keys held, once moka has applied its pending evictions (tests and the benchmark).
+    pub fn len(&self) -> u64 {
+        self.windows.run_pending_tasks();
+        self.windows.entry_count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The key's open window, opening one if there is none.
+    fn open_window(&self, key: &str, now: Instant, length: Duration) -> Arc<Window> {
+        let window = self.windows.get_with_by_ref(key, || Window::new(now + length));
+        if window.ends > now {
+            return window;
+        }
+        // Ended but not dropped yet: replaced once, atomically, whoever of several hits gets here.
+        self.windows
+            .entry_by_ref(key)
+            .and_upsert_with(|current| match current.map(|entry| entry.into_value()) {
+                Some(open) if open.ends > now => open,
+                _ => Window::new(now + length),
+            })
+            .into_value()
     }
 }
 
@@ -51,38 +127,40 @@ impl MemoryCounters {
 impl CounterStore for MemoryCounters {
     async fn hit(&self, key: &str, window: Duration) -> WindowCount {
         let now = Instant::now();
-        let mut windows = self.windows();
-        if windows.len() >= SWEEP_THRESHOLD {
-            windows.retain(|_, (_, ends)| *ends > now);
-        }
-        let slot = windows.entry(key.to_owned()).or_insert((0, now + window));
-        if slot.1 <= now {
-            *slot = (0, now + window);
-        }
-        slot.0 += 1;
+        let open = self.open_window(key, now, window);
+        let count = open.count.fetch_add(1, Ordering::Relaxed).saturating_add(1);
         WindowCount {
-            count: slot.0,
-            resets_in: slot.1 - now,
+            count,
+            resets_in: open.ends.saturating_duration_since(now),
         }
     }
 
     async fn peek(&self, key: &str) -> Option<WindowCount> {
         let now = Instant::now();
-        self.windows()
+        self.windows
             .get(key)
-            .filter(|(_, ends)| *ends > now)
-            .map(|(count, ends)| WindowCount {
-                count: *count,
-                resets_in: *ends - now,
+            .filter(|open| open.ends > now)
+            .map(|open| WindowCount {
+                count: open.count.load(Ordering::Relaxed),
+                resets_in: open.ends - now,
             })
     }
 
     async fn reset(&self, key: &str) {
-        self.windows().remove(key);
+        self.windows.invalidate(key);
     }
 
+    /// Walks every key: rare (an account's deletion), unlike hits.
     async fn reset_prefix(&self, prefix: &str) {
-        self.windows().retain(|key, _| !key.starts_with(prefix));
+        let matching: Vec<Arc<String>> = self
+            .windows
+            .iter()
+            .map(|(key, _)| key)
+            .filter(|key| key.starts_with(prefix))
+            .collect();
+        for key in matching {
+            self.windows.invalidate(key.as_str());
+        }
     }
 }
 
@@ -313,5 +391,53 @@ mod tests {
         assert!(limiter.hit("a").await.allowed);
         limiter.reset("a").await;
         assert!(limiter.exceeded("a").await.is_none());
+    }
+
+    /// However many addresses hit it, the in-process store holds at most `MAX_KEYS` windows, and a
+    /// key that keeps being hit keeps its count through the flood.
+    #[tokio::test]
+    async fn the_in_process_store_stays_bounded_and_keeps_counting() {
+        let counters = Arc::new(MemoryCounters::default());
+        let limiter = RateLimiter::new(counters.clone(), "t", 5, Duration::from_secs(900));
+        let cap = MAX_KEYS;
+        for i in 0..cap + cap / 5 {
+            if i % 5_000 == 0 {
+                limiter.hit("brute").await;
+            }
+            limiter.hit(&format!("flood:{i}")).await;
+        }
+        assert!(counters.len() <= cap, "{} keys held", counters.len());
+        // The key hit all along kept its count: 12 hits so far, over its limit of 5.
+        let brute = limiter.exceeded("brute").await.expect("brute is over its limit");
+        assert_eq!(brute.info.remaining, 0);
+        assert!(!limiter.hit("brute").await.allowed);
+        // A key that starts hitting once the store is full is still limited.
+        let refused = {
+            let mut refused = 0;
+            for _ in 0..10 {
+                refused += usize::from(!limiter.hit("late").await.allowed);
+            }
+            refused
+        };
+        assert!(refused >= 3, "{refused} of 10 refused");
+        limiter.reset("brute").await;
+        assert!(limiter.hit("brute").await.allowed);
+        assert!(counters.len() <= cap, "{} keys held", counters.len());
+    }
+
+    #[tokio::test]
+    async fn reset_prefix_forgets_only_the_keys_under_it() {
+        let counters = Arc::new(MemoryCounters::default());
+        let limiter = RateLimiter::new(counters.clone(), "t", 1, Duration::from_secs(900));
+        for key in ["user:1:a", "user:1:b", "user:12:a", "user:2:a"] {
+            limiter.hit(key).await;
+            limiter.hit(key).await;
+        }
+        limiter.reset_prefix("user:1:").await;
+        assert!(limiter.exceeded("user:1:a").await.is_none());
+        assert!(limiter.exceeded("user:1:b").await.is_none());
+        assert!(limiter.exceeded("user:12:a").await.is_some());
+        assert!(limiter.exceeded("user:2:a").await.is_some());
+        assert_eq!(counters.len(), 2);
     }
 }

@@ -112,6 +112,20 @@ impl SqliteSynchronous {
     }
 }
 
+/// Where a request's client address (what the per-address limits count) comes from: `TRUST_PROXY`
+/// and `TRUSTED_PROXY_HOPS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAddress {
+    /// The connection's peer: no proxy in front.
+    Peer,
+    /// The `X-Forwarded-For` entry `hops` places from the right: the one the outermost trusted proxy
+    /// appended. Entries to its left are whatever the client wrote.
+    ForwardedFor { hops: usize },
+}
+
+/// The most proxies `TRUSTED_PROXY_HOPS` may name.
+pub const MAX_TRUSTED_PROXY_HOPS: usize = 10;
+
 #[derive(Clone, Debug)]
 pub struct RateLimitSettings {
     /// Requests per client IP per window on register, login and refresh.
@@ -190,7 +204,8 @@ pub struct Settings {
     pub timeouts: TimeoutSettings,
     pub log_level: String,
     pub log_format: LogFormat,
-    pub trust_proxy: bool,
+    /// `TRUST_PROXY`, `TRUSTED_PROXY_HOPS`.
+    pub client_address: ClientAddress,
     pub rate_limit: RateLimitSettings,
     pub refresh_token_rotation: bool,
     /// `REFRESH_REUSE_INTERVAL_SECS`: a rotated refresh token presented again within this long gets
@@ -259,7 +274,7 @@ impl Settings {
         );
         let timeouts = sections::timeouts(&mut env);
         let (log_level, log_format) = sections::logging(&mut env, environment);
-        let trust_proxy = env.bool("TRUST_PROXY", false);
+        let client_address = sections::client_address(&mut env);
         let rate_limit = sections::rate_limits(&mut env);
         let refresh_token_rotation = env.bool("REFRESH_TOKEN_ROTATION", true);
         let refresh_reuse_interval = Duration::from_secs(env.parse(
@@ -297,7 +312,7 @@ impl Settings {
             timeouts,
             log_level,
             log_format,
-            trust_proxy,
+            client_address,
             rate_limit,
             refresh_token_rotation,
             refresh_reuse_interval,

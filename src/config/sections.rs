@@ -9,8 +9,9 @@ use secrecy::SecretString;
 
 use super::reader::{Reader, parse_byte_size, parse_database_url, parse_origin, redact_url_password, redis_url};
 use super::{
-    AiSettings, DEFAULT_ALLOWED_ORIGINS, DatabaseSettings, Environment, JobSettings, JwtSecret, LogFormat,
-    MIN_JWT_SECRET_BYTES, RateLimitSettings, RedisSettings, SqliteSynchronous, TimeoutSettings,
+    AiSettings, ClientAddress, DEFAULT_ALLOWED_ORIGINS, DatabaseSettings, Environment, JobSettings, JwtSecret,
+    LogFormat, MAX_TRUSTED_PROXY_HOPS, MIN_JWT_SECRET_BYTES, RateLimitSettings, RedisSettings, SqliteSynchronous,
+    TimeoutSettings,
 };
 
 fn ms(n: u64) -> Duration {
@@ -195,6 +196,24 @@ pub(super) fn logging(env: &mut Reader<'_>, environment: Environment) -> (String
         }
     });
     (level, format)
+}
+
+/// `TRUST_PROXY` and `TRUSTED_PROXY_HOPS` (read, and checked, only behind a proxy).
+pub(super) fn client_address(env: &mut Reader<'_>) -> ClientAddress {
+    if !env.bool("TRUST_PROXY", false) {
+        return ClientAddress::Peer;
+    }
+    let hops = env.parse(
+        "TRUSTED_PROXY_HOPS",
+        1,
+        &format!("the number of proxies in front of the server, 1 to {MAX_TRUSTED_PROXY_HOPS}"),
+        |s| {
+            s.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_TRUSTED_PROXY_HOPS).contains(n))
+        },
+    );
+    ClientAddress::ForwardedFor { hops }
 }
 
 /// The auth routes' per-IP limit and the failed-login throttle.

@@ -198,3 +198,32 @@ fn booleans_accept_yes_on_and_1_and_say_so() {
         .unwrap_or_default();
     assert!(err.contains("yes/no, on/off, 1/0"), "{err}");
 }
+
+#[test]
+fn the_client_address_is_the_peer_unless_a_proxy_is_trusted() -> Result<(), ConfigError> {
+    assert_eq!(settings(&[])?.client_address, ClientAddress::Peer);
+    // Without TRUST_PROXY the hop count is not read.
+    assert_eq!(
+        settings(&[("TRUSTED_PROXY_HOPS", "2")])?.client_address,
+        ClientAddress::Peer
+    );
+    assert_eq!(
+        settings(&[("TRUST_PROXY", "true")])?.client_address,
+        ClientAddress::ForwardedFor { hops: 1 }
+    );
+    assert_eq!(
+        settings(&[("TRUST_PROXY", "yes"), ("TRUSTED_PROXY_HOPS", "2")])?.client_address,
+        ClientAddress::ForwardedFor { hops: 2 }
+    );
+    for bad in ["0", "-1", "11", "two"] {
+        let err = settings(&[("TRUST_PROXY", "true"), ("TRUSTED_PROXY_HOPS", bad)])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("TRUSTED_PROXY_HOPS") && err.contains("1 to 10"),
+            "{bad}: {err}"
+        );
+    }
+    Ok(())
+}

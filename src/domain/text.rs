@@ -13,8 +13,14 @@ static STRIP_ALL_TAGS: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     builder
 });
 
-/// Removes markup and trims. Repeats until stable so that entity-encoded markup (`&lt;b&gt;`) cannot
-/// survive as a tag once decoded.
+/// Rounds of strip-and-decode before giving up on reaching plain text (each round undoes one level
+/// of HTML escaping; text escaped more often than this is a deliberate attempt).
+const MAX_ROUNDS: usize = 16;
+
+/// Removes markup and trims. Strips tags and decodes entities until the text no longer changes, so
+/// markup entity-encoded any number of times (`&amp;amp;lt;script&amp;amp;gt;`) cannot survive as a
+/// tag once decoded: the result is a fixed point, text in which an HTML parser finds no tag and no
+/// entity. Text still changing after `MAX_ROUNDS` loses every `<` and `>`, so no tag survives either.
 pub fn sanitize(input: &str) -> String {
     let input = without_control_characters(input);
     // Fast path: nothing that could be markup or an entity.
@@ -22,13 +28,18 @@ pub fn sanitize(input: &str) -> String {
         return input.trim().to_owned();
     }
     let mut current = input.into_owned();
-    for _ in 0..4 {
+    let mut stable = false;
+    for _ in 0..MAX_ROUNDS {
         let cleaned = STRIP_ALL_TAGS.clean(&current).to_string();
         let decoded = html_escape::decode_html_entities(&cleaned).into_owned();
         if decoded == current {
+            stable = true;
             break;
         }
         current = decoded;
+    }
+    if !stable {
+        current.retain(|c| !matches!(c, '<' | '>'));
     }
     // Decoding can produce control characters (`&#1;`), so they are dropped again afterwards.
     without_control_characters(&current).trim().to_owned()
@@ -70,5 +81,42 @@ mod tests {
     fn encoded_markup_does_not_survive() {
         assert_eq!(sanitize("&lt;script&gt;alert(1)&lt;/script&gt;hi"), "hi");
         assert_eq!(sanitize("&lt;b&gt;bold&lt;/b&gt;"), "bold");
+    }
+
+    /// `text` HTML-escaped `rounds` times (`<` → `&lt;` → `&amp;lt;` …).
+    fn escaped(text: &str, rounds: usize) -> String {
+        (0..rounds).fold(text.to_owned(), |text, _| html_escape::encode_text(&text).into_owned())
+    }
+
+    #[test]
+    fn markup_escaped_up_to_six_times_does_not_survive() {
+        for rounds in 1..=6 {
+            assert_eq!(
+                sanitize(&escaped("<script>alert(1)</script>Oats", rounds)),
+                "Oats",
+                "{rounds} rounds"
+            );
+            assert_eq!(
+                sanitize(&escaped("<img src=x onerror=alert(1)>Toast", rounds)),
+                "Toast",
+                "{rounds} rounds"
+            );
+            assert_eq!(
+                sanitize(&escaped("<b>Fish &amp; chips</b>", rounds)),
+                "Fish & chips",
+                "{rounds} rounds"
+            );
+            assert_eq!(sanitize(&escaped("3 < 4", rounds)), "3 < 4", "{rounds} rounds");
+        }
+    }
+
+    #[test]
+    fn no_tag_survives_any_escaping_depth() {
+        for rounds in [7, 15, 16, 17, 40, 200] {
+            let clean = sanitize(&escaped("<script>alert(1)</script>Oats", rounds));
+            assert!(!clean.contains('<'), "{rounds} rounds: {clean}");
+            let clean = sanitize(&escaped("<img src=x onerror=alert(1)>", rounds));
+            assert!(!clean.contains('<'), "{rounds} rounds: {clean}");
+        }
     }
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::observe::RequestContext;
 use crate::auth::{Caller, Client};
+use crate::config::ClientAddress;
 use crate::domain::validation::{FieldError, Problems};
 use crate::state::AppState;
 
@@ -113,20 +114,18 @@ async fn read_json<S: Send + Sync>(request: Request, state: &S) -> Result<Option
     }
 }
 
-/// The client's IP: the socket peer, or with `TRUST_PROXY=true` the first `X-Forwarded-For` entry.
+/// The client's IP: the socket peer, or behind trusted proxies (`TRUST_PROXY=true`) the
+/// `X-Forwarded-For` entry the outermost of them appended (`TRUSTED_PROXY_HOPS` from the right). The
+/// entries to its left are the client's own words: reading them would let a client pick its address,
+/// and escape every per-address limit by changing it.
 pub struct ClientIp(pub IpAddr);
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if state.settings.trust_proxy
-            && let Some(ip) = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|ip| ip.trim().parse().ok())
+        if let ClientAddress::ForwardedFor { hops } = state.settings.client_address
+            && let Some(ip) = forwarded_client(&parts.headers, hops)
         {
             return Ok(Self(ip));
         }
@@ -136,6 +135,39 @@ impl FromRequestParts<AppState> for ClientIp {
             .map(|ConnectInfo(addr)| addr.ip());
         Ok(Self(peer.unwrap_or(IpAddr::from([0, 0, 0, 0]))))
     }
+}
+
+/// The `X-Forwarded-For` entry `hops` places from the right, every header line read in order as one
+/// list (empty entries skipped). `None` when there are fewer entries, or that one is no address: the
+/// request did not come through every trusted proxy, so the caller falls back to the connection's
+/// peer rather than to anything further left, which the client wrote.
+fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
+    let lines: Vec<&[u8]> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    // Bytes, not `to_str`: a client's non-ASCII entry must not hide the proxies' entries after it.
+    let entry = lines
+        .iter()
+        .rev()
+        .flat_map(|line| line.rsplit(|b| *b == b','))
+        .map(|entry| entry.trim_ascii())
+        .filter(|entry| !entry.is_empty())
+        .nth(hops.checked_sub(1)?)?;
+    parse_forwarded_address(std::str::from_utf8(entry).ok()?)
+}
+
+/// An address as proxies write it: `203.0.113.7`, `2001:db8::1`, or with a port (`203.0.113.7:5000`,
+/// `[2001:db8::1]:5000`) or brackets (`[2001:db8::1]`).
+fn parse_forwarded_address(entry: &str) -> Option<IpAddr> {
+    if let Ok(ip) = entry.parse() {
+        return Some(ip);
+    }
+    if let Ok(socket) = entry.parse::<SocketAddr>() {
+        return Some(socket.ip());
+    }
+    entry.strip_prefix('[')?.strip_suffix(']')?.parse().ok()
 }
 
 /// Who is asking: the client's IP (see [`ClientIp`]) and its `User-Agent` (at most 256 characters,
@@ -217,5 +249,60 @@ impl<S: Send + Sync> FromRequestParts<S> for PathParam {
             .await
             .map(|axum::extract::Path(value)| Self(value))
             .map_err(|_| ApiError::BadRequest("Invalid path parameter".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HeaderMap, forwarded_client};
+    use axum::http::HeaderValue;
+    use std::net::IpAddr;
+
+    fn forwarded(lines: &[&[u8]], hops: usize) -> Option<IpAddr> {
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            headers.append("x-forwarded-for", HeaderValue::from_bytes(line).expect("header value"));
+        }
+        forwarded_client(&headers, hops)
+    }
+
+    fn ip(text: &str) -> Option<IpAddr> {
+        text.parse().ok()
+    }
+
+    #[test]
+    fn one_proxy_names_the_client_in_the_rightmost_entry() {
+        assert_eq!(forwarded(&[b"203.0.113.7"], 1), ip("203.0.113.7"));
+        // Whatever the client wrote stands to the left of what the proxy appended.
+        assert_eq!(forwarded(&[b"1.1.1.1, 10.0.0.1 ,203.0.113.7"], 1), ip("203.0.113.7"));
+        assert_eq!(forwarded(&[b"1.1.1.1", b"203.0.113.7"], 1), ip("203.0.113.7"));
+        assert_eq!(forwarded(&[b"1.1.1.1,, 203.0.113.7 ,"], 1), ip("203.0.113.7"));
+        // A client's bytes that are no text do not hide the proxy's entry.
+        assert_eq!(forwarded(&[b"\xff\xfe, 203.0.113.7"], 1), ip("203.0.113.7"));
+    }
+
+    #[test]
+    fn two_proxies_name_the_client_in_the_second_entry_from_the_right() {
+        assert_eq!(forwarded(&[b"1.1.1.1, 203.0.113.7, 10.0.0.2"], 2), ip("203.0.113.7"));
+        assert_eq!(forwarded(&[b"203.0.113.7, 10.0.0.2"], 2), ip("203.0.113.7"));
+        assert_eq!(forwarded(&[b"1.1.1.1, 203.0.113.7", b"10.0.0.2"], 2), ip("203.0.113.7"));
+    }
+
+    #[test]
+    fn addresses_are_read_as_proxies_write_them() {
+        assert_eq!(forwarded(&[b"2001:db8::1"], 1), ip("2001:db8::1"));
+        assert_eq!(forwarded(&[b"[2001:db8::1]"], 1), ip("2001:db8::1"));
+        assert_eq!(forwarded(&[b"[2001:db8::1]:4711"], 1), ip("2001:db8::1"));
+        assert_eq!(forwarded(&[b"203.0.113.7:4711"], 1), ip("203.0.113.7"));
+    }
+
+    #[test]
+    fn too_few_entries_or_no_address_fall_back_to_the_peer() {
+        assert_eq!(forwarded(&[], 1), None);
+        assert_eq!(forwarded(&[b""], 1), None);
+        // Fewer entries than proxies: the request skipped one; the entry further left is never used.
+        assert_eq!(forwarded(&[b"203.0.113.7"], 2), None);
+        assert_eq!(forwarded(&[b"1.1.1.1, unknown"], 1), None);
+        assert_eq!(forwarded(&[b"1.1.1.1, 203.0.113.7"], 0), None);
     }
 }

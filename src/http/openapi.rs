@@ -54,7 +54,8 @@ Health tracking API: accounts, one entry per day, a dashboard, and an AI coach.
 Every route is served twice: under `/api` (what the React frontend calls) and at the root (what the \
 old Node backend mounted) — pick a server above. Errors are JSON: `{status: \"error\", message, \
 details?, errorId?}`. Numbers may be sent as JSON numbers or digit strings (`\"2000\"`); an optional \
-field sent as `\"\"` or `null` counts as absent; free text is stripped of HTML and trimmed before its \
+field sent as `\"\"` or `null` counts as absent; free text is stripped of HTML (entities decoded and \
+tags stripped until nothing changes, however often the markup was escaped) and trimmed before its \
 length is checked. Any route may also answer 431 (request headers over 16 KB, before any route runs) \
 and 503 `Request timed out` (not answered within the server's request timeout, 60 s by default). \
 Answers are sent with `Cache-Control: no-store`.";

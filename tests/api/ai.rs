@@ -96,6 +96,81 @@ async fn chat_validation() {
     assert_eq!(provider.calls(), 1);
 }
 
+/// A streamed answer is the caller's data like any other: nothing on the way may keep it (axum's
+/// `Sse` sends `no-cache`, which allows storing it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_chat_is_not_stored_by_caches() {
+    let provider = FakeProvider::start().await;
+    let app = sync_app(&provider).await;
+    let session = app.signup().await;
+    let response = app.chat_stream(&session.access, "Stream me an answer").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let cache_control: Vec<&str> = response
+        .headers()
+        .get_all("cache-control")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(cache_control, ["no-store"]);
+    let body = response.text().await.unwrap_or_default();
+    assert!(body.contains("event: done"), "{body}");
+}
+
+/// Invalid messages cost nothing: the AI limit counts only requests that could be answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_ai_requests_do_not_spend_the_quota() {
+    let provider = FakeProvider::start().await;
+    let app = TestApp::builder(Backend::Sqlite)
+        .ai(&provider)
+        .env("AI_RATE_LIMIT_MAX", "2")
+        .spawn()
+        .await;
+    let session = app.signup().await;
+    for body in [
+        json!({}),
+        json!({"message": ""}),
+        json!({"message": "<p></p>"}),
+        json!({"message": "x".repeat(2001)}),
+        json!({"message": 42}),
+    ] {
+        for accept in ["application/json", "text/event-stream"] {
+            let response = app
+                .post("/api/ai/chat")
+                .bearer_auth(&session.access)
+                .header("accept", accept)
+                .json(&body)
+                .send()
+                .await
+                .expect("chat");
+            assert!(
+                response.headers().get("ratelimit-remaining").is_none(),
+                "{body} counted"
+            );
+            assert_invalid(response).await;
+        }
+    }
+    for body in ["[]", "\"x\"", "{\"a\":1"] {
+        let response = app
+            .post("/api/ai/weekly-report")
+            .bearer_auth(&session.access)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("weekly report");
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
+    // The whole quota is still there.
+    let first = app.chat(&session.access, "one").await;
+    assert_eq!(
+        first.headers().get("ratelimit-remaining").and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    json_body(first, StatusCode::OK).await;
+    json_body(app.chat(&session.access, "two").await, StatusCode::OK).await;
+    assert_eq!(provider.calls(), 2);
+}
+
 api_test!(
     async fn sync_weekly_report_from_the_last_seven_days(backend) {
         let provider = FakeProvider::start().await;

@@ -620,6 +620,54 @@ api_test!(
 );
 
 api_test!(
+    async fn a_rotated_leftmost_forwarded_for_does_not_escape_the_login_throttle(backend) {
+        // Behind one proxy, X-Forwarded-For is "<whatever the client wrote>, <what the proxy saw>":
+        // only the entry the proxy appended names the client.
+        let app = TestApp::builder(backend).env("LOGIN_MAX_FAILURES", "3").env("TRUST_PROXY", "true").spawn().await;
+        let victim = app.signup().await;
+        for i in 0..3 {
+            let forwarded = format!("198.51.100.{i}, 203.0.113.66");
+            let response = app.login_from(&forwarded, &victim.email, "Wrong1234").await;
+            assert_error(response, StatusCode::BAD_REQUEST, "Invalid credentials").await;
+        }
+        for forwarded in ["198.51.100.99, 203.0.113.66", "10.0.0.1,10.0.0.2 , 203.0.113.66", "203.0.113.66"] {
+            let response = app.login_from(forwarded, &victim.email, PASSWORD).await;
+            assert_error(response, StatusCode::TOO_MANY_REQUESTS, "Too many failed login attempts for this account, please try again later.")
+                .await;
+        }
+        // The victim, behind the same proxy from elsewhere, logs in.
+        json_body(app.login_from("203.0.113.66, 198.51.100.7", &victim.email, PASSWORD).await, StatusCode::OK).await;
+    }
+);
+
+api_test!(
+    async fn behind_two_proxies_the_client_is_the_second_entry_from_the_right(backend) {
+        let app = TestApp::builder(backend)
+            .env("RATE_LIMIT_MAX_REQUESTS", "1")
+            .env("TRUST_PROXY", "true")
+            .env("TRUSTED_PROXY_HOPS", "2")
+            .spawn()
+            .await;
+        let login = |forwarded: String| {
+            app.post("/api/auth/login")
+                .header("x-forwarded-for", forwarded)
+                .json(&json!({"email": "a@example.com", "password": "x"}))
+                .send()
+        };
+        // "<client's own>, <client as the outer proxy saw it>, <outer proxy as the inner one saw it>"
+        let first = login("192.0.2.1, 203.0.113.1, 10.0.0.5".to_owned()).await.expect("login").status();
+        assert_eq!(first, StatusCode::BAD_REQUEST);
+        for spoofed in ["192.0.2.2", "192.0.2.3"] {
+            let response = login(format!("{spoofed}, 203.0.113.1, 10.0.0.5")).await.expect("login");
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{spoofed}");
+        }
+        // Another client through the same two proxies has its own count.
+        let other = login("203.0.113.2, 10.0.0.5".to_owned()).await.expect("login").status();
+        assert_eq!(other, StatusCode::BAD_REQUEST);
+    }
+);
+
+api_test!(
     async fn distributed_guessing_reaches_the_per_account_cap(backend) {
         let app = TestApp::builder(backend)
             .env("LOGIN_MAX_FAILURES", "3")

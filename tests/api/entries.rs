@@ -217,6 +217,54 @@ api_test!(
     }
 );
 
+/// `text` HTML-escaped `rounds` times (`<` → `&lt;` → `&amp;lt;` …).
+fn html_escaped(text: &str, rounds: usize) -> String {
+    (0..rounds).fold(text.to_owned(), |text, _| {
+        text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    })
+}
+
+api_test!(
+    async fn markup_escaped_many_times_is_not_stored_as_a_tag(backend) {
+        let app = TestApp::spawn(backend).await;
+        let session = app.signup().await;
+        for rounds in 1..=6 {
+            // Within each field's length cap at six rounds (a symptom is at most 100 characters).
+            let food = html_escaped(&format!("<script>alert({rounds})</script>Soup"), rounds);
+            let symptom = |text: &str| html_escaped(&format!("{text}<script>"), rounds);
+            let notes = |text: &str| html_escaped(&format!("<script>alert({rounds})</script>{text}<img src=x onerror=alert(1)>"), rounds);
+            let date = format!("2026-10-0{rounds}");
+            let created = app
+                .created_entry(
+                    &session.access,
+                    &json!({
+                        "date": date,
+                        "foodIntake": [{"meal": "lunch", "food": food, "calories": 200}],
+                        "symptoms": [symptom("cough")],
+                        "notes": notes("Fine")
+                    }),
+                )
+                .await;
+            let id = created["id"].as_str().unwrap_or_default().to_owned();
+            let served = json_body(app.get_entry(&session.access, &id).await, StatusCode::OK).await;
+            let listed = json_body(app.list_entries(&session.access, "").await, StatusCode::OK).await;
+            for entry in [&created, &served["data"]] {
+                assert_eq!(entry["foodIntake"][0]["food"], "Soup", "{rounds} rounds: {entry}");
+                assert_eq!(entry["symptoms"], json!(["cough"]), "{rounds} rounds: {entry}");
+                assert_eq!(entry["notes"], "Fine", "{rounds} rounds: {entry}");
+            }
+            for text in [created.to_string(), served.to_string(), listed.to_string()] {
+                assert!(!text.to_lowercase().contains("<script") && !text.contains("<img"), "{rounds} rounds: {text}");
+            }
+            // An update takes the same path.
+            let body = json!({"notes": notes("Better"), "symptoms": [symptom("sneeze")]});
+            let updated = json_body(app.update_entry(&session.access, &id, &body).await, StatusCode::OK).await;
+            assert_eq!(updated["data"]["notes"], "Better", "{rounds} rounds: {updated}");
+            assert_eq!(updated["data"]["symptoms"], json!(["sneeze"]), "{rounds} rounds: {updated}");
+        }
+    }
+);
+
 api_test!(
     async fn dates_are_utc_calendar_days(backend) {
         let app = TestApp::spawn(backend).await;

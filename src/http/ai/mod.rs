@@ -141,7 +141,8 @@ fn client(state: &AppState) -> ApiResult<&AiClient> {
     state.ai.as_ref().ok_or(NOT_CONFIGURED)
 }
 
-/// AI POST routes: `AI_RATE_LIMIT_MAX` per user per `AI_RATE_LIMIT_WINDOW_MS`.
+/// AI POST routes: `AI_RATE_LIMIT_MAX` per user per `AI_RATE_LIMIT_WINDOW_MS`. Called once the
+/// request is known valid, so an invalid one costs nothing.
 async fn count_request(state: &AppState, user: UserId) -> ApiResult<RateLimitInfo> {
     let decision = state.ai_limiter.hit(&user.to_string()).await;
     if !decision.allowed {
@@ -159,7 +160,7 @@ async fn count_request(state: &AppState, user: UserId) -> ApiResult<RateLimitInf
 /// `Accept: text/event-stream` the answer is streamed as it is written (inline, even with async
 /// jobs on): `delta` events `{"text"}`, then one `done` `{"reply","message"}`, or an `error`
 /// `{"message":"AI service unavailable"}` when the provider fails after the stream began (before
-/// it, the usual 502).
+/// it, the usual 502). A request refused as invalid (400) is not counted against the AI limit.
 #[utoipa::path(
     post, path = "/ai/chat", tag = "ai",
     request_body = ChatRequest,
@@ -188,9 +189,10 @@ async fn chat(
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
+    // Validated before it is counted: a request that cannot be answered spends none of the quota.
+    let message = ChatMessage::parse(&body).map_err(ApiError::Validation)?;
     let client = client(&state)?;
     let limit = count_request(&state, caller.id).await?;
-    let message = ChatMessage::parse(&body).map_err(ApiError::Validation)?;
     let context = chat_context(&state, &caller).await?;
     let asked_at = Utc::now();
     if stream::wants_event_stream(&headers) {

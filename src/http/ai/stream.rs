@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use axum::http::header::ACCEPT;
+use axum::http::header::{ACCEPT, CACHE_CONTROL};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
@@ -57,10 +57,12 @@ pub async fn chat_events(
         asked_at,
     };
     let mut response = Sse::new(reply_events(upstream, turn)).into_response();
+    let headers = response.headers_mut();
+    // `Sse` sends `no-cache`, which lets a cache keep the answer (revalidating it before reuse); the
+    // answer is the caller's data like every other, so nothing may store it.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // Proxies that buffer (nginx) would hold the deltas back.
-    response
-        .headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     write_rate_limit_headers(&limit, response.headers_mut());
     Ok(response)
 }
