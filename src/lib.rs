@@ -6,6 +6,7 @@
 pub mod ai;
 pub mod auth;
 pub mod cli;
+pub mod coach;
 pub mod config;
 pub mod domain;
 pub mod http;

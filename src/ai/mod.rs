@@ -1,7 +1,7 @@
-//! The AI coach: what can be asked of it (`AiTask`) and how an answer is produced. A task runs inline
-//! (synchronous mode) or in a queued job (asynchronous mode); a streamed chat (`http::ai::stream`) does
-//! not go through `AiTask` but sends the same prompt (`prompts`) through `AiClient::stream`. A chat's
-//! turn is remembered by `remember_turn` once it is answered, whichever path ran it.
+//! The AI provider's side of the coach: what can be asked (`AiTask`), its prompt (`prompts`), and
+//! how an answer is produced (`AiClient`): whole (`AiTask::run`, inline or in a queued job) or
+//! streamed (`AiTask::stream`). What a task needs from the store, and what is remembered once it is
+//! answered, is the `coach` module's business: this module holds no store.
 
 pub mod client;
 pub mod prompts;
@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use self::client::{AiClient, AiError, ReplyStream, Retries};
-use crate::domain::coach::{ChatContext, ChatMessage, HISTORY_KEEP, HistoryMessage, Role, WeeklySummary};
-use crate::domain::ids::UserId;
-use crate::storage::CoachStore;
+use crate::domain::coach::{ChatContext, ChatMessage, WeeklySummary};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -62,57 +60,38 @@ impl AiTask {
         }
     }
 
-    /// Asks the model.
-    pub async fn run(&self, client: &AiClient) -> Result<AiAnswer, AiError> {
+    /// What the model is sent.
+    pub fn prompt(&self) -> Vec<client::Message> {
         match self {
-            AiTask::Chat { message, context, .. } => {
-                let reply = client.complete(&prompts::chat(message, context)).await?;
-                Ok(AiAnswer::Chat(ChatAnswer {
-                    message: reply.clone(),
-                    reply,
-                }))
-            }
-            AiTask::WeeklyReport { summary } => {
-                let report = client.complete(&prompts::weekly_report(summary)).await?;
-                Ok(AiAnswer::Report(Box::new(ReportAnswer {
-                    report,
-                    summary: summary.clone(),
-                })))
-            }
+            AiTask::Chat { message, context, .. } => prompts::chat(message, context),
+            AiTask::WeeklyReport { summary } => prompts::weekly_report(summary),
         }
     }
-}
 
-/// Stores a chat's question and `reply` in the user's history (newest [`HISTORY_KEEP`] kept). Best
-/// effort: the user has their answer either way, so a failure is logged, not returned.
-pub async fn remember_turn(
-    store: &dyn CoachStore,
-    user: UserId,
-    question: &ChatMessage,
-    asked_at: DateTime<Utc>,
-    reply: &str,
-) {
-    let turn = [
-        HistoryMessage {
-            role: Role::User,
-            content: question.as_str().to_owned(),
-            created_at: asked_at,
-        },
-        HistoryMessage {
-            role: Role::Assistant,
-            content: reply.to_owned(),
-            created_at: Utc::now().max(asked_at),
-        },
-    ];
-    if let Err(error) = store.append_ai_messages(user, &turn, HISTORY_KEEP).await {
-        tracing::warn!(user_id = %user, error = %error, "could not store a chat turn in the history");
+    /// Asks the model and waits for the whole answer.
+    pub async fn run(&self, client: &AiClient) -> Result<AiAnswer, AiError> {
+        let text = client.complete(&self.prompt()).await?;
+        Ok(self.answer(text))
     }
-}
 
-/// Stores the turn of a chat task once answered (a report is not part of the conversation).
-pub async fn remember(store: &dyn CoachStore, user: UserId, task: &AiTask, answer: &AiAnswer) {
-    if let (AiTask::Chat { message, asked_at, .. }, AiAnswer::Chat(chat)) = (task, answer) {
-        remember_turn(store, user, message, *asked_at, &chat.reply).await;
+    /// Asks the model and reads its answer as it is written; [`AiTask::answer`] makes the whole
+    /// text an answer once the stream ends.
+    pub async fn stream(&self, client: &AiClient) -> Result<ReplyStream, AiError> {
+        client.stream(&self.prompt()).await
+    }
+
+    /// The answer the model's whole `text` makes for this task.
+    pub fn answer(&self, text: String) -> AiAnswer {
+        match self {
+            AiTask::Chat { .. } => AiAnswer::Chat(ChatAnswer {
+                message: text.clone(),
+                reply: text,
+            }),
+            AiTask::WeeklyReport { summary } => AiAnswer::Report(Box::new(ReportAnswer {
+                report: text,
+                summary: summary.clone(),
+            })),
+        }
     }
 }
 

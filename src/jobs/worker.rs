@@ -201,7 +201,7 @@ async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>
         Ok(answer) => {
             // Remembered before the job reads as completed: a client that sees it done and asks
             // for the history finds the turn there.
-            crate::ai::remember(&*deps.store, job.user_id, &job.task, &answer).await;
+            crate::coach::remember(&*deps.store, job.user_id, &job.task, &answer).await;
             let result = serde_json::to_string(&answer)?;
             let _ = deps
                 .records

@@ -24,11 +24,9 @@ use super::error::{ApiError, ApiResult, too_many_requests, write_rate_limit_head
 use super::extract::{AuthUser, JsonBody, PathParam};
 use super::openapi::{ChatRequest, WeeklyReportRequest};
 use crate::ai::{AiAnswer, AiClient, AiTask, TaskKind};
-use crate::domain::coach::{
-    CHAT_FOOD_ITEMS_MAX, CONTEXT_TURNS, ChatContext, ChatMessage, REPORT_DAYS, WeekFigures, WeeklySummary,
-};
+use crate::coach;
+use crate::domain::coach::{ChatMessage, WeeklySummary};
 use crate::domain::day::format_timestamp;
-use crate::domain::entry::EntryRange;
 use crate::domain::ids::UserId;
 use crate::domain::validation::body_object;
 use crate::jobs::{EnqueueError, JobRecord, JobState};
@@ -193,16 +191,11 @@ async fn chat(
     let message = ChatMessage::parse(&body).map_err(ApiError::Validation)?;
     let client = client(&state)?;
     let limit = count_request(&state, caller.id).await?;
-    let context = chat_context(&state, &caller).await?;
-    let asked_at = Utc::now();
+    let today = state.clock.today_in(caller.timezone);
+    let task = coach::chat(&*state.store, caller.id, today, message, Utc::now()).await?;
     if stream::wants_event_stream(&headers) {
-        return stream::chat_events(&state, client, caller.id, message, context, asked_at, limit).await;
+        return stream::chat_events(&state, client, caller.id, task, limit).await;
     }
-    let task = AiTask::Chat {
-        message,
-        context,
-        asked_at,
-    };
     respond(
         &state,
         client,
@@ -245,14 +238,9 @@ async fn weekly_report(
     let client = client(&state)?;
     let limit = count_request(&state, caller.id).await?;
     let today = state.clock.today_in(caller.timezone);
-    let fortnight = EntryRange::last_days(today, WeeklySummary::DAYS_READ);
-    let (entries, goals) = tokio::try_join!(
-        state.store.list_entries(caller.id, &fortnight),
-        state.store.goals(caller.id)
-    )?;
-    let summary = WeeklySummary::from_fortnight(&entries, today, &goals)
+    let task = coach::weekly_report(&*state.store, caller.id, today)
+        .await?
         .ok_or(ApiError::NotFound("No health data found for the past week"))?;
-    let task = AiTask::WeeklyReport { summary };
     respond(
         &state,
         client,
@@ -262,21 +250,6 @@ async fn weekly_report(
         limit,
     )
     .await
-}
-
-/// The caller's last 7 days, their goals and the newest turns of their conversation (three reads
-/// at once).
-async fn chat_context(state: &AppState, caller: &AuthUser) -> ApiResult<ChatContext> {
-    let week = EntryRange::last_days(state.clock.today_in(caller.timezone), REPORT_DAYS);
-    let (entries, turns, goals) = tokio::try_join!(
-        state.store.list_entries(caller.id, &week),
-        state.store.ai_history(caller.id, CONTEXT_TURNS),
-        state.store.goals(caller.id)
-    )?;
-    Ok(ChatContext {
-        week: WeekFigures::from_entries(&entries, CHAT_FOOD_ITEMS_MAX, &goals),
-        turns,
-    })
 }
 
 /// Queues the task when possible, otherwise answers it now.
@@ -304,7 +277,7 @@ async fn respond(
                 tracing::warn!(job = task.kind().as_str(), error = %error, "AI request failed");
                 ApiError::BadGateway("AI service unavailable")
             })?;
-            crate::ai::remember(&*state.store, user, &task, &answer).await;
+            coach::remember(&*state.store, user, &task, &answer).await;
             match answer {
                 AiAnswer::Chat(chat) => Json(ChatReply {
                     status: Success::Success,

@@ -10,13 +10,12 @@ use axum::http::header::{ACCEPT, CACHE_CONTROL};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use serde_json::json;
 
 use super::super::error::{ApiError, ApiResult, write_rate_limit_headers};
-use crate::ai::{AiClient, ReplyStream, prompts, remember_turn};
-use crate::domain::coach::{ChatContext, ChatMessage};
+use crate::ai::{AiClient, AiTask, ReplyStream};
+use crate::coach;
 use crate::domain::ids::UserId;
 use crate::ratelimit::RateLimitInfo;
 use crate::state::AppState;
@@ -39,23 +38,19 @@ pub async fn chat_events(
     state: &AppState,
     client: &AiClient,
     user: UserId,
-    question: ChatMessage,
-    context: ChatContext,
-    asked_at: DateTime<Utc>,
+    task: AiTask,
     limit: RateLimitInfo,
 ) -> ApiResult<Response> {
-    let prompt = prompts::chat(&question, &context);
     // Not one byte is sent until the provider answers: a provider that never does is the usual 502.
-    let upstream = client.stream(&prompt).await.map_err(|error| {
-        tracing::warn!(job = "chat", error = %error, "AI stream could not start");
+    let upstream = task.stream(client).await.map_err(|error| {
+        tracing::warn!(job = task.kind().as_str(), error = %error, "AI stream could not start");
         ApiError::BadGateway(UNAVAILABLE)
     })?;
-    let turn = Turn {
+    let turn = Box::new(Turn {
         store: state.store.clone(),
         user,
-        question,
-        asked_at,
-    };
+        task,
+    });
     let mut response = Sse::new(reply_events(upstream, turn)).into_response();
     let headers = response.headers_mut();
     // `Sse` sends `no-cache`, which lets a cache keep the answer (revalidating it before reuse); the
@@ -71,15 +66,14 @@ pub async fn chat_events(
 struct Turn {
     store: Arc<dyn CoachStore>,
     user: UserId,
-    question: ChatMessage,
-    asked_at: DateTime<Utc>,
+    task: AiTask,
 }
 
 enum Streaming {
     Open {
         upstream: ReplyStream,
         reply: String,
-        turn: Turn,
+        turn: Box<Turn>,
     },
     Over,
 }
@@ -88,7 +82,7 @@ fn event(name: &str, data: &serde_json::Value) -> Event {
     Event::default().event(name).data(data.to_string())
 }
 
-fn reply_events(upstream: ReplyStream, turn: Turn) -> impl Stream<Item = Result<Event, Infallible>> + Send {
+fn reply_events(upstream: ReplyStream, turn: Box<Turn>) -> impl Stream<Item = Result<Event, Infallible>> + Send {
     let start = Streaming::Open {
         upstream,
         reply: String::new(),
@@ -116,7 +110,8 @@ fn reply_events(upstream: ReplyStream, turn: Turn) -> impl Stream<Item = Result<
                     tracing::warn!(job = "chat", "AI stream ended without an answer");
                     return Some((Ok(event("error", &json!({ "message": UNAVAILABLE }))), Streaming::Over));
                 }
-                remember_turn(&*turn.store, turn.user, &turn.question, turn.asked_at, reply).await;
+                let answer = turn.task.answer(reply.to_owned());
+                coach::remember(&*turn.store, turn.user, &turn.task, &answer).await;
                 let done = event("done", &json!({ "reply": reply, "message": reply }));
                 Some((Ok(done), Streaming::Over))
             }
