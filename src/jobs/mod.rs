@@ -143,6 +143,51 @@ impl JobRecord {
     }
 }
 
+/// What happens to a job, as written to its record: the record's fields are named here and in
+/// [`JobRecord::from_hash`] only.
+pub enum JobChange<'a> {
+    Queued { owner: UserId, name: TaskKind },
+    Started { attempt: u32 },
+    Completed { result: &'a AiAnswer },
+    Failed { reason: String, last: bool },
+}
+
+impl JobChange<'_> {
+    fn fields(&self) -> Result<Vec<(&'static str, String)>, serde_json::Error> {
+        let now = now_millis().to_string();
+        Ok(match self {
+            JobChange::Queued { owner, name } => vec![
+                ("owner", owner.to_string()),
+                ("name", name.as_str().to_owned()),
+                ("state", JobState::Waiting.as_str().to_owned()),
+                ("progress", "0".to_owned()),
+                ("attempts", "0".to_owned()),
+                ("createdAt", now),
+            ],
+            JobChange::Started { attempt } => vec![
+                ("state", JobState::Active.as_str().to_owned()),
+                ("attempts", attempt.to_string()),
+                ("progress", "10".to_owned()),
+                ("processedAt", now),
+            ],
+            JobChange::Completed { result } => vec![
+                ("state", JobState::Completed.as_str().to_owned()),
+                ("progress", "100".to_owned()),
+                ("result", serde_json::to_string(result)?),
+                ("finishedAt", now),
+            ],
+            JobChange::Failed { reason, last } => {
+                let state = if *last { JobState::Failed } else { JobState::Delayed };
+                let mut fields = vec![("state", state.as_str().to_owned()), ("failedReason", reason.clone())];
+                if *last {
+                    fields.push(("finishedAt", now));
+                }
+                fields
+            }
+        })
+    }
+}
+
 /// Writes and reads job records and per-user reservations.
 #[derive(Clone)]
 pub struct JobRecords {
@@ -262,12 +307,19 @@ impl JobRecords {
             .await
     }
 
-    /// Sets fields of a record and (re)starts its expiry, in one round trip.
-    pub async fn update(&self, id: &str, fields: &[(&str, String)]) -> redis::RedisResult<()> {
+    /// Writes a change to a record and (re)starts its expiry, in one round trip.
+    pub async fn update(&self, id: &str, change: JobChange<'_>) -> redis::RedisResult<()> {
+        let fields = change.fields().map_err(|error| {
+            redis::RedisError::from((
+                redis::ErrorKind::Client,
+                "job record not serializable",
+                error.to_string(),
+            ))
+        })?;
         let key = self.record_key(id);
         redis::pipe()
             .atomic()
-            .hset_multiple(&key, fields)
+            .hset_multiple(&key, &fields)
             .ignore()
             .expire(&key, RECORD_TTL.as_secs() as i64)
             .ignore()
@@ -352,17 +404,13 @@ impl JobQueue {
         {
             return Err(EnqueueError::UserLimit);
         }
-        let record = [
-            ("owner", owner.to_string()),
-            ("name", task.kind().as_str().to_owned()),
-            ("state", JobState::Waiting.as_str().to_owned()),
-            ("progress", "0".to_owned()),
-            ("attempts", "0".to_owned()),
-            ("createdAt", now_millis().to_string()),
-        ];
+        let record = JobChange::Queued {
+            owner,
+            name: task.kind(),
+        };
         let pushed = async {
             // The record first, so a worker never picks up a job without one.
-            self.records.update(&id, &record).await.map_err(unavailable)?;
+            self.records.update(&id, record).await.map_err(unavailable)?;
             self.records.note_job(owner, &id).await.map_err(unavailable)?;
             let job = TaskBuilder::new(AiJob { user_id: owner, task })
                 .task_id(TaskId::from_ulid(ulid))

@@ -21,7 +21,7 @@ use apalis::prelude::{AbortError, Attempt, BackendExt, BoxDynError, Data, Monito
 use apalis_core::backend::Vacuum;
 use ulid::Ulid;
 
-use super::{AiJob, JobRecords, JobState, QueueStorage, RECORD_TTL, now_millis, queue_storage};
+use super::{AiJob, JobChange, JobRecords, QueueStorage, RECORD_TTL, queue_storage};
 use crate::ai::{AiAnswer, AiClient, AiError};
 use crate::metrics::{JobOutcome, SharedMetrics};
 use crate::redis_conn::RedisConn;
@@ -186,12 +186,9 @@ async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>
         .records
         .update(
             &id,
-            &[
-                ("state", JobState::Active.as_str().to_owned()),
-                ("attempts", attempt_number.to_string()),
-                ("progress", "10".to_owned()),
-                ("processedAt", now_millis().to_string()),
-            ],
+            JobChange::Started {
+                attempt: attempt_number,
+            },
         )
         .await;
 
@@ -202,19 +199,7 @@ async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>
             // Remembered before the job reads as completed: a client that sees it done and asks
             // for the history finds the turn there.
             crate::coach::remember(&*deps.store, job.user_id, &job.task, &answer).await;
-            let result = serde_json::to_string(&answer)?;
-            let _ = deps
-                .records
-                .update(
-                    &id,
-                    &[
-                        ("state", JobState::Completed.as_str().to_owned()),
-                        ("progress", "100".to_owned()),
-                        ("result", result),
-                        ("finishedAt", now_millis().to_string()),
-                    ],
-                )
-                .await;
+            let _ = deps.records.update(&id, JobChange::Completed { result: &answer }).await;
             let _ = deps.records.release(job.user_id, &id).await;
             deps.metrics
                 .record_job(job.task.kind().as_str(), JobOutcome::Completed, attempt_number);
@@ -225,12 +210,11 @@ async fn handle(job: AiJob, id: TaskId, attempt: Attempt, deps: Data<WorkerDeps>
         Err(error) => {
             let reason = error.to_string();
             let last = attempt_number >= deps.max_attempts;
-            let state = if last { JobState::Failed } else { JobState::Delayed };
-            let mut fields = vec![("state", state.as_str().to_owned()), ("failedReason", reason.clone())];
-            if last {
-                fields.push(("finishedAt", now_millis().to_string()));
-            }
-            let _ = deps.records.update(&id, &fields).await;
+            let change = JobChange::Failed {
+                reason: reason.clone(),
+                last,
+            };
+            let _ = deps.records.update(&id, change).await;
             let outcome = if last { JobOutcome::Failed } else { JobOutcome::Retried };
             deps.metrics
                 .record_job(job.task.kind().as_str(), outcome, attempt_number);
