@@ -185,6 +185,9 @@ pub struct Settings {
     pub default_timezone: TimeZone,
     pub allowed_origins: Vec<String>,
     pub body_limit: usize,
+    /// `MAX_CONNECTIONS`: open connections at most; beyond it the server stops accepting until one
+    /// closes.
+    pub max_connections: usize,
     /// `TRENDS_CACHE_SIZE`: memory for trends answers kept between polls (0 turns it off).
     pub trends_cache_bytes: usize,
     pub timeouts: TimeoutSettings,
@@ -251,6 +254,7 @@ impl Settings {
         );
         let allowed_origins = sections::allowed_origins(&mut env);
         let body_limit = sections::body_limit(&mut env);
+        let max_connections = env.positive("MAX_CONNECTIONS", 10_000, "a positive number of connections");
         let trends_cache_bytes = env.parse(
             "TRENDS_CACHE_SIZE",
             8 * 1024 * 1024,
@@ -293,6 +297,7 @@ impl Settings {
             default_timezone,
             allowed_origins,
             body_limit,
+            max_connections,
             trends_cache_bytes,
             timeouts,
             log_level,

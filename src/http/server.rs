@@ -6,6 +6,8 @@
 //!   and then nothing holds a socket for seconds, not forever;
 //! - request headers over [`MAX_HEADER_BYTES`] are refused with hyper's bare 431 (no handler runs);
 //! - a keep-alive connection idle for `KEEP_ALIVE_TIMEOUT_SECS` between requests is closed;
+//! - at most `MAX_CONNECTIONS` connections are open: beyond it the server stops accepting (the
+//!   kernel's backlog holds the newcomers, at no cost to the server) until one closes;
 //! - an error accepting a connection (EMFILE when file descriptors run out) never ends the server:
 //!   it backs off and keeps accepting;
 //! - on shutdown it stops accepting, lets in-flight requests finish, closes idle connections.
@@ -33,6 +35,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -53,6 +56,8 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// Between the end of an answer and the next request's first byte.
     pub keep_alive_timeout: Duration,
+    /// Open connections at most.
+    pub max_connections: usize,
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and waits for the
@@ -74,7 +79,33 @@ pub async fn serve(
     let mut shutdown = std::pin::pin!(shutdown);
     let mut backoff = FIRST_ACCEPT_BACKOFF;
     let mut failing = false;
+    // One permit per open connection, taken before accepting it.
+    let open = Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS)));
+    let mut full = false;
     loop {
+        let permit = match Arc::clone(&open).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if !full {
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "MAX_CONNECTIONS open: not accepting until one closes"
+                    );
+                    full = true;
+                }
+                tokio::select! {
+                    permit = Arc::clone(&open).acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                    () = &mut shutdown => break,
+                }
+            }
+        };
+        if full && open.available_permits() > limits.max_connections / 10 {
+            tracing::info!("below MAX_CONNECTIONS again");
+            full = false;
+        }
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
@@ -113,7 +144,10 @@ pub async fn serve(
             clock: Arc::clone(&clock),
         });
         let connection = graceful.watch(http.serve_connection(io, service));
-        tokio::spawn(drive(connection, clock, limits));
+        tokio::spawn(async move {
+            drive(connection, clock, limits).await;
+            drop(permit);
+        });
     }
     drop(listener);
     graceful.shutdown().await;

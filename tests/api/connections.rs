@@ -182,3 +182,33 @@ async fn a_request_still_unanswered_at_the_request_timeout_is_a_json_503() {
     // The server goes on serving.
     assert_eq!(app.health_live().await.status(), StatusCode::OK);
 }
+
+/// Beyond `MAX_CONNECTIONS` open connections the server stops accepting: a further client waits
+/// (in the kernel's backlog, costing the server nothing) until one of the open ones closes.
+#[tokio::test]
+async fn connections_over_max_connections_wait_until_one_closes() {
+    let app = TestApp::builder(Backend::Sqlite)
+        .env("MAX_CONNECTIONS", "2")
+        .env("HEADER_READ_TIMEOUT_SECS", "30")
+        .spawn()
+        .await;
+    let request = b"GET /api/health/live HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(&app).await;
+        stream.write_all(request).await.expect("write");
+        assert!(read_response(&mut stream).await.starts_with("HTTP/1.1 200"));
+        open.push(stream);
+    }
+    let mut third = connect(&app).await;
+    third.write_all(request).await.expect("write");
+    let mut buffer = [0u8; 64];
+    let early = tokio::time::timeout(Duration::from_millis(1500), third.read(&mut buffer)).await;
+    assert!(
+        early.is_err(),
+        "a connection over MAX_CONNECTIONS was served: {early:?}"
+    );
+    drop(open.pop());
+    let answer = read_response(&mut third).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
