@@ -140,6 +140,7 @@ impl Application {
         let limits = ConnectionLimits {
             header_read_timeout: state.settings.timeouts.header_read,
             keep_alive_timeout: state.settings.timeouts.keep_alive,
+            write_timeout: state.settings.timeouts.write,
             max_connections: state.settings.max_connections,
         };
         let app = crate::http::app(state);

@@ -125,13 +125,16 @@ pub struct RateLimitSettings {
 }
 
 /// How long the server waits for slow clients (`HEADER_READ_TIMEOUT_SECS`, `KEEP_ALIVE_TIMEOUT_SECS`,
-/// `REQUEST_TIMEOUT_SECS`).
+/// `WRITE_TIMEOUT_SECS`, `REQUEST_TIMEOUT_SECS`).
 #[derive(Clone, Copy, Debug)]
 pub struct TimeoutSettings {
     /// From a request's first byte to the end of its headers.
     pub header_read: Duration,
     /// An idle keep-alive connection is closed after this.
     pub keep_alive: Duration,
+    /// A connection whose answer could not be written for this long (the client stopped reading)
+    /// is closed.
+    pub write: Duration,
     /// A request still unanswered after this gets 503 "Request timed out".
     pub request: Duration,
 }

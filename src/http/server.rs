@@ -6,6 +6,8 @@
 //!   and then nothing holds a socket for seconds, not forever;
 //! - request headers over [`MAX_HEADER_BYTES`] are refused with hyper's bare 431 (no handler runs);
 //! - a keep-alive connection idle for `KEEP_ALIVE_TIMEOUT_SECS` between requests is closed;
+//! - a connection whose writes made no progress for `WRITE_TIMEOUT_SECS` (a client that stopped
+//!   reading its answer) is closed, so it cannot hold a socket, or a shutdown, for ever;
 //! - at most `MAX_CONNECTIONS` connections are open: beyond it the server stops accepting (the
 //!   kernel's backlog holds the newcomers, at no cost to the server) until one closes;
 //! - an error accepting a connection (EMFILE when file descriptors run out) never ends the server:
@@ -35,7 +37,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -56,6 +58,8 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// Between the end of an answer and the next request's first byte.
     pub keep_alive_timeout: Duration,
+    /// While a write to the client makes no progress.
+    pub write_timeout: Duration,
     /// Open connections at most.
     pub max_connections: usize,
 }
@@ -163,11 +167,15 @@ async fn drive(
 ) {
     let mut connection = std::pin::pin!(connection);
     loop {
-        // While a request is being answered there is no deadline here (the request timeout is the
-        // app's); look again after the shorter of the two waits.
-        let wake = clock
-            .deadline(limits)
-            .unwrap_or_else(|| Instant::now() + limits.header_read_timeout.min(limits.keep_alive_timeout));
+        // While a request is being answered and its writes flow there is no deadline here (the
+        // request timeout is the app's); look again after the shortest wait, or when a write stalls.
+        let wake = clock.deadline(limits).unwrap_or_else(|| {
+            Instant::now()
+                + limits
+                    .header_read_timeout
+                    .min(limits.keep_alive_timeout)
+                    .min(limits.write_timeout)
+        });
         tokio::select! {
             outcome = &mut connection => {
                 if let Err(error) = outcome {
@@ -181,6 +189,7 @@ async fn drive(
                     return;
                 }
             }
+            () = clock.write_stalled.notified() => {}
         }
     }
 }
@@ -196,6 +205,9 @@ const READING_HEAD: u8 = 0;
 const ANSWERING: u8 = 1;
 const IDLE: u8 = 2;
 
+/// `write_blocked_ms` when writes flow.
+const NOT_BLOCKED: u64 = u64::MAX;
+
 /// Where a connection is in its life and since when, shared by its socket, its service and its
 /// watchdog.
 struct ConnectionClock {
@@ -203,6 +215,11 @@ struct ConnectionClock {
     phase: AtomicU8,
     /// Milliseconds after `epoch` at which the phase began.
     since_ms: AtomicU64,
+    /// Milliseconds after `epoch` since which a write has been waiting for the client to read, or
+    /// [`NOT_BLOCKED`].
+    write_blocked_ms: AtomicU64,
+    /// Wakes the watchdog when a write starts waiting (its deadline moves closer).
+    write_stalled: Notify,
 }
 
 impl ConnectionClock {
@@ -212,13 +229,31 @@ impl ConnectionClock {
             epoch: Instant::now(),
             phase: AtomicU8::new(READING_HEAD),
             since_ms: AtomicU64::new(0),
+            write_blocked_ms: AtomicU64::new(NOT_BLOCKED),
+            write_stalled: Notify::new(),
         }
     }
 
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
     fn enter(&self, phase: u8) {
-        let now = self.epoch.elapsed().as_millis() as u64;
-        self.since_ms.store(now, Ordering::Relaxed);
+        self.since_ms.store(self.now_ms(), Ordering::Relaxed);
         self.phase.store(phase, Ordering::Release);
+    }
+
+    fn write_blocked(&self) {
+        if self.write_blocked_ms.load(Ordering::Relaxed) == NOT_BLOCKED {
+            self.write_blocked_ms.store(self.now_ms(), Ordering::Relaxed);
+            self.write_stalled.notify_one();
+        }
+    }
+
+    fn write_progressed(&self) {
+        if self.write_blocked_ms.load(Ordering::Relaxed) != NOT_BLOCKED {
+            self.write_blocked_ms.store(NOT_BLOCKED, Ordering::Relaxed);
+        }
     }
 
     /// Bytes arrived: on an idle connection they start a request's head.
@@ -229,16 +264,26 @@ impl ConnectionClock {
     }
 
     fn deadline(&self, limits: ConnectionLimits) -> Option<Instant> {
-        let wait = match self.phase.load(Ordering::Acquire) {
-            READING_HEAD => limits.header_read_timeout,
-            IDLE => limits.keep_alive_timeout,
-            _ => return None,
+        let phase = match self.phase.load(Ordering::Acquire) {
+            READING_HEAD => Some(limits.header_read_timeout),
+            IDLE => Some(limits.keep_alive_timeout),
+            _ => None,
+        }
+        .map(|wait| self.epoch + Duration::from_millis(self.since_ms.load(Ordering::Relaxed)) + wait);
+        let write = match self.write_blocked_ms.load(Ordering::Relaxed) {
+            NOT_BLOCKED => None,
+            since => Some(self.epoch + Duration::from_millis(since) + limits.write_timeout),
         };
-        let since = self.epoch + Duration::from_millis(self.since_ms.load(Ordering::Relaxed));
-        Some(since + wait)
+        match (phase, write) {
+            (Some(phase), Some(write)) => Some(phase.min(write)),
+            (phase, write) => phase.or(write),
+        }
     }
 
     fn phase_name(&self) -> &'static str {
+        if self.write_blocked_ms.load(Ordering::Relaxed) != NOT_BLOCKED {
+            return "writing to a client that does not read";
+        }
         match self.phase.load(Ordering::Acquire) {
             READING_HEAD => "reading request headers",
             IDLE => "idle keep-alive",
@@ -264,9 +309,22 @@ impl AsyncRead for ClockedIo {
     }
 }
 
+impl ClockedIo {
+    /// Notes whether a write moved (or the client's socket is full).
+    fn wrote<T>(&self, polled: Poll<io::Result<T>>, moved: impl FnOnce(&T) -> bool) -> Poll<io::Result<T>> {
+        match &polled {
+            Poll::Pending => self.clock.write_blocked(),
+            Poll::Ready(Ok(value)) if moved(value) => self.clock.write_progressed(),
+            Poll::Ready(_) => {}
+        }
+        polled
+    }
+}
+
 impl AsyncWrite for ClockedIo {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.wrote(polled, |n| *n > 0)
     }
 
     fn poll_write_vectored(
@@ -274,7 +332,8 @@ impl AsyncWrite for ClockedIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(polled, |n| *n > 0)
     }
 
     fn is_write_vectored(&self) -> bool {
