@@ -3,7 +3,9 @@
 //!
 //! - a request's headers must arrive within `HEADER_READ_TIMEOUT_SECS` of its first byte (or of the
 //!   connection's opening), else the connection is closed — a client that sends half a request line
-//!   and then nothing holds a socket for seconds, not forever;
+//!   and then nothing holds a socket for seconds, not forever. A head that arrived in the same read
+//!   as the request before it (pipelining) is held to the same deadline: the socket's bytes are
+//!   followed far enough to know where each head starts;
 //! - request headers over [`MAX_HEADER_BYTES`] are refused with hyper's bare 431 (no handler runs);
 //! - a keep-alive connection idle for `KEEP_ALIVE_TIMEOUT_SECS` between requests is closed;
 //! - a connection whose writes made no progress for `WRITE_TIMEOUT_SECS` (a client that stopped
@@ -24,8 +26,8 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -220,6 +222,9 @@ struct ConnectionClock {
     write_blocked_ms: AtomicU64,
     /// Wakes the watchdog when a write starts waiting (its deadline moves closer).
     write_stalled: Notify,
+    /// Where the requests' heads are in the bytes read. The socket, the service and the answer's
+    /// body all run in the connection's task: the lock is never contended.
+    framing: Mutex<Framing>,
 }
 
 impl ConnectionClock {
@@ -231,6 +236,7 @@ impl ConnectionClock {
             since_ms: AtomicU64::new(0),
             write_blocked_ms: AtomicU64::new(NOT_BLOCKED),
             write_stalled: Notify::new(),
+            framing: Mutex::new(Framing::default()),
         }
     }
 
@@ -241,6 +247,23 @@ impl ConnectionClock {
     fn enter(&self, phase: u8) {
         self.since_ms.store(self.now_ms(), Ordering::Relaxed);
         self.phase.store(phase, Ordering::Release);
+    }
+
+    fn framing(&self) -> std::sync::MutexGuard<'_, Framing> {
+        self.framing.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A request's head was parsed; its body has this many bytes (`None`: chunked).
+    fn head_parsed(&self, body_bytes: Option<u64>) {
+        self.enter(ANSWERING);
+        self.framing().head_parsed(body_bytes);
+    }
+
+    /// The answer was written (or abandoned): the connection waits for the next head — which may
+    /// already have begun in bytes read with this request.
+    fn answered(&self) {
+        let next_head_begun = self.framing().next_head_begun();
+        self.enter(if next_head_begun { READING_HEAD } else { IDLE });
     }
 
     fn write_blocked(&self) {
@@ -292,6 +315,121 @@ impl ConnectionClock {
     }
 }
 
+/// A request's bytes could be saved for later before the service saw its head: more than this and
+/// the connection's framing is no longer followed.
+const MAX_STASH: usize = 2 * READ_BUFFER_BYTES;
+
+/// Follows the bytes read far enough to know whether the next request's head has begun when an
+/// answer ends (hyper keeps what it read ahead in its own buffer, out of sight). Heads end at an
+/// empty line (`\r\n` or `\n`, as httparse reads them); bodies are skipped by the length the
+/// service learns from the parsed head. After a chunked body the framing is lost for the rest of
+/// the connection, and every wait for a head is then held to the header deadline (the stricter).
+#[derive(Default)]
+enum Framing {
+    /// Waiting for a head: nothing of it (leading empty lines aside) has arrived.
+    #[default]
+    Fresh,
+    /// In a head; `line` is where in its line the scan is.
+    Head {
+        line: LineScan,
+    },
+    /// The head ended; what was read after it (body, maybe the next head) waits for its length.
+    Parsed {
+        after: Vec<u8>,
+    },
+    /// In a body of which this many bytes are still to come.
+    Body {
+        left: u64,
+    },
+    Lost,
+}
+
+#[derive(Clone, Copy)]
+enum LineScan {
+    InLine,
+    InLineCr,
+    LineStart,
+    LineStartCr,
+}
+
+impl Framing {
+    fn read(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            match self {
+                Framing::Fresh => {
+                    // Empty lines before a request line are skipped, as httparse does.
+                    let Some(start) = bytes.iter().position(|b| *b != b'\r' && *b != b'\n') else {
+                        return;
+                    };
+                    bytes = &bytes[start..];
+                    *self = Framing::Head { line: LineScan::InLine };
+                }
+                Framing::Head { line } => {
+                    let mut end = None;
+                    for (at, byte) in bytes.iter().enumerate() {
+                        *line = match (*line, *byte) {
+                            (LineScan::InLine | LineScan::InLineCr, b'\n') => LineScan::LineStart,
+                            (LineScan::InLine, b'\r') => LineScan::InLineCr,
+                            (LineScan::LineStart, b'\r') => LineScan::LineStartCr,
+                            (LineScan::LineStart | LineScan::LineStartCr, b'\n') => {
+                                end = Some(at + 1);
+                                break;
+                            }
+                            _ => LineScan::InLine,
+                        };
+                    }
+                    let Some(end) = end else { return };
+                    *self = Framing::Parsed { after: Vec::new() };
+                    bytes = &bytes[end..];
+                }
+                Framing::Parsed { after } => {
+                    if after.len() + bytes.len() > MAX_STASH {
+                        *self = Framing::Lost;
+                    } else {
+                        after.extend_from_slice(bytes);
+                    }
+                    return;
+                }
+                Framing::Body { left } => {
+                    let skip = (*left).min(bytes.len() as u64);
+                    *left -= skip;
+                    bytes = &bytes[skip as usize..];
+                    if *left == 0 {
+                        *self = Framing::Fresh;
+                    }
+                }
+                Framing::Lost => return,
+            }
+        }
+    }
+
+    fn head_parsed(&mut self, body_bytes: Option<u64>) {
+        let after = match (std::mem::take(self), body_bytes) {
+            (Framing::Parsed { after }, Some(body)) => {
+                *self = Framing::Body { left: body };
+                after
+            }
+            // Chunked, or a head hyper found where this scan did not.
+            _ => {
+                *self = Framing::Lost;
+                return;
+            }
+        };
+        if let Framing::Body { left: 0 } = self {
+            *self = Framing::Fresh;
+        }
+        self.read(&after);
+    }
+
+    fn next_head_begun(&self) -> bool {
+        match self {
+            Framing::Fresh => false,
+            // A body not read to its end: hyper drains it or closes; the client owes those bytes.
+            Framing::Head { .. } | Framing::Parsed { .. } | Framing::Body { .. } | Framing::Lost => true,
+        }
+    }
+}
+
 /// The socket, telling the clock when bytes arrive.
 struct ClockedIo {
     inner: TcpStream,
@@ -304,6 +442,7 @@ impl AsyncRead for ClockedIo {
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             self.clock.bytes_read();
+            self.clock.framing().read(&buf.filled()[before..]);
         }
         polled
     }
@@ -365,7 +504,8 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
-        self.clock.enter(ANSWERING);
+        self.clock
+            .head_parsed(hyper::body::Body::size_hint(request.body()).exact());
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(self.peer));
         let answered = self.answer(request);
@@ -399,7 +539,7 @@ struct ClockedBody {
 
 impl Drop for ClockedBody {
     fn drop(&mut self) {
-        self.clock.enter(IDLE);
+        self.clock.answered();
     }
 }
 
@@ -420,5 +560,61 @@ impl hyper::body::Body for ClockedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The framing after `reads`, with the service told each parsed head's body length in turn.
+    fn follow(reads: &[&[u8]], bodies: &[Option<u64>]) -> Framing {
+        let mut framing = Framing::default();
+        let mut bodies = bodies.iter();
+        for read in reads {
+            framing.read(read);
+            while matches!(framing, Framing::Parsed { .. }) {
+                let Some(body) = bodies.next() else { break };
+                framing.head_parsed(*body);
+            }
+        }
+        framing
+    }
+
+    #[test]
+    fn the_next_head_is_seen_to_begin_wherever_the_reads_split_the_bytes() {
+        let get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".as_slice();
+        let post = b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello".as_slice();
+        let half = b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ".as_slice();
+        // One request, nothing after it: idle.
+        assert!(!follow(&[get], &[Some(0)]).next_head_begun());
+        // A half head pipelined behind a whole request, in one read or split anywhere.
+        let stream = [post, half].concat();
+        for split in 0..stream.len() {
+            let (a, b) = stream.split_at(split);
+            assert!(follow(&[a, b], &[Some(5)]).next_head_begun(), "split at {split}");
+        }
+        // Whole requests only, split anywhere: idle after the last.
+        let stream = [get, post, get].concat();
+        for split in 0..stream.len() {
+            let (a, b) = stream.split_at(split);
+            assert!(
+                !follow(&[a, b], &[Some(0), Some(5), Some(0)]).next_head_begun(),
+                "split at {split}"
+            );
+        }
+        // Bare `\n` line ends, and the empty lines some clients send after a body.
+        let lf = b"GET / HTTP/1.1\nHost: a\n\n\r\n".as_slice();
+        assert!(!follow(&[lf], &[Some(0)]).next_head_begun());
+        // A body still owed when the answer ends.
+        assert!(follow(&[b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nhel"], &[Some(9)]).next_head_begun());
+    }
+
+    #[test]
+    fn after_a_chunked_body_every_wait_is_held_to_the_header_deadline() {
+        let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".as_slice();
+        let framing = follow(&[chunked], &[None]);
+        assert!(matches!(framing, Framing::Lost));
+        assert!(framing.next_head_begun());
     }
 }
