@@ -191,6 +191,9 @@ pub struct Settings {
     /// `MAX_CONNECTIONS`: open connections at most; beyond it the server stops accepting until one
     /// closes.
     pub max_connections: usize,
+    /// `MAX_LARGE_BODIES`: requests with a body over [`LARGE_BODY_BYTES`] handled at once; more
+    /// wait, their bodies still unread.
+    pub max_large_bodies: usize,
     /// `TRENDS_CACHE_SIZE`: memory for trends answers kept between polls (0 turns it off).
     pub trends_cache_bytes: usize,
     pub timeouts: TimeoutSettings,
@@ -230,6 +233,9 @@ impl std::error::Error for ConfigError {}
 pub const DEFAULT_ALLOWED_ORIGINS: &str =
     "http://localhost:3000,http://localhost:3001,http://localhost:5173,http://localhost:4173";
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// A request body over this many bytes (by its `Content-Length`, or any body without one) counts
+/// against `MAX_LARGE_BODIES`: parsed, such a body costs many times its size.
+pub const LARGE_BODY_BYTES: u64 = 1024 * 1024;
 
 impl Settings {
     /// Reads the process environment.
@@ -258,6 +264,7 @@ impl Settings {
         let allowed_origins = sections::allowed_origins(&mut env);
         let body_limit = sections::body_limit(&mut env);
         let max_connections = env.positive("MAX_CONNECTIONS", 10_000, "a positive number of connections");
+        let max_large_bodies = env.positive("MAX_LARGE_BODIES", 1, "a positive number of requests");
         let trends_cache_bytes = env.parse(
             "TRENDS_CACHE_SIZE",
             8 * 1024 * 1024,
@@ -301,6 +308,7 @@ impl Settings {
             allowed_origins,
             body_limit,
             max_connections,
+            max_large_bodies,
             trends_cache_bytes,
             timeouts,
             log_level,
