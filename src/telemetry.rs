@@ -556,9 +556,9 @@ mod tests {
         };
         let logger = writer.clone();
         let returned = returns_within(Duration::from_secs(20), move || log_20_mib(logger));
-        println!("FIGURES stalled output: 20 MiB of log lines returned after {returned:?}");
-        assert!(returned.is_some(), "loggers blocked behind a stalled output");
         let dropped = writer.0.dropped.load(Ordering::Relaxed);
+        println!("FIGURES stalled output: 20 MiB of log lines returned after {returned:?}, {dropped} lines dropped");
+        assert!(returned.is_some(), "loggers blocked behind a stalled output");
         assert!(dropped > 0, "nothing counted as dropped");
         // The output moves again: what was kept is written, then a line saying how many were lost.
         {

@@ -11,7 +11,9 @@
 //! - a connection whose writes made no progress for `WRITE_TIMEOUT_SECS` (a client that stopped
 //!   reading its answer) is closed, so it cannot hold a socket, or a shutdown, for ever;
 //! - at most `MAX_CONNECTIONS` connections are open: beyond it the server stops accepting (the
-//!   kernel's backlog holds the newcomers, at no cost to the server) until one closes;
+//!   kernel's backlog holds the newcomers, at no cost to the server) until one closes. A new
+//!   connection's first head is read before hyper gets the socket, so one that sends half a head
+//!   (or nothing) costs the bytes it sent, not hyper's buffers;
 //! - an error accepting a connection (EMFILE when file descriptors run out) never ends the server:
 //!   it backs off and keeps accepting;
 //! - on shutdown it stops accepting, lets in-flight requests finish, closes idle connections.
@@ -41,6 +43,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::App;
@@ -81,7 +84,10 @@ pub async fn serve(
         .max_buf_size(READ_BUFFER_BYTES)
         .max_header_size(MAX_HEADER_BYTES);
     let http = Arc::new(http);
+    let app = Arc::new(app);
     let graceful = GracefulShutdown::new();
+    // Tells the connections still waiting for their first head that the server stops.
+    let stopping = CancellationToken::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut backoff = FIRST_ACCEPT_BACKOFF;
     let mut failing = false;
@@ -139,25 +145,72 @@ pub async fn serve(
         }
         backoff = FIRST_ACCEPT_BACKOFF;
         let _ = stream.set_nodelay(true);
-        let clock = Arc::new(ConnectionClock::new());
-        let service = ConnectionService {
-            app: std::sync::Mutex::new(app.clone()),
-            peer,
-            clock: Arc::clone(&clock),
-        };
-        let io = TokioIo::new(ClockedIo {
-            inner: stream,
-            clock: Arc::clone(&clock),
-        });
-        let connection = graceful.watch(http.serve_connection(io, service));
+        let (http, app, stopping, watcher) = (
+            Arc::clone(&http),
+            Arc::clone(&app),
+            stopping.clone(),
+            graceful.watcher(),
+        );
         tokio::spawn(async move {
+            // hyper (its buffers, the app's copy, the clock: ~12 KB) only for a connection that
+            // sent a whole head: half-sent requests cost the few bytes they sent.
+            let deadline = Instant::now() + limits.header_read_timeout;
+            let head = tokio::select! {
+                head = first_head(&stream, deadline) => head,
+                () = stopping.cancelled() => None,
+            };
+            let Some(head) = head else {
+                drop(permit);
+                return;
+            };
+            let clock = Arc::new(ConnectionClock::new());
+            let service = ConnectionService {
+                app: std::sync::Mutex::new((*app).clone()),
+                peer,
+                clock: Arc::clone(&clock),
+            };
+            let io = TokioIo::new(ClockedIo {
+                inner: stream,
+                read_first: head,
+                read_at: 0,
+                clock: Arc::clone(&clock),
+            });
+            let connection = Box::pin(watcher.watch(http.serve_connection(io, service)));
             drive(connection, clock, limits).await;
             drop(permit);
         });
     }
+    stopping.cancel();
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Reads a new connection's first request head — until its end, or [`READ_BUFFER_BYTES`] of it
+/// (hyper then refuses it with 431) — by the deadline. `None` when the connection closed, failed or
+/// missed the deadline (dropping it closes the socket).
+async fn first_head(stream: &TcpStream, deadline: Instant) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut framing = Framing::default();
+    loop {
+        match tokio::time::timeout_at(deadline, stream.readable()).await {
+            Ok(Ok(())) => {}
+            Err(_) | Ok(Err(_)) => return None,
+        }
+        head.reserve(512);
+        let before = head.len();
+        match stream.try_read_buf(&mut head) {
+            Ok(0) => return None,
+            Ok(_) => {
+                framing.read(&head[before..]);
+                if !matches!(framing, Framing::Fresh | Framing::Head { .. }) || head.len() >= READ_BUFFER_BYTES {
+                    return Some(head);
+                }
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return None,
+        }
+    }
 }
 
 /// Runs a connection until it ends, or until its clock says it waited too long in its phase (then
@@ -430,15 +483,32 @@ impl Framing {
     }
 }
 
-/// The socket, telling the clock when bytes arrive.
+/// The socket, telling the clock when bytes arrive. `read_first` (the first head, read before
+/// hyper took the connection) is read before the socket.
 struct ClockedIo {
     inner: TcpStream,
+    read_first: Vec<u8>,
+    read_at: usize,
     clock: Arc<ConnectionClock>,
 }
 
 impl AsyncRead for ClockedIo {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
+        if self.read_at < self.read_first.len() {
+            let this = &mut *self;
+            let n = buf.remaining().min(this.read_first.len() - this.read_at);
+            let bytes = &this.read_first[this.read_at..this.read_at + n];
+            buf.put_slice(bytes);
+            this.clock.bytes_read();
+            this.clock.framing().read(bytes);
+            this.read_at += n;
+            if this.read_at == this.read_first.len() {
+                this.read_first = Vec::new();
+                this.read_at = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             self.clock.bytes_read();
