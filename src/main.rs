@@ -136,17 +136,17 @@ where
     F: FnOnce(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let stop_on_signal = stop.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutdown signal received; finishing in-flight work");
-        let _ = stop.send(true);
+        stop_on_signal.cancel();
     });
-    let grace = stopped.clone();
-    let running = task(Box::pin(healthtracker::startup::wait_for(stopped)));
+    let running = task(Box::pin(stop.clone().cancelled_owned()));
     tokio::select! {
         result = running => result,
-        () = async { healthtracker::startup::wait_for(grace).await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+        () = async { stop.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
             tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "in-flight work did not finish in time; exiting");
             Ok(())
         }

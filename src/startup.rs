@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use crate::ai::{AiClient, Retries};
 use crate::config::Settings;
@@ -129,33 +129,35 @@ impl Application {
             worker,
             ..
         } = self;
-        let (stop, stopped) = watch::channel(false);
+        let stop = CancellationToken::new();
         let stop_on_signal = stop.clone();
         tokio::spawn(async move {
             shutdown.await;
-            let _ = stop_on_signal.send(true);
+            stop_on_signal.cancel();
         });
 
         let purge = tokio::spawn(purge_expired_periodically(state.clone()));
         let limits = ConnectionLimits {
             header_read_timeout: state.settings.timeouts.header_read,
             keep_alive_timeout: state.settings.timeouts.keep_alive,
+            write_timeout: state.settings.timeouts.write,
+            max_connections: state.settings.max_connections,
         };
         let app = crate::http::app(state);
-        let api_stopped = stopped.clone();
+        let api_stopped = stop.clone().cancelled_owned();
         let mut api = tokio::spawn(async move {
-            crate::http::server::serve(listener, app, limits, wait_for(api_stopped))
+            crate::http::server::serve(listener, app, limits, api_stopped)
                 .await
                 .context("HTTP server failed")
         });
-        let worker_stopped = stopped.clone();
+        let worker_stopped = stop.clone().cancelled_owned();
         // Without a worker its task only waits for the stop: it is not reported as stopping.
         let runs_worker = worker.is_some();
         let mut worker = tokio::spawn(async move {
             match worker {
-                Some(worker) => worker.run(wait_for(worker_stopped)).await,
+                Some(worker) => worker.run(worker_stopped).await,
                 None => {
-                    wait_for(worker_stopped).await;
+                    worker_stopped.await;
                     Ok(())
                 }
             }
@@ -163,14 +165,14 @@ impl Application {
 
         let outcome = tokio::select! {
             api_outcome = &mut api => {
-                report_exit("API", &api_outcome, &stopped);
-                let _ = stop.send(true);
+                report_exit("API", &api_outcome, &stop);
+                stop.cancel();
                 let _ = worker.await;
                 api_outcome
             }
             worker_outcome = &mut worker, if runs_worker => {
-                report_exit("AI job worker", &worker_outcome, &stopped);
-                let _ = stop.send(true);
+                report_exit("AI job worker", &worker_outcome, &stop);
+                stop.cancel();
                 let api_outcome = api.await;
                 // The worker's failure is the reason the process stops; report it first.
                 match worker_outcome {
@@ -222,17 +224,8 @@ pub async fn serve_worker_metrics(
     Ok(())
 }
 
-/// Resolves once `stopped` is (or becomes) true.
-pub async fn wait_for(mut stopped: watch::Receiver<bool>) {
-    let _ = stopped.wait_for(|stop| *stop).await;
-}
-
-fn report_exit(
-    part: &str,
-    outcome: &Result<anyhow::Result<()>, tokio::task::JoinError>,
-    stopped: &watch::Receiver<bool>,
-) {
-    let requested = *stopped.borrow();
+fn report_exit(part: &str, outcome: &Result<anyhow::Result<()>, tokio::task::JoinError>, stopped: &CancellationToken) {
+    let requested = stopped.is_cancelled();
     match outcome {
         Ok(Ok(())) if requested => tracing::info!("{part} stopped"),
         Ok(Ok(())) => tracing::error!("{part} exited unexpectedly; stopping"),

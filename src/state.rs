@@ -44,6 +44,9 @@ pub struct AppContext {
     /// The rendered OpenAPI document, set when the routes are assembled (shared, never copied).
     pub openapi: std::sync::OnceLock<axum::body::Bytes>,
     pub started_at: Instant,
+    /// `MAX_LARGE_BODIES`: a permit per request with a large body being handled (parsed, such a
+    /// body costs many times its size; see `http::observe`).
+    pub large_bodies: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -118,6 +121,9 @@ impl AppState {
             metrics,
             clock,
             trends: TrendsCache::new(settings.trends_cache_bytes, TRENDS_MAX_AGE),
+            large_bodies: tokio::sync::Semaphore::new(
+                settings.max_large_bodies.min(tokio::sync::Semaphore::MAX_PERMITS),
+            ),
             settings,
             openapi: std::sync::OnceLock::new(),
             started_at: Instant::now(),

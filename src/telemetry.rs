@@ -5,8 +5,10 @@
 //! buffer out a few milliseconds later, many lines per `write`: a request never waits for the
 //! terminal or the log file, and costs no channel message, no wake-up of another thread and no
 //! copy of its line (tracing-appender's channel did all three per line: a quarter of the CPU of a
-//! liveness probe, BENCHMARKS.md). None is dropped: a buffer the disk cannot keep up with makes the
-//! loggers wait. The guard returned by [`init`] writes what is left when the process ends.
+//! liveness probe, BENCHMARKS.md). A logger never waits for the output (it is often a tokio
+//! worker): while 8 MiB are unwritten — an output that stalls, or a writer thread that could not
+//! start — new lines are dropped and counted, and a WARN line with the count follows once the output
+//! moves again. The guard returned by [`init`] writes what is left when the process ends.
 //!
 //! The per-request access line is the one log line every request writes. In JSON it is formatted
 //! here, directly into the buffer, in the same shape as every other line: tracing's general-purpose
@@ -14,6 +16,7 @@
 
 use std::io::{BufWriter, Write};
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -27,7 +30,7 @@ const QUIET_DEPENDENCIES: &str = "hyper=warn,hyper_util=warn,h2=warn,tower=warn,
 const GATHER: Duration = Duration::from_millis(20);
 /// Written at once when this much has gathered.
 const WRITE_AT: usize = 256 * 1024;
-/// Loggers wait while this much is still unwritten (a disk that cannot keep up).
+/// Lines are dropped (and counted) while this much is still unwritten (an output that stalls).
 const MAX_UNWRITTEN: usize = 8 * 1024 * 1024;
 
 pub fn filter(level: &str) -> EnvFilter {
@@ -48,8 +51,12 @@ fn stdout_writer() -> Box<dyn Write + Send> {
 
 struct Shared {
     pending: Mutex<Pending>,
-    /// The writer thread waits here for lines; loggers wait here for room.
+    /// The writer thread waits here for lines.
     changed: Condvar,
+    /// Lines dropped since the writer last reported them.
+    dropped: AtomicU64,
+    /// The format of the line that reports them.
+    json: bool,
 }
 
 #[derive(Default)]
@@ -68,15 +75,15 @@ impl LogWriter {
         self.0.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Appends what `line` writes, as one piece.
+    /// Appends what `line` writes, as one piece; or, while [`MAX_UNWRITTEN`] bytes wait for an output
+    /// that does not keep up (or a writer thread that never started), drops it and counts it: a
+    /// logger never waits for the output (it may be a tokio worker).
     fn append(&self, line: impl FnOnce(&mut Vec<u8>)) {
         let mut pending = self.pending();
-        while pending.lines.len() >= MAX_UNWRITTEN && !pending.closed {
-            pending = self
-                .0
-                .changed
-                .wait(pending)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if pending.lines.len() >= MAX_UNWRITTEN {
+            drop(pending);
+            self.0.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
         }
         let was_empty = pending.lines.is_empty();
         line(&mut pending.lines);
@@ -111,11 +118,33 @@ impl LogWriter {
                 }
                 std::mem::swap(&mut pending.lines, &mut batch);
             }
-            self.0.changed.notify_all();
+            // The lines dropped while this batch waited came after it.
+            let dropped = self.0.dropped.swap(0, Ordering::Relaxed);
+            if dropped > 0 {
+                self.dropped_notice(dropped, &mut batch);
+            }
             // Nowhere to report a failing log output to; keep serving.
             let _ = out.write_all(&batch).and_then(|()| out.flush());
             batch.clear();
+            // Not kept at the size of a backlog: a stall must not hold 2 × MAX_UNWRITTEN for good.
+            batch.shrink_to(WRITE_AT);
         }
+    }
+}
+
+impl LogWriter {
+    /// The line that says how many lines were lost, in the format of the others.
+    fn dropped_notice(&self, dropped: u64, out: &mut Vec<u8>) {
+        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ");
+        let message = "log lines dropped: the log output did not keep up";
+        let _ = if self.0.json {
+            writeln!(
+                out,
+                r#"{{"timestamp":"{now}","level":"WARN","message":"{message}","target":"healthtracker::telemetry","dropped":{dropped}}}"#
+            )
+        } else {
+            writeln!(out, "{now}  WARN healthtracker::telemetry: {message} dropped={dropped}")
+        };
     }
 }
 
@@ -160,6 +189,8 @@ pub fn init(level: &str, format: LogFormat) -> Option<LogGuard> {
     let writer = LogWriter(Arc::new(Shared {
         pending: Mutex::new(Pending::default()),
         changed: Condvar::new(),
+        dropped: AtomicU64::new(0),
+        json: format == LogFormat::Json,
     }));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter(level))
@@ -185,10 +216,14 @@ pub fn init(level: &str, format: LogFormat) -> Option<LogGuard> {
     let thread = {
         let writer = writer.clone();
         let out = stdout_writer();
-        std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("log-writer".to_owned())
-            .spawn(move || writer.run(out))
-            .ok()
+            .spawn(move || writer.run(out));
+        if let Err(error) = &spawned {
+            // Loggers then drop their lines once the buffer is full (they never wait).
+            eprintln!("cannot start the log writer thread ({error}); log lines will be lost");
+        }
+        spawned.ok()
     };
     Some(LogGuard { writer, thread })
 }
@@ -393,10 +428,7 @@ mod tests {
 
     #[test]
     fn every_line_reaches_the_output_whole_and_in_order() {
-        let writer = LogWriter(Arc::new(Shared {
-            pending: Mutex::new(Pending::default()),
-            changed: Condvar::new(),
-        }));
+        let writer = new_writer();
         let out = Arc::new(Mutex::new(Vec::new()));
         struct Sink(Arc<Mutex<Vec<u8>>>);
         impl Write for Sink {
@@ -438,5 +470,121 @@ mod tests {
             next[t] += 1;
         }
         assert_eq!(next, [5_000; 4]);
+    }
+
+    fn new_writer() -> LogWriter {
+        LogWriter(Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            changed: Condvar::new(),
+            dropped: AtomicU64::new(0),
+            json: true,
+        }))
+    }
+
+    /// Runs `log` on a thread of its own; `Some(elapsed)` if it returned within `patience`, `None`
+    /// when it was still blocked (the thread is then left behind).
+    fn returns_within(patience: Duration, log: impl FnOnce() + Send + 'static) -> Option<Duration> {
+        let (done, finished) = std::sync::mpsc::channel();
+        let started = std::time::Instant::now();
+        std::thread::spawn(move || {
+            log();
+            let _ = done.send(());
+        });
+        finished.recv_timeout(patience).ok().map(|()| started.elapsed())
+    }
+
+    /// 20 MiB of 100-byte lines, more than the buffer holds.
+    fn log_20_mib(mut writer: LogWriter) {
+        let line = format!("{}\n", "x".repeat(99));
+        for _ in 0..(20 * 1024 * 1024 / line.len()) {
+            let _ = writer.write_all(line.as_bytes());
+        }
+    }
+
+    #[test]
+    fn without_a_writer_thread_logging_drops_and_counts_lines_instead_of_blocking() {
+        // The thread that should write the buffer out never started.
+        let writer = new_writer();
+        let logger = writer.clone();
+        let returned = returns_within(Duration::from_secs(20), move || log_20_mib(logger));
+        assert!(
+            returned.is_some(),
+            "a logger blocked for good once 8 MiB were unwritten"
+        );
+        // At most one line beyond the cap.
+        assert!(
+            writer.pending().lines.len() < MAX_UNWRITTEN + 1024,
+            "the buffer grew past its cap"
+        );
+        let dropped = writer.0.dropped.load(Ordering::Relaxed);
+        assert!(dropped > 100_000, "{dropped} lines counted as dropped");
+    }
+
+    /// An output whose `write` blocks until it is opened (a stalled terminal or pipe).
+    struct Stalled {
+        open: Arc<(Mutex<bool>, Condvar)>,
+        out: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for Stalled {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let (open, opened) = &*self.open;
+            let mut is_open = open.lock().expect("gate");
+            while !*is_open {
+                is_open = opened.wait(is_open).expect("gate");
+            }
+            self.out.lock().expect("sink").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_output_never_blocks_loggers_and_the_drop_is_reported_once_it_moves() {
+        let writer = new_writer();
+        let open = Arc::new((Mutex::new(false), Condvar::new()));
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let thread = {
+            let sink = Stalled {
+                open: Arc::clone(&open),
+                out: Arc::clone(&out),
+            };
+            let writer = writer.clone();
+            std::thread::spawn(move || writer.run(Box::new(sink)))
+        };
+        let logger = writer.clone();
+        let returned = returns_within(Duration::from_secs(20), move || log_20_mib(logger));
+        let dropped = writer.0.dropped.load(Ordering::Relaxed);
+        println!("FIGURES stalled output: 20 MiB of log lines returned after {returned:?}, {dropped} lines dropped");
+        assert!(returned.is_some(), "loggers blocked behind a stalled output");
+        assert!(dropped > 0, "nothing counted as dropped");
+        // The output moves again: what was kept is written, then a line saying how many were lost.
+        {
+            let (is_open, opened) = &*open;
+            *is_open.lock().expect("gate") = true;
+            opened.notify_all();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !writer.pending().lines.is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the output did not catch up");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut logger = writer.clone();
+        logger.write_all(b"after\n").expect("write");
+        drop(LogGuard {
+            writer,
+            thread: Some(thread),
+        });
+        let text = String::from_utf8(out.lock().expect("sink").clone()).expect("utf-8");
+        let notice = text
+            .lines()
+            .find(|line| line.contains("log lines dropped"))
+            .expect("a line reporting the dropped lines");
+        let notice: serde_json::Value = serde_json::from_str(notice).expect("the notice is a JSON line");
+        assert_eq!(notice["level"], "WARN");
+        assert!(notice["dropped"].as_u64().is_some_and(|n| n > 0), "{notice}");
+        assert!(text.ends_with("after\n"), "the line logged after the stall was lost");
     }
 }

@@ -139,13 +139,16 @@ pub struct RateLimitSettings {
 }
 
 /// How long the server waits for slow clients (`HEADER_READ_TIMEOUT_SECS`, `KEEP_ALIVE_TIMEOUT_SECS`,
-/// `REQUEST_TIMEOUT_SECS`).
+/// `WRITE_TIMEOUT_SECS`, `REQUEST_TIMEOUT_SECS`).
 #[derive(Clone, Copy, Debug)]
 pub struct TimeoutSettings {
     /// From a request's first byte to the end of its headers.
     pub header_read: Duration,
     /// An idle keep-alive connection is closed after this.
     pub keep_alive: Duration,
+    /// A connection whose answer could not be written for this long (the client stopped reading)
+    /// is closed.
+    pub write: Duration,
     /// A request still unanswered after this gets 503 "Request timed out".
     pub request: Duration,
 }
@@ -199,6 +202,12 @@ pub struct Settings {
     pub default_timezone: TimeZone,
     pub allowed_origins: Vec<String>,
     pub body_limit: usize,
+    /// `MAX_CONNECTIONS`: open connections at most; beyond it the server stops accepting until one
+    /// closes.
+    pub max_connections: usize,
+    /// `MAX_LARGE_BODIES`: requests with a body over [`LARGE_BODY_BYTES`] handled at once; more
+    /// wait, their bodies still unread.
+    pub max_large_bodies: usize,
     /// `TRENDS_CACHE_SIZE`: memory for trends answers kept between polls (0 turns it off).
     pub trends_cache_bytes: usize,
     pub timeouts: TimeoutSettings,
@@ -239,6 +248,9 @@ impl std::error::Error for ConfigError {}
 pub const DEFAULT_ALLOWED_ORIGINS: &str =
     "http://localhost:3000,http://localhost:3001,http://localhost:5173,http://localhost:4173";
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// A request body over this many bytes (by its `Content-Length`, or any body without one) counts
+/// against `MAX_LARGE_BODIES`: parsed, such a body costs many times its size.
+pub const LARGE_BODY_BYTES: u64 = 1024 * 1024;
 
 impl Settings {
     /// Reads the process environment.
@@ -266,6 +278,8 @@ impl Settings {
         );
         let allowed_origins = sections::allowed_origins(&mut env);
         let body_limit = sections::body_limit(&mut env);
+        let max_connections = env.positive("MAX_CONNECTIONS", 10_000, "a positive number of connections");
+        let max_large_bodies = env.positive("MAX_LARGE_BODIES", 1, "a positive number of requests");
         let trends_cache_bytes = env.parse(
             "TRENDS_CACHE_SIZE",
             8 * 1024 * 1024,
@@ -308,6 +322,8 @@ impl Settings {
             default_timezone,
             allowed_origins,
             body_limit,
+            max_connections,
+            max_large_bodies,
             trends_cache_bytes,
             timeouts,
             log_level,

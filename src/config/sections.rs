@@ -158,7 +158,7 @@ pub(super) fn body_limit(env: &mut Reader<'_>) -> usize {
     )
 }
 
-/// `HEADER_READ_TIMEOUT_SECS`, `KEEP_ALIVE_TIMEOUT_SECS`, `REQUEST_TIMEOUT_SECS`.
+/// `HEADER_READ_TIMEOUT_SECS`, `KEEP_ALIVE_TIMEOUT_SECS`, `WRITE_TIMEOUT_SECS`, `REQUEST_TIMEOUT_SECS`.
 pub(super) fn timeouts(env: &mut Reader<'_>) -> TimeoutSettings {
     let secs = |env: &mut Reader<'_>, name: &str, default: u64| {
         Duration::from_secs(env.positive(name, default, "a positive number of seconds"))
@@ -166,6 +166,7 @@ pub(super) fn timeouts(env: &mut Reader<'_>) -> TimeoutSettings {
     TimeoutSettings {
         header_read: secs(env, "HEADER_READ_TIMEOUT_SECS", 10),
         keep_alive: secs(env, "KEEP_ALIVE_TIMEOUT_SECS", 75),
+        write: secs(env, "WRITE_TIMEOUT_SECS", 30),
         request: secs(env, "REQUEST_TIMEOUT_SECS", 60),
     }
 }

@@ -17,6 +17,9 @@ fn zero_configuration_works_in_development() -> Result<(), ConfigError> {
     assert_eq!(s.port, 5000);
     assert_eq!(s.host.to_string(), "127.0.0.1");
     assert_eq!(s.body_limit, 10 * 1024 * 1024);
+    assert_eq!(s.max_connections, 10_000);
+    assert_eq!(s.max_large_bodies, 1);
+    assert_eq!(s.timeouts.write, std::time::Duration::from_secs(30));
     // No secret set: one kept next to the database, made on the first start.
     assert!(matches!(&s.jwt_secret, JwtSecret::KeptIn(path) if path == std::path::Path::new("data/jwt-secret")));
     assert_eq!(s.allowed_origins.len(), 4);

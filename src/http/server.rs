@@ -3,9 +3,17 @@
 //!
 //! - a request's headers must arrive within `HEADER_READ_TIMEOUT_SECS` of its first byte (or of the
 //!   connection's opening), else the connection is closed — a client that sends half a request line
-//!   and then nothing holds a socket for seconds, not forever;
+//!   and then nothing holds a socket for seconds, not forever. A head that arrived in the same read
+//!   as the request before it (pipelining) is held to the same deadline: the socket's bytes are
+//!   followed far enough to know where each head starts;
 //! - request headers over [`MAX_HEADER_BYTES`] are refused with hyper's bare 431 (no handler runs);
 //! - a keep-alive connection idle for `KEEP_ALIVE_TIMEOUT_SECS` between requests is closed;
+//! - a connection whose writes made no progress for `WRITE_TIMEOUT_SECS` (a client that stopped
+//!   reading its answer) is closed, so it cannot hold a socket, or a shutdown, for ever;
+//! - at most `MAX_CONNECTIONS` connections are open: beyond it the server stops accepting (the
+//!   kernel's backlog holds the newcomers, at no cost to the server) until one closes. A new
+//!   connection's first head is read before hyper gets the socket, so one that sends half a head
+//!   (or nothing) costs the bytes it sent, not hyper's buffers;
 //! - an error accepting a connection (EMFILE when file descriptors run out) never ends the server:
 //!   it backs off and keeps accepting;
 //! - on shutdown it stops accepting, lets in-flight requests finish, closes idle connections.
@@ -20,8 +28,8 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -33,7 +41,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use super::App;
@@ -53,6 +63,10 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// Between the end of an answer and the next request's first byte.
     pub keep_alive_timeout: Duration,
+    /// While a write to the client makes no progress.
+    pub write_timeout: Duration,
+    /// Open connections at most.
+    pub max_connections: usize,
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops accepting and waits for the
@@ -70,11 +84,40 @@ pub async fn serve(
         .max_buf_size(READ_BUFFER_BYTES)
         .max_header_size(MAX_HEADER_BYTES);
     let http = Arc::new(http);
+    let app = Arc::new(app);
     let graceful = GracefulShutdown::new();
+    // Tells the connections still waiting for their first head that the server stops.
+    let stopping = CancellationToken::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut backoff = FIRST_ACCEPT_BACKOFF;
     let mut failing = false;
+    // One permit per open connection, taken before accepting it.
+    let open = Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS)));
+    let mut full = false;
     loop {
+        let permit = match Arc::clone(&open).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if !full {
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "MAX_CONNECTIONS open: not accepting until one closes"
+                    );
+                    full = true;
+                }
+                tokio::select! {
+                    permit = Arc::clone(&open).acquire_owned() => match permit {
+                        Ok(permit) => permit,
+                        Err(_) => break,
+                    },
+                    () = &mut shutdown => break,
+                }
+            }
+        };
+        if full && open.available_permits() > limits.max_connections / 10 {
+            tracing::info!("below MAX_CONNECTIONS again");
+            full = false;
+        }
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => break,
@@ -102,22 +145,72 @@ pub async fn serve(
         }
         backoff = FIRST_ACCEPT_BACKOFF;
         let _ = stream.set_nodelay(true);
-        let clock = Arc::new(ConnectionClock::new());
-        let service = ConnectionService {
-            app: std::sync::Mutex::new(app.clone()),
-            peer,
-            clock: Arc::clone(&clock),
-        };
-        let io = TokioIo::new(ClockedIo {
-            inner: stream,
-            clock: Arc::clone(&clock),
+        let (http, app, stopping, watcher) = (
+            Arc::clone(&http),
+            Arc::clone(&app),
+            stopping.clone(),
+            graceful.watcher(),
+        );
+        tokio::spawn(async move {
+            // hyper (its buffers, the app's copy, the clock: ~12 KB) only for a connection that
+            // sent a whole head: half-sent requests cost the few bytes they sent.
+            let deadline = Instant::now() + limits.header_read_timeout;
+            let head = tokio::select! {
+                head = first_head(&stream, deadline) => head,
+                () = stopping.cancelled() => None,
+            };
+            let Some(head) = head else {
+                drop(permit);
+                return;
+            };
+            let clock = Arc::new(ConnectionClock::new());
+            let service = ConnectionService {
+                app: std::sync::Mutex::new((*app).clone()),
+                peer,
+                clock: Arc::clone(&clock),
+            };
+            let io = TokioIo::new(ClockedIo {
+                inner: stream,
+                read_first: head,
+                read_at: 0,
+                clock: Arc::clone(&clock),
+            });
+            let connection = Box::pin(watcher.watch(http.serve_connection(io, service)));
+            drive(connection, clock, limits).await;
+            drop(permit);
         });
-        let connection = graceful.watch(http.serve_connection(io, service));
-        tokio::spawn(drive(connection, clock, limits));
     }
+    stopping.cancel();
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Reads a new connection's first request head — until its end, or [`READ_BUFFER_BYTES`] of it
+/// (hyper then refuses it with 431) — by the deadline. `None` when the connection closed, failed or
+/// missed the deadline (dropping it closes the socket).
+async fn first_head(stream: &TcpStream, deadline: Instant) -> Option<Vec<u8>> {
+    let mut head = Vec::new();
+    let mut framing = Framing::default();
+    loop {
+        match tokio::time::timeout_at(deadline, stream.readable()).await {
+            Ok(Ok(())) => {}
+            Err(_) | Ok(Err(_)) => return None,
+        }
+        head.reserve(512);
+        let before = head.len();
+        match stream.try_read_buf(&mut head) {
+            Ok(0) => return None,
+            Ok(_) => {
+                framing.read(&head[before..]);
+                if !matches!(framing, Framing::Fresh | Framing::Head { .. }) || head.len() >= READ_BUFFER_BYTES {
+                    return Some(head);
+                }
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return None,
+        }
+    }
 }
 
 /// Runs a connection until it ends, or until its clock says it waited too long in its phase (then
@@ -129,11 +222,15 @@ async fn drive(
 ) {
     let mut connection = std::pin::pin!(connection);
     loop {
-        // While a request is being answered there is no deadline here (the request timeout is the
-        // app's); look again after the shorter of the two waits.
-        let wake = clock
-            .deadline(limits)
-            .unwrap_or_else(|| Instant::now() + limits.header_read_timeout.min(limits.keep_alive_timeout));
+        // While a request is being answered and its writes flow there is no deadline here (the
+        // request timeout is the app's); look again after the shortest wait, or when a write stalls.
+        let wake = clock.deadline(limits).unwrap_or_else(|| {
+            Instant::now()
+                + limits
+                    .header_read_timeout
+                    .min(limits.keep_alive_timeout)
+                    .min(limits.write_timeout)
+        });
         tokio::select! {
             outcome = &mut connection => {
                 if let Err(error) = outcome {
@@ -147,6 +244,7 @@ async fn drive(
                     return;
                 }
             }
+            () = clock.write_stalled.notified() => {}
         }
     }
 }
@@ -162,6 +260,9 @@ const READING_HEAD: u8 = 0;
 const ANSWERING: u8 = 1;
 const IDLE: u8 = 2;
 
+/// `write_blocked_ms` when writes flow.
+const NOT_BLOCKED: u64 = u64::MAX;
+
 /// Where a connection is in its life and since when, shared by its socket, its service and its
 /// watchdog.
 struct ConnectionClock {
@@ -169,6 +270,14 @@ struct ConnectionClock {
     phase: AtomicU8,
     /// Milliseconds after `epoch` at which the phase began.
     since_ms: AtomicU64,
+    /// Milliseconds after `epoch` since which a write has been waiting for the client to read, or
+    /// [`NOT_BLOCKED`].
+    write_blocked_ms: AtomicU64,
+    /// Wakes the watchdog when a write starts waiting (its deadline moves closer).
+    write_stalled: Notify,
+    /// Where the requests' heads are in the bytes read. The socket, the service and the answer's
+    /// body all run in the connection's task: the lock is never contended.
+    framing: Mutex<Framing>,
 }
 
 impl ConnectionClock {
@@ -178,13 +287,49 @@ impl ConnectionClock {
             epoch: Instant::now(),
             phase: AtomicU8::new(READING_HEAD),
             since_ms: AtomicU64::new(0),
+            write_blocked_ms: AtomicU64::new(NOT_BLOCKED),
+            write_stalled: Notify::new(),
+            framing: Mutex::new(Framing::default()),
         }
     }
 
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
     fn enter(&self, phase: u8) {
-        let now = self.epoch.elapsed().as_millis() as u64;
-        self.since_ms.store(now, Ordering::Relaxed);
+        self.since_ms.store(self.now_ms(), Ordering::Relaxed);
         self.phase.store(phase, Ordering::Release);
+    }
+
+    fn framing(&self) -> std::sync::MutexGuard<'_, Framing> {
+        self.framing.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A request's head was parsed; its body has this many bytes (`None`: chunked).
+    fn head_parsed(&self, body_bytes: Option<u64>) {
+        self.enter(ANSWERING);
+        self.framing().head_parsed(body_bytes);
+    }
+
+    /// The answer was written (or abandoned): the connection waits for the next head — which may
+    /// already have begun in bytes read with this request.
+    fn answered(&self) {
+        let next_head_begun = self.framing().next_head_begun();
+        self.enter(if next_head_begun { READING_HEAD } else { IDLE });
+    }
+
+    fn write_blocked(&self) {
+        if self.write_blocked_ms.load(Ordering::Relaxed) == NOT_BLOCKED {
+            self.write_blocked_ms.store(self.now_ms(), Ordering::Relaxed);
+            self.write_stalled.notify_one();
+        }
+    }
+
+    fn write_progressed(&self) {
+        if self.write_blocked_ms.load(Ordering::Relaxed) != NOT_BLOCKED {
+            self.write_blocked_ms.store(NOT_BLOCKED, Ordering::Relaxed);
+        }
     }
 
     /// Bytes arrived: on an idle connection they start a request's head.
@@ -195,16 +340,26 @@ impl ConnectionClock {
     }
 
     fn deadline(&self, limits: ConnectionLimits) -> Option<Instant> {
-        let wait = match self.phase.load(Ordering::Acquire) {
-            READING_HEAD => limits.header_read_timeout,
-            IDLE => limits.keep_alive_timeout,
-            _ => return None,
+        let phase = match self.phase.load(Ordering::Acquire) {
+            READING_HEAD => Some(limits.header_read_timeout),
+            IDLE => Some(limits.keep_alive_timeout),
+            _ => None,
+        }
+        .map(|wait| self.epoch + Duration::from_millis(self.since_ms.load(Ordering::Relaxed)) + wait);
+        let write = match self.write_blocked_ms.load(Ordering::Relaxed) {
+            NOT_BLOCKED => None,
+            since => Some(self.epoch + Duration::from_millis(since) + limits.write_timeout),
         };
-        let since = self.epoch + Duration::from_millis(self.since_ms.load(Ordering::Relaxed));
-        Some(since + wait)
+        match (phase, write) {
+            (Some(phase), Some(write)) => Some(phase.min(write)),
+            (phase, write) => phase.or(write),
+        }
     }
 
     fn phase_name(&self) -> &'static str {
+        if self.write_blocked_ms.load(Ordering::Relaxed) != NOT_BLOCKED {
+            return "writing to a client that does not read";
+        }
         match self.phase.load(Ordering::Acquire) {
             READING_HEAD => "reading request headers",
             IDLE => "idle keep-alive",
@@ -213,18 +368,163 @@ impl ConnectionClock {
     }
 }
 
-/// The socket, telling the clock when bytes arrive.
+/// A request's bytes could be saved for later before the service saw its head: more than this and
+/// the connection's framing is no longer followed.
+const MAX_STASH: usize = 2 * READ_BUFFER_BYTES;
+
+/// Follows the bytes read far enough to know whether the next request's head has begun when an
+/// answer ends (hyper keeps what it read ahead in its own buffer, out of sight). Heads end at an
+/// empty line (`\r\n` or `\n`, as httparse reads them); bodies are skipped by the length the
+/// service learns from the parsed head. After a chunked body the framing is lost for the rest of
+/// the connection, and every wait for a head is then held to the header deadline (the stricter).
+#[derive(Default)]
+enum Framing {
+    /// Waiting for a head: nothing of it (leading empty lines aside) has arrived.
+    #[default]
+    Fresh,
+    /// In a head; `line` is where in its line the scan is.
+    Head {
+        line: LineScan,
+    },
+    /// The head ended; what was read after it (body, maybe the next head) waits for its length.
+    Parsed {
+        after: Vec<u8>,
+    },
+    /// In a body of which this many bytes are still to come.
+    Body {
+        left: u64,
+    },
+    Lost,
+}
+
+#[derive(Clone, Copy)]
+enum LineScan {
+    InLine,
+    InLineCr,
+    LineStart,
+    LineStartCr,
+}
+
+impl Framing {
+    fn read(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            match self {
+                Framing::Fresh => {
+                    // Empty lines before a request line are skipped, as httparse does.
+                    let Some(start) = bytes.iter().position(|b| *b != b'\r' && *b != b'\n') else {
+                        return;
+                    };
+                    bytes = &bytes[start..];
+                    *self = Framing::Head { line: LineScan::InLine };
+                }
+                Framing::Head { line } => {
+                    let mut end = None;
+                    for (at, byte) in bytes.iter().enumerate() {
+                        *line = match (*line, *byte) {
+                            (LineScan::InLine | LineScan::InLineCr, b'\n') => LineScan::LineStart,
+                            (LineScan::InLine, b'\r') => LineScan::InLineCr,
+                            (LineScan::LineStart, b'\r') => LineScan::LineStartCr,
+                            (LineScan::LineStart | LineScan::LineStartCr, b'\n') => {
+                                end = Some(at + 1);
+                                break;
+                            }
+                            _ => LineScan::InLine,
+                        };
+                    }
+                    let Some(end) = end else { return };
+                    *self = Framing::Parsed { after: Vec::new() };
+                    bytes = &bytes[end..];
+                }
+                Framing::Parsed { after } => {
+                    if after.len() + bytes.len() > MAX_STASH {
+                        *self = Framing::Lost;
+                    } else {
+                        after.extend_from_slice(bytes);
+                    }
+                    return;
+                }
+                Framing::Body { left } => {
+                    let skip = (*left).min(bytes.len() as u64);
+                    *left -= skip;
+                    bytes = &bytes[skip as usize..];
+                    if *left == 0 {
+                        *self = Framing::Fresh;
+                    }
+                }
+                Framing::Lost => return,
+            }
+        }
+    }
+
+    fn head_parsed(&mut self, body_bytes: Option<u64>) {
+        let after = match (std::mem::take(self), body_bytes) {
+            (Framing::Parsed { after }, Some(body)) => {
+                *self = Framing::Body { left: body };
+                after
+            }
+            // Chunked, or a head hyper found where this scan did not.
+            _ => {
+                *self = Framing::Lost;
+                return;
+            }
+        };
+        if let Framing::Body { left: 0 } = self {
+            *self = Framing::Fresh;
+        }
+        self.read(&after);
+    }
+
+    fn next_head_begun(&self) -> bool {
+        match self {
+            Framing::Fresh => false,
+            // A body not read to its end: hyper drains it or closes; the client owes those bytes.
+            Framing::Head { .. } | Framing::Parsed { .. } | Framing::Body { .. } | Framing::Lost => true,
+        }
+    }
+}
+
+/// The socket, telling the clock when bytes arrive. `read_first` (the first head, read before
+/// hyper took the connection) is read before the socket.
 struct ClockedIo {
     inner: TcpStream,
+    read_first: Vec<u8>,
+    read_at: usize,
     clock: Arc<ConnectionClock>,
 }
 
 impl AsyncRead for ClockedIo {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
+        if self.read_at < self.read_first.len() {
+            let this = &mut *self;
+            let n = buf.remaining().min(this.read_first.len() - this.read_at);
+            let bytes = &this.read_first[this.read_at..this.read_at + n];
+            buf.put_slice(bytes);
+            this.clock.bytes_read();
+            this.clock.framing().read(bytes);
+            this.read_at += n;
+            if this.read_at == this.read_first.len() {
+                this.read_first = Vec::new();
+                this.read_at = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
             self.clock.bytes_read();
+            self.clock.framing().read(&buf.filled()[before..]);
+        }
+        polled
+    }
+}
+
+impl ClockedIo {
+    /// Notes whether a write moved (or the client's socket is full).
+    fn wrote<T>(&self, polled: Poll<io::Result<T>>, moved: impl FnOnce(&T) -> bool) -> Poll<io::Result<T>> {
+        match &polled {
+            Poll::Pending => self.clock.write_blocked(),
+            Poll::Ready(Ok(value)) if moved(value) => self.clock.write_progressed(),
+            Poll::Ready(_) => {}
         }
         polled
     }
@@ -232,7 +532,8 @@ impl AsyncRead for ClockedIo {
 
 impl AsyncWrite for ClockedIo {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.wrote(polled, |n| *n > 0)
     }
 
     fn poll_write_vectored(
@@ -240,7 +541,8 @@ impl AsyncWrite for ClockedIo {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.wrote(polled, |n| *n > 0)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -272,7 +574,8 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
-        self.clock.enter(ANSWERING);
+        self.clock
+            .head_parsed(hyper::body::Body::size_hint(request.body()).exact());
         let mut request = request.map(Body::new);
         request.extensions_mut().insert(ConnectInfo(self.peer));
         let answered = self.answer(request);
@@ -306,7 +609,7 @@ struct ClockedBody {
 
 impl Drop for ClockedBody {
     fn drop(&mut self) {
-        self.clock.enter(IDLE);
+        self.clock.answered();
     }
 }
 
@@ -327,5 +630,61 @@ impl hyper::body::Body for ClockedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The framing after `reads`, with the service told each parsed head's body length in turn.
+    fn follow(reads: &[&[u8]], bodies: &[Option<u64>]) -> Framing {
+        let mut framing = Framing::default();
+        let mut bodies = bodies.iter();
+        for read in reads {
+            framing.read(read);
+            while matches!(framing, Framing::Parsed { .. }) {
+                let Some(body) = bodies.next() else { break };
+                framing.head_parsed(*body);
+            }
+        }
+        framing
+    }
+
+    #[test]
+    fn the_next_head_is_seen_to_begin_wherever_the_reads_split_the_bytes() {
+        let get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".as_slice();
+        let post = b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello".as_slice();
+        let half = b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: ".as_slice();
+        // One request, nothing after it: idle.
+        assert!(!follow(&[get], &[Some(0)]).next_head_begun());
+        // A half head pipelined behind a whole request, in one read or split anywhere.
+        let stream = [post, half].concat();
+        for split in 0..stream.len() {
+            let (a, b) = stream.split_at(split);
+            assert!(follow(&[a, b], &[Some(5)]).next_head_begun(), "split at {split}");
+        }
+        // Whole requests only, split anywhere: idle after the last.
+        let stream = [get, post, get].concat();
+        for split in 0..stream.len() {
+            let (a, b) = stream.split_at(split);
+            assert!(
+                !follow(&[a, b], &[Some(0), Some(5), Some(0)]).next_head_begun(),
+                "split at {split}"
+            );
+        }
+        // Bare `\n` line ends, and the empty lines some clients send after a body.
+        let lf = b"GET / HTTP/1.1\nHost: a\n\n\r\n".as_slice();
+        assert!(!follow(&[lf], &[Some(0)]).next_head_begun());
+        // A body still owed when the answer ends.
+        assert!(follow(&[b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nhel"], &[Some(9)]).next_head_begun());
+    }
+
+    #[test]
+    fn after_a_chunked_body_every_wait_is_held_to_the_header_deadline() {
+        let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".as_slice();
+        let framing = follow(&[chunked], &[None]);
+        assert!(matches!(framing, Framing::Lost));
+        assert!(framing.next_head_begun());
     }
 }

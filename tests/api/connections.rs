@@ -56,6 +56,39 @@ async fn read_response(stream: &mut TcpStream) -> String {
     }
 }
 
+/// Reads `count` whole responses (each with a Content-Length) that may arrive in any pieces.
+async fn read_responses(stream: &mut TcpStream, count: usize) -> Vec<String> {
+    let mut received = Vec::new();
+    let mut answers = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while answers.len() < count {
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if received.len() >= end + 4 + length {
+                answers.push(text[..end + 4 + length].to_owned());
+                received.drain(..end + 4 + length);
+                continue;
+            }
+        }
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer))
+            .await
+            .expect("a response within 5 s")
+            .expect("read");
+        assert!(n > 0, "connection closed before {count} whole responses");
+        received.extend_from_slice(&buffer[..n]);
+    }
+    answers
+}
+
 async fn connect(app: &TestApp) -> TcpStream {
     TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect")
 }
@@ -181,4 +214,86 @@ async fn a_request_still_unanswered_at_the_request_timeout_is_a_json_503() {
     );
     // The server goes on serving.
     assert_eq!(app.health_live().await.status(), StatusCode::OK);
+}
+
+/// The header deadline runs for a head that has begun, however its bytes came: here in the same
+/// write as a whole request before it (pipelining), so no byte arrives after the answer.
+#[tokio::test]
+async fn a_half_sent_head_pipelined_after_a_whole_request_gets_the_header_deadline() {
+    let app = TestApp::builder(Backend::Sqlite)
+        .env("HEADER_READ_TIMEOUT_SECS", "1")
+        .env("KEEP_ALIVE_TIMEOUT_SECS", "30")
+        .spawn()
+        .await;
+    let whole = "GET /api/health/live HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let half = "GET /api/health/live HTTP/1.1\r\nHost: localhost\r\nX-Slow: ";
+    let with_body = "POST /api/health/live HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello";
+    for first in [whole, with_body] {
+        let mut stream = connect(&app).await;
+        stream
+            .write_all(format!("{first}{half}").as_bytes())
+            .await
+            .expect("write");
+        let answer = read_response(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+        let closed = closed_within(&mut stream, Duration::from_secs(6)).await;
+        let Some((after, _)) = closed else {
+            panic!("a pipelined half-sent head held its connection past the header deadline ({first:?})")
+        };
+        assert!(after < Duration::from_secs(3), "closed after {after:?}");
+    }
+}
+
+/// Whole requests pipelined in one write are all answered, and the connection then waits for the
+/// next one for the keep-alive timeout, not the header deadline.
+#[tokio::test]
+async fn whole_pipelined_requests_leave_the_connection_idle_under_the_keep_alive_timeout() {
+    let app = TestApp::builder(Backend::Sqlite)
+        .env("HEADER_READ_TIMEOUT_SECS", "1")
+        .env("KEEP_ALIVE_TIMEOUT_SECS", "30")
+        .spawn()
+        .await;
+    let request = "GET /api/health/live HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let with_body = "POST /api/health/live HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello";
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(format!("{request}{with_body}{request}").as_bytes())
+        .await
+        .expect("write");
+    let answers = read_responses(&mut stream, 3).await;
+    assert!(answers.iter().all(|a| a.starts_with("HTTP/1.1 ")), "{answers:?}");
+    // Idle for longer than the header deadline: still open.
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    stream.write_all(request.as_bytes()).await.expect("write");
+    assert!(read_response(&mut stream).await.starts_with("HTTP/1.1 200"));
+}
+
+/// Beyond `MAX_CONNECTIONS` open connections the server stops accepting: a further client waits
+/// (in the kernel's backlog, costing the server nothing) until one of the open ones closes.
+#[tokio::test]
+async fn connections_over_max_connections_wait_until_one_closes() {
+    let app = TestApp::builder(Backend::Sqlite)
+        .env("MAX_CONNECTIONS", "2")
+        .env("HEADER_READ_TIMEOUT_SECS", "30")
+        .spawn()
+        .await;
+    let request = b"GET /api/health/live HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        let mut stream = connect(&app).await;
+        stream.write_all(request).await.expect("write");
+        assert!(read_response(&mut stream).await.starts_with("HTTP/1.1 200"));
+        open.push(stream);
+    }
+    let mut third = connect(&app).await;
+    third.write_all(request).await.expect("write");
+    let mut buffer = [0u8; 64];
+    let early = tokio::time::timeout(Duration::from_millis(1500), third.read(&mut buffer)).await;
+    assert!(
+        early.is_err(),
+        "a connection over MAX_CONNECTIONS was served: {early:?}"
+    );
+    drop(open.pop());
+    let answer = read_response(&mut third).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }

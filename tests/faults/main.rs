@@ -17,6 +17,7 @@ mod mongo_server;
 mod process;
 
 mod database;
+mod large_bodies;
 mod production_log;
 mod redis_outage;
 mod sigterm;

@@ -216,3 +216,94 @@ async fn running_out_of_file_descriptors_does_not_end_the_server() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// An export of about 8.5 MB: 2,000 days with every text field at its longest, more than the
+/// socket buffers on both ends hold.
+fn large_export_document() -> serde_json::Value {
+    let start = chrono::NaiveDate::from_ymd_opt(2000, 1, 1).expect("date");
+    let entries: Vec<serde_json::Value> = (0..2_000)
+        .map(|n| {
+            let food: Vec<serde_json::Value> = (0..10)
+                .map(|i| serde_json::json!({"meal": "lunch", "food": format!("{i} {}", "f".repeat(190)), "calories": 100}))
+                .collect();
+            let symptoms: Vec<String> = (0..10).map(|i| format!("{i} {}", "s".repeat(90))).collect();
+            serde_json::json!({
+                "date": (start + chrono::Days::new(n)).format("%Y-%m-%d").to_string(),
+                "calories": 2100, "sleep": 7.5, "workouts": true, "steps": n, "mood": "good",
+                "foodIntake": food, "symptoms": symptoms, "notes": "n".repeat(1_000),
+            })
+        })
+        .collect();
+    serde_json::json!({"format": "healthtracker-export", "version": 1, "entries": entries})
+}
+
+/// A client that asks for its export and stops reading: the server closes the connection once its
+/// writes made no progress for `WRITE_TIMEOUT_SECS`, and SIGTERM does not wait for it (the grace
+/// period is 45 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_an_export_is_closed_at_the_write_timeout_and_does_not_delay_shutdown() {
+    install_crypto_provider();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut server = ServerProcess::start(
+        dir.path(),
+        &dir.path().join("ht.db"),
+        &[("WRITE_TIMEOUT_SECS", "2"), ("REQUEST_TIMEOUT_SECS", "120")],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let registered: serde_json::Value = client
+        .post(server.url("/api/auth/register"))
+        .json(&serde_json::json!({"name": "Slow Reader", "email": format!("slow-{}@example.com", crate::helpers::hex_id()), "password": crate::helpers::PASSWORD}))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("register body");
+    let token = registered["accessToken"].as_str().expect("token").to_owned();
+    let document = serde_json::to_vec(&large_export_document()).expect("document");
+    let imported = client
+        .post(server.url("/api/import"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(document)
+        .send()
+        .await
+        .expect("import");
+    assert_eq!(imported.status(), 200, "{:?}", imported.text().await);
+
+    // A small receive buffer, and no reading: the server's writes stop making progress.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("receive buffer");
+    let mut stream = socket
+        .connect(([127, 0, 0, 1], server.port).into())
+        .await
+        .expect("connect");
+    let request =
+        format!("GET /api/export?format=json HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stopping = Instant::now();
+    server.sigterm();
+    let status = server.wait(Duration::from_secs(15)).await;
+    let stopped_in = stopping.elapsed();
+    // What the server sent before it gave up: not the whole export.
+    let mut received = 0usize;
+    let mut buffer = vec![0u8; 64 * 1024];
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => received += n,
+            }
+        }
+    })
+    .await;
+    println!(
+        "FIGURES stalled export reader: server exited {stopped_in:.2?} after SIGTERM ({status}); the reader got {received} bytes"
+    );
+    assert!(status.success(), "{status}; log:\n{}", server.log_tail());
+    assert!(ended.is_ok(), "the connection was still open");
+    assert!(received < 8_000_000, "the whole export was sent ({received} bytes)");
+    assert!(stopped_in < Duration::from_secs(8), "shutdown waited {stopped_in:?}");
+}
