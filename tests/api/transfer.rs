@@ -53,6 +53,7 @@ struct Installation {
     logged_out_access: String,
     alice_entries: Value,
     bob_entries: Value,
+    alice_goals: Value,
 }
 
 async fn entries_of(app: &TestApp, access: &str) -> Value {
@@ -75,6 +76,15 @@ async fn populate(app: &TestApp) -> Installation {
         )
         .await;
     }
+    // The body measurements and goals (issue 20) move too.
+    app.created_entry(
+        &alice.access,
+        &json!({"date": "2026-11-03", "weight": 71.4, "restingHeartRate": 55,
+                "bloodPressure": {"systolic": 118, "diastolic": 76}, "activeEnergy": 420}),
+    )
+    .await;
+    let goals = json!({"steps": {"min": 8000}, "weight": {"max": 70}, "sleep": {"min": 7, "max": 9}});
+    json_body(app.put_goals(&alice.access, &goals).await, StatusCode::OK).await;
     app.created_entry(&bob.access, &json!({"date": "2026-10-10", "calories": 1500}))
         .await;
     // An account of the old backend: a bcrypt hash, no time zone.
@@ -114,6 +124,7 @@ async fn populate(app: &TestApp) -> Installation {
     Installation {
         alice_entries: entries_of(app, &alice.access).await,
         bob_entries: entries_of(app, &bob.access).await,
+        alice_goals: json_body(app.goals(&alice.access).await, StatusCode::OK).await["data"].clone(),
         alice,
         bob,
         legacy_email,
@@ -131,6 +142,9 @@ async fn assert_moved(app: &TestApp, before: &Installation, alice_refresh: &str)
     // The access tokens of the source work here: same secret, their login came along.
     assert_eq!(entries_of(app, &before.alice.access).await, before.alice_entries);
     assert_eq!(entries_of(app, &before.bob.access).await, before.bob_entries);
+    let goals = json_body(app.goals(&before.alice.access).await, StatusCode::OK).await;
+    assert_eq!(goals["data"], before.alice_goals, "the goals did not move");
+    assert_ne!(before.alice_goals, json!({}));
     let me = json_body(app.me(&before.alice.access).await, StatusCode::OK).await;
     assert_eq!(me["user"]["timezone"], "Asia/Kolkata", "{me}");
     let refused = app.list_entries(&before.logged_out_access, "").await;
