@@ -316,7 +316,7 @@ impl Storage for SqliteStore {
                         OR (?3 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE id = ?3 AND revoked_at IS NULL)) \
                  FROM users WHERE id = ?2",
             )?
-            .query_row(params![key, user.to_string(), session], |r| {
+            .query_row(params![key, user.0.hex_digits().as_str(), session], |r| {
                 Ok(if r.get::<_, bool>(2)? {
                     TokenStanding::Revoked
                 } else {
