@@ -132,7 +132,8 @@ impl Verified {
     fn get(&self, token: &str, now: i64) -> Option<VerifiedToken> {
         let kept = self.lock();
         let (text, verified) = kept.get(&self.key(token))?;
-        (**text == *token && verified.expires_at.timestamp() >= now - EXPIRY_LEEWAY_SECS as i64).then(|| verified.clone())
+        (**text == *token && verified.expires_at.timestamp() >= now - EXPIRY_LEEWAY_SECS as i64)
+            .then(|| verified.clone())
     }
 
     fn put(&self, token: &str, verified: &VerifiedToken) {
@@ -308,8 +309,12 @@ mod tests {
         let keys = keys("a-secret-that-is-long-enough-for-hs256-0123");
         let user = UserId::new();
         let access = keys.mint(user, TokenKind::Access, Some("login-1"))?.token;
-        let first = keys.verify(&access, TokenKind::Access).map_err(|_| anyhow::anyhow!("refused"))?;
-        let again = keys.verify(&access, TokenKind::Access).map_err(|_| anyhow::anyhow!("refused"))?;
+        let first = keys
+            .verify(&access, TokenKind::Access)
+            .map_err(|_| anyhow::anyhow!("refused"))?;
+        let again = keys
+            .verify(&access, TokenKind::Access)
+            .map_err(|_| anyhow::anyhow!("refused"))?;
         assert_eq!(
             (again.user_id, &again.revocation_key, again.expires_at, &again.session),
             (first.user_id, &first.revocation_key, first.expires_at, &first.session)
@@ -319,7 +324,10 @@ mod tests {
         let exp = first.expires_at.timestamp();
         let leeway = EXPIRY_LEEWAY_SECS as i64;
         assert!(keys.verify_at(&access, TokenKind::Access, exp + leeway).is_ok());
-        assert_eq!(keys.verify_at(&access, TokenKind::Access, exp + leeway + 1).err(), Some(InvalidToken));
+        assert_eq!(
+            keys.verify_at(&access, TokenKind::Access, exp + leeway + 1).err(),
+            Some(InvalidToken)
+        );
         // Not a refresh token because it was verified as an access token.
         assert_eq!(keys.verify(&access, TokenKind::Refresh).err(), Some(InvalidToken));
         // Any change to the text is a token of its own, checked from scratch.

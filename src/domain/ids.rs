@@ -165,7 +165,10 @@ mod tests {
         assert_eq!(id.to_hex(), "507f1f77bcf86cd799439011");
         assert_eq!(id.to_string(), "507f1f77bcf86cd799439011");
         assert_eq!(UserId(id).to_string(), hex::encode(id.bytes()));
-        assert_eq!(serde_json::to_string(&id).ok().as_deref(), Some("\"507f1f77bcf86cd799439011\""));
+        assert_eq!(
+            serde_json::to_string(&id).ok().as_deref(),
+            Some("\"507f1f77bcf86cd799439011\"")
+        );
     }
 
     #[test]
