@@ -128,12 +128,19 @@ impl Verified {
         self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The token as verified before, if it was and has not expired by `now` (seconds).
-    fn get(&self, token: &str, now: i64) -> Option<VerifiedToken> {
+    /// The token as verified before, if it was: refused once expired at `now` (seconds), as
+    /// jsonwebtoken would refuse it.
+    fn get(&self, token: &str, now: i64) -> Option<Result<VerifiedToken, InvalidToken>> {
         let kept = self.lock();
         let (text, verified) = kept.get(&self.key(token))?;
-        (**text == *token && verified.expires_at.timestamp() >= now - EXPIRY_LEEWAY_SECS as i64)
-            .then(|| verified.clone())
+        if **text != *token {
+            return None;
+        }
+        Some(if verified.expires_at.timestamp() >= now - EXPIRY_LEEWAY_SECS as i64 {
+            Ok(verified.clone())
+        } else {
+            Err(InvalidToken)
+        })
     }
 
     fn put(&self, token: &str, verified: &VerifiedToken) {
@@ -214,8 +221,8 @@ impl TokenKeys {
         if expected != TokenKind::Access {
             return self.verify_signed(token, expected);
         }
-        if let Some(verified) = self.verified.get(token, now) {
-            return Ok(verified);
+        if let Some(known) = self.verified.get(token, now) {
+            return known;
         }
         let verified = self.verify_signed(token, expected)?;
         self.verified.put(token, &verified);
