@@ -226,6 +226,19 @@ pub trait EntryStore: Send + Sync {
             .map(Entry::document_json)
             .collect())
     }
+    /// [`Self::list_entry_documents`] written straight into `out`, separated by commas (the items
+    /// of `GET /entries`'s array); returns how many. Backends that keep each document as text
+    /// override it to copy them once, without a `String` per entry.
+    async fn write_entry_documents(&self, user: UserId, range: &EntryRange, out: &mut Vec<u8>) -> StoreResult<usize> {
+        let documents = self.list_entry_documents(user, range).await?;
+        for (i, document) in documents.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(document.as_str().as_bytes());
+        }
+        Ok(documents.len())
+    }
 
     async fn entry_by_id(&self, user: UserId, id: EntryId) -> StoreResult<Option<Entry>>;
 

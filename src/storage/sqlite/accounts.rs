@@ -276,7 +276,7 @@ impl AccountStore for SqliteStore {
                         OR (?3 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE id = ?3 AND revoked_at IS NULL)) \
                  FROM users WHERE id = ?2",
             )?
-            .query_row(params![key, user.to_string(), login], |r| {
+            .query_row(params![key, user.0.hex_digits().as_str(), login], |r| {
                 Ok(if r.get::<_, bool>(2)? {
                     TokenStanding::Revoked
                 } else {

@@ -81,6 +81,46 @@ impl EntryStore for SqliteStore {
         })
     }
 
+    async fn write_entry_documents(&self, user: UserId, range: &EntryRange, out: &mut Vec<u8>) -> StoreResult<usize> {
+        let (from, to) = day_bounds(range);
+        self.read(|c| {
+            // One column per entry in the usual case: its document when it is in the current format;
+            // NULL (then the id, to render it again) otherwise. Each column read through rusqlite
+            // costs ~165 instructions (callgrind), a page of 30 read two per entry before.
+            let mut statement = c.prepare_cached(
+                "SELECT CASE WHEN document_format = ?5 THEN document END, id FROM entries \
+                 WHERE user_id = ?1 AND day >= ?2 AND day <= ?3 ORDER BY day DESC LIMIT ?4",
+            )?;
+            let mut rows = statement.query(params![
+                user.0.hex_digits().as_str(),
+                from,
+                to,
+                range.limit,
+                DocumentJson::format()
+            ])?;
+            let mut count = 0;
+            while let Some(row) = rows.next()? {
+                if count > 0 {
+                    out.push(b',');
+                }
+                // A document in the current format is copied from SQLite's row as it is: only ever
+                // written from a Rust `String` (valid UTF-8), so it is not checked again byte by byte
+                // (~11,000 instructions for a page of 30, counted with callgrind).
+                if let rusqlite::types::ValueRef::Text(text) = row.get_ref(0)? {
+                    out.extend_from_slice(text);
+                } else {
+                    let id: String = row.get(1)?;
+                    let entry = c
+                        .prepare_cached(&select_entries("WHERE id = ?1"))?
+                        .query_row([id], entry_from_row)?;
+                    out.extend_from_slice(entry.document_json().as_str().as_bytes());
+                }
+                count += 1;
+            }
+            Ok(count)
+        })
+    }
+
     async fn entry_by_id(&self, user: UserId, id: EntryId) -> StoreResult<Option<Entry>> {
         self.read(|c| {
             c.prepare_cached(&select_entries("WHERE id = ?1 AND user_id = ?2"))?

@@ -98,7 +98,43 @@ async fn documents_of_another_format_are_rendered_again_never_served_stale() -> 
         );
         let exported = store.entry_documents_after(entry.user, None, 10).await?;
         assert_eq!(exported, vec![(entry.date, entry.document_json())]);
+        // The page GET /entries writes from the row's bytes renders it again too.
+        let mut page = b"[".to_vec();
+        assert_eq!(store.write_entry_documents(entry.user, &range, &mut page).await?, 1);
+        assert_eq!(page, format!("[{}", entry.document_json().as_str()).into_bytes());
     }
+    // The current format's mark on a row that lost its document: rendered, not an empty item.
+    store
+        .write(|c| {
+            c.execute(
+                "UPDATE entries SET document = NULL, document_format = ?1",
+                [DocumentJson::format()],
+            )
+        })
+        .await?;
+    let mut page = Vec::new();
+    assert_eq!(store.write_entry_documents(entry.user, &range, &mut page).await?, 1);
+    assert_eq!(page, entry.document_json().as_str().as_bytes());
+    Ok(())
+}
+
+/// A page of several documents is their bytes joined by commas, newest day first, as stored.
+#[tokio::test]
+async fn a_page_is_the_stored_documents_joined_by_commas() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (store, entry) = store_with_one_entry(dir.path()).await?;
+    let mut next = entry.clone();
+    next.id = EntryId::new();
+    next.date = Day::parse_ymd("2026-11-29").ok_or_else(|| anyhow::anyhow!("a day"))?;
+    store.insert_entry(&next).await?;
+    let range = EntryRange::parse(None, None, None).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut page = Vec::new();
+    assert_eq!(store.write_entry_documents(entry.user, &range, &mut page).await?, 2);
+    let expected = format!("{},{}", next.document_json().as_str(), entry.document_json().as_str());
+    assert_eq!(String::from_utf8(page)?, expected);
+    let mut other = Vec::new();
+    assert_eq!(store.write_entry_documents(UserId::new(), &range, &mut other).await?, 0);
+    assert!(other.is_empty());
     Ok(())
 }
 
