@@ -24,6 +24,7 @@ use crate::state::AppState;
 pub mod account;
 pub mod ai;
 pub mod auth;
+pub mod compression;
 pub mod conditional;
 pub mod docs;
 pub mod entries;

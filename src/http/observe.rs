@@ -300,7 +300,7 @@ where
         // Bodies a parse would turn into many times their size wait for a permit, their bytes still
         // unread (in the kernel's buffers): eight 9 MB imports at once peaked at 1.25 GB.
         let memory_bound = counts_as_large_body(&request);
-        let encoding = super::conditional::preferred_encoding(request.headers());
+        let encoding = super::compression::preferred_encoding(request.headers());
         let path = loggable_path(request.uri().path());
         normalize_path(&mut request);
 
@@ -327,7 +327,7 @@ where
                 Ok(Err(never)) => match never {},
                 Err(_) => ApiError::RequestTimedOut.into_response(),
             };
-            let mut response = super::conditional::compress(response, encoding);
+            let mut response = super::compression::compress(response, encoding);
             finish(&mut response, large_body);
             let status = response.status().as_u16();
             let elapsed = started.elapsed();
