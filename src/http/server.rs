@@ -397,10 +397,11 @@ enum Framing {
     Lost,
 }
 
+/// Where a head's scan stands: inside a line (a `\r` there means nothing), or at a line's start
+/// (after its `\r`): a `\n` there is the empty line that ends the head.
 #[derive(Clone, Copy)]
 enum LineScan {
     InLine,
-    InLineCr,
     LineStart,
     LineStartCr,
 }
@@ -418,19 +419,32 @@ impl Framing {
                     *self = Framing::Head { line: LineScan::InLine };
                 }
                 Framing::Head { line } => {
-                    let mut end = None;
-                    for (at, byte) in bytes.iter().enumerate() {
-                        *line = match (*line, *byte) {
-                            (LineScan::InLine | LineScan::InLineCr, b'\n') => LineScan::LineStart,
-                            (LineScan::InLine, b'\r') => LineScan::InLineCr,
-                            (LineScan::LineStart, b'\r') => LineScan::LineStartCr,
-                            (LineScan::LineStart | LineScan::LineStartCr, b'\n') => {
-                                end = Some(at + 1);
-                                break;
+                    // Inside a line only its `\n` matters (memchr jumps to it: a head is scanned at
+                    // memory speed, not byte by byte); at a line's start, whether it is empty.
+                    let mut at = 0;
+                    let end = loop {
+                        match *line {
+                            LineScan::LineStart | LineScan::LineStartCr => {
+                                let Some(&byte) = bytes.get(at) else { break None };
+                                match (*line, byte) {
+                                    (_, b'\n') => break Some(at + 1),
+                                    (LineScan::LineStart, b'\r') => *line = LineScan::LineStartCr,
+                                    _ => *line = LineScan::InLine,
+                                }
+                                at += 1;
                             }
-                            _ => LineScan::InLine,
-                        };
-                    }
+                            LineScan::InLine => match memchr::memchr(b'\n', &bytes[at..]) {
+                                Some(found) => {
+                                    *line = LineScan::LineStart;
+                                    at += found + 1;
+                                }
+                                None => {
+                                    *line = LineScan::InLine;
+                                    break None;
+                                }
+                            },
+                        }
+                    };
                     let Some(end) = end else { return };
                     *self = Framing::Parsed { after: Vec::new() };
                     bytes = &bytes[end..];
