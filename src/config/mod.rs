@@ -1,6 +1,9 @@
 //! Typed configuration, read once at start-up from the environment (and an optional `.env` file,
-//! loaded by `main`). Every variable is parsed here and nowhere else; an invalid value stops start-up
-//! with a line naming the variable and what it accepts. Secrets are wrapped so they never print.
+//! loaded by `main`). Every variable of README's configuration table is parsed here and nowhere
+//! else; an invalid value stops start-up with a line naming the variable and what it accepts. Two
+//! variables that are not ours are read where they are used: `RUST_LOG` (tracing's own filter
+//! syntax, `telemetry`) and `HOSTNAME` (only to name a job worker, `jobs::worker`). Secrets are
+//! wrapped so they never print.
 //! `sections` has one reader per section below; `reader` collects the problems.
 
 use std::fmt;
