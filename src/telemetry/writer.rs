@@ -1,31 +1,11 @@
-//! Logging: structured JSON lines in production, compact human-readable lines in development.
-//! `LOG_LEVEL` sets our level; `RUST_LOG`, when set, overrides everything (standard filter syntax).
-//!
-//! Every line is appended to one shared buffer ([`LogWriter`]) and a thread of its own writes the
-//! buffer out a few milliseconds later, many lines per `write`: a request never waits for the
-//! terminal or the log file, and costs no channel message, no wake-up of another thread and no
-//! copy of its line (tracing-appender's channel did all three per line: a quarter of the CPU of a
-//! liveness probe, BENCHMARKS.md). A logger never waits for the output (it is often a tokio
-//! worker): while 8 MiB are unwritten — an output that stalls, or a writer thread that could not
-//! start — new lines are dropped and counted, and a WARN line with the count follows once the output
-//! moves again. The guard returned by [`init`] writes what is left when the process ends.
-//!
-//! The per-request access line is the one log line every request writes. In JSON it is formatted
-//! here, directly into the buffer, in the same shape as every other line: tracing's general-purpose
-//! JSON formatter cost ~20% of the CPU of a cheap request. It still obeys the filter.
+//! The log's one shared buffer and the thread that writes it out (see the module above).
 
 use std::io::{BufWriter, Write};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tracing_subscriber::EnvFilter;
-
-use crate::config::LogFormat;
-
-/// Dependencies that are chatty at `info`.
-const QUIET_DEPENDENCIES: &str = "hyper=warn,hyper_util=warn,h2=warn,tower=warn,reqwest=warn,mongodb=warn";
 /// How long lines gather before they are written (unless there are many already).
 const GATHER: Duration = Duration::from_millis(20);
 /// Written at once when this much has gathered.
@@ -33,16 +13,9 @@ const WRITE_AT: usize = 256 * 1024;
 /// Lines are dropped (and counted) while this much is still unwritten (an output that stalls).
 const MAX_UNWRITTEN: usize = 8 * 1024 * 1024;
 
-pub fn filter(level: &str) -> EnvFilter {
-    std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|directives| EnvFilter::try_new(directives).ok())
-        .unwrap_or_else(|| EnvFilter::new(format!("{level},{QUIET_DEPENDENCIES}")))
-}
-
 /// Standard output without Rust's line buffering (the writer thread batches), or the buffered
 /// handle when the descriptor cannot be duplicated.
-fn stdout_writer() -> Box<dyn Write + Send> {
+pub(super) fn stdout_writer() -> Box<dyn Write + Send> {
     match std::io::stdout().as_fd().try_clone_to_owned() {
         Ok(fd) => Box::new(BufWriter::with_capacity(64 * 1024, std::fs::File::from(fd))),
         Err(_) => Box::new(std::io::stdout()),
@@ -70,6 +43,21 @@ struct Pending {
 pub struct LogWriter(Arc<Shared>);
 
 impl LogWriter {
+    pub(super) fn new(json: bool) -> Self {
+        LogWriter(Arc::new(Shared {
+            pending: Mutex::new(Pending::default()),
+            changed: Condvar::new(),
+            dropped: AtomicU64::new(0),
+            json,
+        }))
+    }
+
+    /// Asks the writer thread to write what is left and stop.
+    pub(super) fn close(&self) {
+        self.pending().closed = true;
+        self.0.changed.notify_all();
+    }
+
     fn pending(&self) -> MutexGuard<'_, Pending> {
         // A logger that panicked mid-line leaves at worst a torn line; keep logging.
         self.0.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -78,7 +66,7 @@ impl LogWriter {
     /// Appends what `line` writes, as one piece; or, while [`MAX_UNWRITTEN`] bytes wait for an output
     /// that does not keep up (or a writer thread that never started), drops it and counts it: a
     /// logger never waits for the output (it may be a tokio worker).
-    fn append(&self, line: impl FnOnce(&mut Vec<u8>)) {
+    pub(super) fn append(&self, line: impl FnOnce(&mut Vec<u8>)) {
         let mut pending = self.pending();
         if pending.lines.len() >= MAX_UNWRITTEN {
             drop(pending);
@@ -93,7 +81,7 @@ impl LogWriter {
         }
     }
 
-    fn run(self, mut out: Box<dyn Write + Send>) {
+    pub(super) fn run(self, mut out: Box<dyn Write + Send>) {
         let mut batch = Vec::new();
         loop {
             {
@@ -167,264 +155,10 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
     }
 }
 
-/// Writes what is left and stops the writer thread when dropped (at the end of `main`).
-pub struct LogGuard {
-    writer: LogWriter,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for LogGuard {
-    fn drop(&mut self) {
-        self.writer.pending().closed = true;
-        self.writer.0.changed.notify_all();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Installs the global subscriber; keep the guard alive for as long as logs should be written. A
-/// second call (tests) installs nothing and returns `None`.
-pub fn init(level: &str, format: LogFormat) -> Option<LogGuard> {
-    let writer = LogWriter(Arc::new(Shared {
-        pending: Mutex::new(Pending::default()),
-        changed: Condvar::new(),
-        dropped: AtomicU64::new(0),
-        json: format == LogFormat::Json,
-    }));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter(level))
-        .with_writer(writer.clone());
-    let installed = match format {
-        // A handler's own log lines carry the request's span (its `request_id`).
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .fmt_fields(JsonSpanFields)
-            .try_init(),
-        LogFormat::Pretty => builder
-            .compact()
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .try_init(),
-    };
-    installed.ok()?;
-    if format == LogFormat::Json {
-        let _ = JSON_ACCESS_LOG.set(writer.clone());
-    }
-    let thread = {
-        let writer = writer.clone();
-        let out = stdout_writer();
-        let spawned = std::thread::Builder::new()
-            .name("log-writer".to_owned())
-            .spawn(move || writer.run(out));
-        if let Err(error) = &spawned {
-            // Loggers then drop their lines once the buffer is full (they never wait).
-            eprintln!("cannot start the log writer thread ({error}); log lines will be lost");
-        }
-        spawned.ok()
-    };
-    Some(LogGuard { writer, thread })
-}
-
-/// A span's fields as the JSON object the JSON event format embeds (`"span":{…}`), written
-/// directly. Every request opens a span (its `request_id`, for the lines its handler logs), and
-/// tracing's own field formatter builds a map of JSON values for it first: ~2,500 instructions of a
-/// ~47,000-instruction liveness probe, counted with callgrind.
-struct JsonSpanFields;
-
-impl<'writer> tracing_subscriber::fmt::FormatFields<'writer> for JsonSpanFields {
-    fn format_fields<R: tracing_subscriber::field::RecordFields>(
-        &self,
-        mut writer: tracing_subscriber::fmt::format::Writer<'writer>,
-        fields: R,
-    ) -> std::fmt::Result {
-        let mut visitor = JsonObjectVisitor {
-            text: String::with_capacity(64),
-            empty: true,
-        };
-        fields.record(&mut visitor);
-        visitor.text.push('}');
-        if visitor.empty {
-            return Ok(());
-        }
-        writer.write_str(&visitor.text)
-    }
-
-    fn add_fields(
-        &self,
-        current: &'writer mut tracing_subscriber::fmt::FormattedFields<Self>,
-        fields: &tracing::span::Record<'_>,
-    ) -> std::fmt::Result {
-        // Merges into the object already written: `{"a":1}` + b → `{"a":1,"b":2}`.
-        let mut visitor = JsonObjectVisitor {
-            text: current.fields.trim_end_matches('}').to_owned(),
-            empty: current.fields.is_empty(),
-        };
-        fields.record(&mut visitor);
-        visitor.text.push('}');
-        current.fields = if visitor.empty { String::new() } else { visitor.text };
-        Ok(())
-    }
-}
-
-struct JsonObjectVisitor {
-    text: String,
-    empty: bool,
-}
-
-impl JsonObjectVisitor {
-    fn key(&mut self, field: &tracing::field::Field) {
-        self.text.push(if self.empty { '{' } else { ',' });
-        self.empty = false;
-        self.string(field.name());
-        self.text.push(':');
-    }
-
-    fn string(&mut self, value: &str) {
-        #[allow(clippy::expect_used)]
-        let quoted = serde_json::to_string(value).expect("a string always serializes");
-        self.text.push_str(&quoted);
-    }
-}
-
-impl tracing::field::Visit for JsonObjectVisitor {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        self.key(field);
-        self.string(value);
-    }
-
-    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
-        self.key(field);
-        self.text.push_str(&value.to_string());
-    }
-
-    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
-        self.key(field);
-        self.text.push_str(&value.to_string());
-    }
-
-    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
-        self.key(field);
-        self.text.push_str(if value { "true" } else { "false" });
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.key(field);
-        self.string(&format!("{value:?}"));
-    }
-}
-
-/// Where JSON access lines go, once `init` installed JSON logging.
-static JSON_ACCESS_LOG: OnceLock<LogWriter> = OnceLock::new();
-
-/// One request's access line.
-pub struct AccessLine<'a> {
-    /// A 5xx: logged at ERROR, the others at INFO.
-    pub error: bool,
-    pub request_id: &'a str,
-    pub method: &'a str,
-    pub path: &'a str,
-    pub status: u16,
-    pub latency_ms: f64,
-    pub user_id: Option<&'a str>,
-}
-
-/// Writes the access line as JSON when JSON logging is installed and the filter lets it through;
-/// `false` when the caller should log it through `tracing` instead.
-pub fn write_access_line(line: &AccessLine<'_>) -> bool {
-    let Some(writer) = JSON_ACCESS_LOG.get() else {
-        return false;
-    };
-    let enabled = if line.error {
-        tracing::enabled!(target: "http", tracing::Level::ERROR)
-    } else {
-        tracing::enabled!(target: "http", tracing::Level::INFO)
-    };
-    if enabled {
-        let now = chrono::Utc::now();
-        writer.append(|lines| {
-            format_access_line(line, now, lines);
-            lines.push(b'\n');
-        });
-    }
-    true
-}
-
-/// The JSON access line, written into `out` (no allocation of its own).
-fn format_access_line(line: &AccessLine<'_>, now: chrono::DateTime<chrono::Utc>, out: &mut Vec<u8>) {
-    use chrono::{Datelike, Timelike};
-    // Writing into a Vec cannot fail; serde_json quotes and escapes the strings.
-    let quoted = |out: &mut Vec<u8>, s: &str| {
-        let _ = serde_json::to_writer(&mut *out, s);
-    };
-    let _ = write!(
-        out,
-        r#"{{"timestamp":"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z","level":"{}""#,
-        now.year(),
-        now.month(),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second(),
-        now.timestamp_subsec_micros().min(999_999),
-        if line.error { "ERROR" } else { "INFO" }
-    );
-    out.extend_from_slice(br#","message":"request","target":"http","request_id":"#);
-    quoted(out, line.request_id);
-    out.extend_from_slice(br#","method":"#);
-    quoted(out, line.method);
-    out.extend_from_slice(br#","path":"#);
-    quoted(out, line.path);
-    let _ = write!(out, r#","status":{},"latency_ms":"#, line.status);
-    let _ = serde_json::to_writer(&mut *out, &line.latency_ms);
-    if let Some(user_id) = line.user_id {
-        out.extend_from_slice(br#","user_id":"#);
-        quoted(out, user_id);
-    }
-    out.push(b'}');
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::LogGuard;
     use super::*;
-
-    #[test]
-    fn access_lines_are_json_objects() {
-        let line = AccessLine {
-            error: false,
-            request_id: "abc\"123",
-            method: "GET",
-            path: "/api/entries/\u{1b}[31m",
-            status: 200,
-            latency_ms: 1.25,
-            user_id: Some("6745c0ffee0ddba11deadbee"),
-        };
-        let mut text = Vec::new();
-        format_access_line(&line, chrono::Utc::now(), &mut text);
-        let parsed: serde_json::Value = serde_json::from_slice(&text).expect("valid JSON");
-        assert_eq!(parsed["level"], "INFO");
-        assert_eq!(parsed["message"], "request");
-        assert_eq!(parsed["request_id"], "abc\"123");
-        assert_eq!(parsed["path"], "/api/entries/\u{1b}[31m");
-        assert_eq!(parsed["status"], 200);
-        assert_eq!(parsed["latency_ms"], 1.25);
-        assert_eq!(parsed["user_id"], "6745c0ffee0ddba11deadbee");
-        let mut anonymous = Vec::new();
-        format_access_line(
-            &AccessLine {
-                user_id: None,
-                error: true,
-                ..line
-            },
-            chrono::Utc::now(),
-            &mut anonymous,
-        );
-        let parsed: serde_json::Value = serde_json::from_slice(&anonymous).expect("valid JSON");
-        assert_eq!(parsed["level"], "ERROR");
-        assert!(parsed.get("user_id").is_none());
-    }
 
     #[test]
     fn every_line_reaches_the_output_whole_and_in_order() {
@@ -473,12 +207,7 @@ mod tests {
     }
 
     fn new_writer() -> LogWriter {
-        LogWriter(Arc::new(Shared {
-            pending: Mutex::new(Pending::default()),
-            changed: Condvar::new(),
-            dropped: AtomicU64::new(0),
-            json: true,
-        }))
+        LogWriter::new(true)
     }
 
     /// Runs `log` on a thread of its own; `Some(elapsed)` if it returned within `patience`, `None`
