@@ -53,27 +53,21 @@ pub struct ObserveState {
     pub templates: Arc<RouteTemplates>,
 }
 
-/// Whether the request declares a body too big to be discarded cheaply if left unread.
-fn declares_large_body(request: &Request) -> bool {
-    const CHEAP_TO_DISCARD: u64 = 64 * 1024;
-    let headers = request.headers();
-    headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .is_some_and(|length| length > CHEAP_TO_DISCARD)
-}
+/// A body this big is not discarded cheaply if left unread (the answer then closes the connection).
+const CHEAP_TO_DISCARD: u64 = 64 * 1024;
 
-/// A body over [`LARGE_BODY_BYTES`](crate::config::LARGE_BODY_BYTES), or one of unknown length.
-fn counts_as_large_body(request: &Request) -> bool {
+/// The body length the request declares, read once: `u64::MAX` when it is unknown (chunked), 0
+/// without a body.
+fn declared_body_length(request: &Request) -> u64 {
     let headers = request.headers();
-    headers.contains_key(header::TRANSFER_ENCODING)
-        || headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .is_some_and(|length| length > crate::config::LARGE_BODY_BYTES)
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        return u64::MAX;
+    }
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
 }
 
 /// Keeps the in-flight gauge right even when the client goes away mid-request.
@@ -138,10 +132,11 @@ where
         request.extensions_mut().insert(context.clone());
         let method = request.method().clone();
         let route = state.templates.label(request.uri().path());
-        let large_body = declares_large_body(&request);
+        let body_length = declared_body_length(&request);
+        let large_body = body_length > CHEAP_TO_DISCARD;
         // Bodies a parse would turn into many times their size wait for a permit, their bytes still
-        // unread (in the kernel's buffers): eight 9 MB imports at once peaked at 1.25 GB.
-        let memory_bound = counts_as_large_body(&request);
+        // unread (in the kernel's buffers): over LARGE_BODY_BYTES, or of unknown length (BENCHMARKS.md).
+        let memory_bound = body_length > crate::config::LARGE_BODY_BYTES;
         let encoding = super::compression::preferred_encoding(request.headers());
         let path = loggable_path(request.uri().path());
         normalize_path(&mut request);
