@@ -8,6 +8,7 @@ mod account;
 mod login;
 mod logins;
 pub mod password;
+pub mod scopes;
 pub mod tokens;
 
 pub use self::login::LoginThrottle;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use self::password::PasswordHasher;
+use self::scopes::Access;
 use self::tokens::{MintedToken, TokenKeys, TokenKind, VerifiedToken};
 use crate::domain::ids::UserId;
 use crate::domain::timezone::TimeZone;
@@ -87,6 +89,8 @@ pub struct Caller {
     pub timezone: TimeZone,
     /// How many writes the caller's entries have seen (see [`TokenStanding::Valid`]).
     pub entries_version: u64,
+    /// A login's token or a personal token, and so what the caller may do.
+    pub access: Access,
 }
 
 /// How refresh tokens behave (`REFRESH_TOKEN_ROTATION`, `REFRESH_REUSE_INTERVAL_SECS`).
@@ -153,6 +157,7 @@ impl Accounts {
                 token,
                 timezone: timezone.unwrap_or(self.default_timezone),
                 entries_version,
+                access: Access::Login,
             }),
             TokenStanding::Revoked => Err(AuthError::RevokedToken),
             TokenStanding::UnknownUser => Err(AuthError::InvalidToken),

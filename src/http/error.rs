@@ -42,6 +42,9 @@ pub enum ApiError {
     BadRequest(Cow<'static, str>),
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// Authenticated, but not allowed (a personal token outside its scopes, an account route).
+    #[error("{0}")]
+    Forbidden(Cow<'static, str>),
     #[error("{0}")]
     NotFound(&'static str),
     #[error("method not allowed")]
@@ -145,6 +148,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             ApiError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, Cow::Borrowed(*m)),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, Cow::Borrowed(*m)),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed".into()),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, Cow::Borrowed(*m)),
