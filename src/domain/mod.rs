@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod day;
 pub mod entry;
 pub mod export;
+pub mod fhir;
 pub mod goals;
 pub mod ids;
 pub mod numbers;

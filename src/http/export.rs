@@ -29,6 +29,7 @@ use crate::domain::coach::HISTORY_KEEP;
 use crate::domain::day::{Day, format_timestamp};
 use crate::domain::entry::Entry;
 use crate::domain::export::{self, FORMAT, ImportDocument, VERSION, csv_header, csv_row};
+use crate::domain::fhir;
 use crate::domain::ids::UserId;
 use crate::domain::validation::FieldError;
 use crate::state::AppState;
@@ -52,8 +53,9 @@ fn invalid(path: &str, msg: &str, value: Option<&str>) -> ApiError {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ExportQuery {
-    /// `json` (the default: an export document, which `POST /import` takes) or `csv`.
-    #[param(value_type = Option<String>, pattern = "^(json|csv)$")]
+    /// `json` (the default: an export document, which `POST /import` takes), `csv`, or `fhir` (a
+    /// FHIR R4 `Bundle` for a clinician's system).
+    #[param(value_type = Option<String>, pattern = "^(json|csv|fhir)$")]
     format: Option<String>,
 }
 
@@ -61,6 +63,7 @@ struct ExportQuery {
 enum ExportFormat {
     Json,
     Csv,
+    Fhir,
 }
 
 /// Documentation only: the JSON export's shape (it is written as a stream, not from this type).
@@ -86,9 +89,34 @@ pub struct ExportDocumentSchema {
     ai_history: Vec<HistoryView>,
 }
 
+/// Documentation only: the FHIR export's outline (it is written as a stream, not from this type).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = FhirBundle)]
+pub struct FhirBundleSchema {
+    /// `Bundle`
+    resource_type: String,
+    id: String,
+    /// `collection`
+    #[serde(rename = "type")]
+    kind: String,
+    #[schema(format = DateTime)]
+    timestamp: String,
+    /// `{fullUrl, resource}`: the `Patient` first, then the `Observation`s, oldest day first.
+    #[schema(value_type = Vec<Object>)]
+    entry: Vec<serde_json::Value>,
+}
+
 /// All the caller's data as a file: the profile, every entry (oldest day first) and, in JSON, the
 /// conversation with the coach. Streamed:
 /// any size of account takes the same memory.
+///
+/// `fhir`: a FHIR R4 `Bundle` (`collection`, `application/fhir+json`) of one `Patient` (the name and
+/// id, no e-mail) and one `Observation` per recorded value per day (`final`, LOINC-coded, UCUM
+/// units, `effectiveDateTime` the day): steps 41950-7, heart rate 8867-4, resting heart rate
+/// 40443-4, body weight 29463-7, blood pressure 85354-9 (components 8480-6, 8462-4), sleep 93832-4,
+/// calories eaten 9052-2, active energy 41979-6. Water intake is left out (no code for its unit).
 #[utoipa::path(
     get, path = "/export", tag = "data",
     params(ExportQuery),
@@ -97,9 +125,10 @@ pub struct ExportDocumentSchema {
         (status = 200, description = "The export, as an attachment", content(
             (ExportDocumentSchema = "application/json"),
             (String = "text/csv"),
+            (FhirBundleSchema = "application/fhir+json"),
         )),
         (status = 400, description = "An unknown format", body = ErrorBody,
-            example = json!({"status": "error", "message": "format must be json or csv", "details": [{"path": "format", "msg": "format must be json or csv", "value": "xml"}]})),
+            example = json!({"status": "error", "message": "format must be json, csv or fhir", "details": [{"path": "format", "msg": "format must be json, csv or fhir", "value": "xml"}]})),
     )
 )]
 async fn export(
@@ -110,7 +139,8 @@ async fn export(
     let format = match query.format.as_deref() {
         None | Some("json") => ExportFormat::Json,
         Some("csv") => ExportFormat::Csv,
-        Some(other) => return Err(invalid("format", "format must be json or csv", Some(other))),
+        Some("fhir") => ExportFormat::Fhir,
+        Some(other) => return Err(invalid("format", "format must be json, csv or fhir", Some(other))),
     };
     let (user, goals) = tokio::try_join!(
         async { state.accounts.profile(&caller).await.map_err(ApiError::from) },
@@ -134,6 +164,11 @@ async fn export(
             ("application/json", "json", head)
         }
         ExportFormat::Csv => ("text/csv; charset=utf-8", "csv", csv_line(&csv_header())),
+        ExportFormat::Fhir => (
+            "application/fhir+json",
+            "fhir.json",
+            fhir::bundle_head(&user.id.to_string(), user.name.as_str(), &format_timestamp(Utc::now())),
+        ),
     };
     let body = Body::from_stream(pages(Arc::clone(&state.store), user.id, format, head));
     let disposition = format!(
@@ -189,23 +224,29 @@ fn pages(
                 let last_page = page.len() < PAGE as usize;
                 let mut chunk = String::new();
                 for (i, (day, document)) in page.iter().enumerate() {
-                    match format {
+                    let written = match format {
                         ExportFormat::Json => {
                             if !(first && i == 0) {
                                 chunk.push(',');
                             }
                             chunk.push_str(document.as_str());
+                            Ok(())
                         }
-                        ExportFormat::Csv => match csv_row(*day, document.as_str()) {
-                            Ok(row) => chunk.push_str(&csv_line(&row)),
-                            Err(error) => {
-                                return Some((
-                                    Err(StoreError::Other(anyhow::anyhow!("a stored entry document: {error}"))),
-                                    Next::Done,
-                                ));
-                            }
-                        },
+                        ExportFormat::Csv => {
+                            csv_row(*day, document.as_str()).map(|row| chunk.push_str(&csv_line(&row)))
+                        }
+                        ExportFormat::Fhir => fhir::observation_entries(&user.to_string(), *day, document.as_str())
+                            .map(|entries| chunk.push_str(&entries)),
+                    };
+                    if let Err(error) = written {
+                        return Some((
+                            Err(StoreError::Other(anyhow::anyhow!("a stored entry document: {error}"))),
+                            Next::Done,
+                        ));
                     }
+                }
+                if last_page && format == ExportFormat::Fhir {
+                    chunk.push_str(fhir::BUNDLE_TAIL);
                 }
                 if last_page && format == ExportFormat::Json {
                     match store.ai_history(user, HISTORY_KEEP).await {

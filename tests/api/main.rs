@@ -15,6 +15,7 @@ mod days;
 mod docs;
 mod entries;
 mod export;
+mod export_fhir;
 mod frontend;
 mod goals;
 mod health;
