@@ -30,6 +30,8 @@ pub struct AppContext {
     pub auth_limiter: RateLimiter,
     /// AI requests: per user.
     pub ai_limiter: RateLimiter,
+    /// Requests made with a personal access token: per token.
+    pub token_limiter: RateLimiter,
     /// `None` without an API key: the AI routes answer 503.
     pub ai: Option<AiClient>,
     /// `Some` when async jobs are enabled (Redis configured); requests fall back to inline answers
@@ -89,6 +91,12 @@ impl AppState {
                 limits.login_failure_window,
             ),
         };
+        let token_limiter = RateLimiter::new(
+            counters.clone(),
+            "rl:token",
+            u64::from(limits.token_max_requests),
+            limits.token_window,
+        );
         let ai_limiter = RateLimiter::new(
             counters,
             "rl:ai",
@@ -109,6 +117,7 @@ impl AppState {
                 reuse_interval: settings.refresh_reuse_interval,
             },
             settings.default_timezone,
+            clock.clone(),
         );
         Ok(Self(Arc::new(AppContext {
             ai: AiClient::new(&settings.ai, Retries::Configured, Arc::clone(&metrics))?,
@@ -116,6 +125,7 @@ impl AppState {
             accounts,
             auth_limiter,
             ai_limiter,
+            token_limiter,
             jobs,
             redis,
             metrics,

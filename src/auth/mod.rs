@@ -8,6 +8,7 @@ mod account;
 mod login;
 mod logins;
 pub mod password;
+pub mod personal;
 pub mod scopes;
 pub mod tokens;
 
@@ -20,7 +21,8 @@ use std::time::Duration;
 use self::password::PasswordHasher;
 use self::scopes::Access;
 use self::tokens::{MintedToken, TokenKeys, TokenKind, VerifiedToken};
-use crate::domain::ids::UserId;
+use crate::domain::clock::Clock;
+use crate::domain::ids::{PersonalTokenId, UserId};
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::User;
 use crate::ratelimit::RateLimitInfo;
@@ -52,6 +54,8 @@ pub enum AuthError {
     PasswordIncorrect,
     #[error("no such login")]
     UnknownLogin,
+    #[error("no such personal token")]
+    UnknownPersonalToken,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -91,6 +95,8 @@ pub struct Caller {
     pub entries_version: u64,
     /// A login's token or a personal token, and so what the caller may do.
     pub access: Access,
+    /// The personal token used, when it is one (its rate limit is counted by it).
+    pub personal_token: Option<PersonalTokenId>,
 }
 
 /// How refresh tokens behave (`REFRESH_TOKEN_ROTATION`, `REFRESH_REUSE_INTERVAL_SECS`).
@@ -111,6 +117,10 @@ pub struct Accounts {
     refresh: RefreshPolicy,
     /// `DEFAULT_TIMEZONE`: the zone of an account that has not set one.
     default_timezone: TimeZone,
+    /// Personal tokens' expiry and last use (tests stand it where they like).
+    clock: Clock,
+    /// When this instance last wrote each personal token's `lastUsedAt`.
+    last_uses: personal::LastUses,
 }
 
 impl Accounts {
@@ -121,6 +131,7 @@ impl Accounts {
         throttle: LoginThrottle,
         refresh: RefreshPolicy,
         default_timezone: TimeZone,
+        clock: Clock,
     ) -> Self {
         Self {
             store,
@@ -129,6 +140,8 @@ impl Accounts {
             throttle,
             refresh,
             default_timezone,
+            clock,
+            last_uses: personal::LastUses::default(),
         }
     }
 
@@ -139,7 +152,11 @@ impl Accounts {
 
     /// The caller behind an access token: signed by us with plausible times, of the access type, not
     /// logged out, of a login that was not ended, and of a user that exists (one lookup answers all).
+    /// A personal token (`htp_…`) is checked by its own rules ([`personal`]).
     pub async fn authenticate(&self, token: &str) -> AuthResult<Caller> {
+        if token.starts_with(personal::PREFIX) {
+            return self.authenticate_personal(token).await;
+        }
         let token = self
             .tokens
             .verify(token, TokenKind::Access)
@@ -158,6 +175,7 @@ impl Accounts {
                 timezone: timezone.unwrap_or(self.default_timezone),
                 entries_version,
                 access: Access::Login,
+                personal_token: None,
             }),
             TokenStanding::Revoked => Err(AuthError::RevokedToken),
             TokenStanding::UnknownUser => Err(AuthError::InvalidToken),

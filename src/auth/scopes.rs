@@ -71,6 +71,21 @@ impl ScopeSet {
     pub fn iter(self) -> impl Iterator<Item = Scope> {
         Scope::ALL.into_iter().filter(move |scope| self.contains(*scope))
     }
+
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The names, space-separated: how the stores keep a set (readable in the database).
+    pub fn to_names(self) -> String {
+        self.iter().map(Scope::as_str).collect::<Vec<_>>().join(" ")
+    }
+
+    /// The set of the names given (space-separated); a name this build does not know is left out,
+    /// so a token stored by a newer build never gains a scope here.
+    pub fn from_names(names: &str) -> ScopeSet {
+        names.split_ascii_whitespace().filter_map(Scope::parse).collect()
+    }
 }
 
 impl FromIterator<Scope> for ScopeSet {

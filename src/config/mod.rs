@@ -139,6 +139,10 @@ pub struct RateLimitSettings {
     /// Failed logins per e-mail from all addresses per window (distributed guessing).
     pub login_max_failures_per_account: u32,
     pub login_failure_window: Duration,
+    /// Requests per personal access token per window (`TOKEN_RATE_LIMIT_MAX`,
+    /// `TOKEN_RATE_LIMIT_WINDOW_SECS`): a leaked or runaway script's token cannot flood the server.
+    pub token_max_requests: u32,
+    pub token_window: Duration,
 }
 
 /// How long the server waits for slow clients (`HEADER_READ_TIMEOUT_SECS`, `KEEP_ALIVE_TIMEOUT_SECS`,

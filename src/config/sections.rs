@@ -233,6 +233,12 @@ pub(super) fn rate_limits(env: &mut Reader<'_>) -> RateLimitSettings {
             100u32,
             "a positive whole number",
         ),
+        token_max_requests: env.positive("TOKEN_RATE_LIMIT_MAX", 600u32, "a positive whole number"),
+        token_window: Duration::from_secs(env.positive(
+            "TOKEN_RATE_LIMIT_WINDOW_SECS",
+            60u64,
+            "a positive number of seconds",
+        )),
     }
 }
 

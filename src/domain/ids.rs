@@ -147,6 +147,10 @@ typed_id!(
     /// An entry's id.
     EntryId
 );
+typed_id!(
+    /// A personal access token's id (not the token: what lists and revocation name it by).
+    PersonalTokenId
+);
 
 #[cfg(test)]
 mod tests {

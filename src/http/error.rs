@@ -114,6 +114,7 @@ impl From<AuthError> for ApiError {
             AuthError::CurrentPasswordIncorrect => ApiError::BadRequest("Current password is incorrect".into()),
             AuthError::PasswordIncorrect => ApiError::BadRequest("Password is incorrect".into()),
             AuthError::UnknownLogin => ApiError::NotFound("Session not found"),
+            AuthError::UnknownPersonalToken => ApiError::NotFound("Token not found"),
             AuthError::Store(error) => error.into(),
             AuthError::Internal(error) => ApiError::Internal(error),
         }

@@ -4,19 +4,23 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::Value;
 
-use super::error::ApiError;
+use super::error::{ApiError, too_many_requests};
 use super::observe::RequestContext;
+use super::scopes::{ACCOUNT_ONLY_MESSAGE, Rule, access_rule};
+use crate::auth::scopes::Access;
 use crate::auth::{Caller, Client};
 use crate::config::ClientAddress;
 use crate::domain::validation::{FieldError, Problems};
 use crate::state::AppState;
 
-/// The caller, proven by a valid, unrevoked access token in `Authorization: Bearer …`.
+/// The caller, proven by a valid, unrevoked access token in `Authorization: Bearer …`: a login's
+/// access token, or a personal access token whose scopes cover the route (`http::scopes`) and
+/// whose rate limit is not spent.
 pub struct AuthUser(pub Caller);
 
 impl std::ops::Deref for AuthUser {
@@ -44,6 +48,30 @@ impl FromRequestParts<AppState> for AuthUser {
         let caller = state.accounts.authenticate(token).await?;
         if let Some(context) = parts.extensions.get::<RequestContext>() {
             context.set_user(caller.id);
+        }
+        if let Access::Personal { scopes } = caller.access {
+            let template = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str);
+            match template.and_then(|template| access_rule(&parts.method, template)) {
+                Some(Rule::Public | Rule::AuthAny) => {}
+                Some(Rule::Needs(scope)) if scopes.contains(scope) => {}
+                Some(Rule::Needs(scope)) => {
+                    return Err(ApiError::Forbidden(
+                        format!("This token lacks the scope {scope}").into(),
+                    ));
+                }
+                // A route nobody decided is refused like an account route.
+                Some(Rule::AccountOnly) | None => return Err(ApiError::Forbidden(ACCOUNT_ONLY_MESSAGE.into())),
+            }
+            if let Some(id) = caller.personal_token {
+                let decision = state.token_limiter.hit(&id.to_string()).await;
+                if !decision.allowed {
+                    return Err(too_many_requests(
+                        decision,
+                        "Too many requests with this token, please try again later.",
+                        true,
+                    ));
+                }
+            }
         }
         Ok(Self(caller))
     }

@@ -37,8 +37,10 @@ pub mod health;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
+pub mod scopes;
 pub mod server;
 pub mod stats;
+pub mod tokens;
 pub mod web;
 
 /// The application as one service: what `axum::serve` runs.
@@ -55,6 +57,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(auth::routes(state))
         .merge(account::routes())
+        .merge(tokens::routes())
         .merge(entries::routes())
         .merge(stats::routes())
         .merge(goals::routes())

@@ -17,8 +17,11 @@ use crate::domain::user::rules as user;
 use crate::domain::validation::{DecimalRule, IntegerRule, TextRule};
 
 pub const BEARER: &str = "bearerAuth";
+/// A personal access token (`htp_…`), accepted on the routes its scopes cover.
+pub const PERSONAL_TOKEN: &str = "personalToken";
 
-/// The two bearer schemes: access tokens for the API, the metrics token for `/metrics`.
+/// The bearer schemes: access tokens for the API, personal access tokens for the routes their
+/// scopes cover, the metrics token for `/metrics`.
 struct SecuritySchemes;
 
 impl Modify for SecuritySchemes {
@@ -41,6 +44,20 @@ impl Modify for SecuritySchemes {
                     .bearer_format("JWT")
                     .description(Some(
                         "An access token from /auth/register, /auth/login or /auth/refresh",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            PERSONAL_TOKEN,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("htp_…")
+                    .description(Some(
+                        "A personal access token from POST /auth/tokens (`htp_…`): accepted on the routes \
+                         its scopes cover (each such operation names the scope it needs); any other route \
+                         answers 403",
                     ))
                     .build(),
             ),
@@ -115,7 +132,8 @@ request_schema!(
     EntryUpdate,
     GoalsInput,
     ChatRequest,
-    WeeklyReportRequest
+    WeeklyReportRequest,
+    PersonalTokenRequest
 );
 
 /// What an optional field may also be: `""` (an empty form input) or `null`, both meaning "absent".
@@ -190,6 +208,29 @@ fn properties(value: Value) -> serde_json::Map<String, Value> {
         Value::Object(map) => map,
         _ => serde_json::Map::new(),
     }
+}
+
+/// `POST /auth/tokens`, from the rules `NewPersonalToken::parse` applies.
+fn personal_token_request() -> Value {
+    use crate::auth::personal::{DEFAULT_EXPIRES_IN_DAYS, EXPIRES_IN_DAYS, NAME};
+    use crate::auth::scopes::Scope;
+    let scopes: Vec<&str> = Scope::ALL.iter().map(|scope| scope.as_str()).collect();
+    let mut expires = integer(EXPIRES_IN_DAYS, 30);
+    expires["default"] = json!(DEFAULT_EXPIRES_IN_DAYS);
+    object(
+        &["name", "scopes"],
+        properties(json!({
+            "name": text(NAME, "Phone shortcut"),
+            "scopes": {
+                "type": "array", "minItems": 1, "uniqueItems": false,
+                "items": { "type": "string", "enum": scopes },
+                "description": "What the token may do; a route outside them answers 403",
+                "examples": [["entries:read", "entries:write"]]
+            },
+            "expiresInDays": optional(expires),
+        })),
+        "A new personal access token",
+    )
 }
 
 /// The request bodies, from the same rules the parsers apply.
@@ -327,6 +368,7 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
                 "No fields: the report covers the caller's last 7 days",
             ),
         ),
+        ("PersonalTokenRequest", personal_token_request()),
     ]
 }
 
@@ -346,6 +388,7 @@ pub fn document(operations: utoipa::openapi::OpenApi) -> Value {
             schemas.insert(name.to_owned(), schema);
         }
     }
+    super::scopes::document_personal_tokens(&mut doc);
     add_shared_errors(&mut doc);
     doc
 }
@@ -428,6 +471,7 @@ mod tests {
             GoalsInput::name(),
             ChatRequest::name(),
             WeeklyReportRequest::name(),
+            PersonalTokenRequest::name(),
         ] {
             assert!(names.contains(&name.as_ref()), "{name} has no rule-derived schema");
         }

@@ -10,11 +10,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use self::transfer::{CollectionCounts, UserCredentials};
+use crate::auth::scopes::ScopeSet;
 use crate::domain::coach::HistoryMessage;
 use crate::domain::day::Day;
 use crate::domain::entry::{DocumentJson, Entry, EntryChanges, EntryRange};
 use crate::domain::goals::Goals;
-use crate::domain::ids::{EntryId, UserId};
+use crate::domain::ids::{EntryId, PersonalTokenId, UserId};
 use crate::domain::stats::{DayFigures, LoggedDay};
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
@@ -91,6 +92,30 @@ pub struct ImportCounts {
     pub skipped: u64,
 }
 
+/// A personal access token's record (API.md "Personal access tokens"). The token itself is never
+/// stored, only its SHA-256: a copy of the database holds no usable token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PersonalToken {
+    pub id: PersonalTokenId,
+    pub user_id: UserId,
+    pub token_hash: String,
+    pub name: String,
+    pub scopes: ScopeSet,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Moved at most once a minute (see [`AccountStore::touch_personal_token`]).
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A personal token found by its hash, with what a request needs of its user, read by the same
+/// lookup (as [`TokenStanding::Valid`] for an access token).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PersonalTokenStanding {
+    pub token: PersonalToken,
+    pub timezone: Option<TimeZone>,
+    pub entries_version: u64,
+}
+
 /// What the store knows of a correctly signed access token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenStanding {
@@ -153,7 +178,7 @@ pub trait AccountStore: Send + Sync {
     async fn set_goals(&self, user: UserId, goals: &Goals) -> StoreResult<bool>;
 
     /// Deletes the user and everything that is theirs in the database: entries, logins, refresh
-    /// tokens, revoked-token rows (and any other per-user data a backend keeps). `false` when
+    /// tokens, personal tokens, revoked-token rows (and any other per-user data a backend keeps). `false` when
     /// there was no such user.
     async fn delete_user(&self, id: UserId) -> StoreResult<bool>;
 
@@ -197,6 +222,30 @@ pub trait AccountStore: Send + Sync {
     /// Ends one of the user's logins (its refresh tokens too). `false` when the user has no live
     /// login of that id.
     async fn end_user_login(&self, user: UserId, id: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// Records a personal token. `NoSuchUser` when the user is gone (deleted meanwhile).
+    async fn insert_personal_token(&self, token: &PersonalToken) -> StoreResult<()>;
+
+    /// The user's personal tokens that have not expired at `now`, newest first.
+    async fn personal_tokens(&self, user: UserId, now: DateTime<Utc>) -> StoreResult<Vec<PersonalToken>>;
+
+    /// Deletes (revokes) one of the user's personal tokens; `false` when the user has none of that id.
+    async fn delete_personal_token(&self, user: UserId, id: PersonalTokenId) -> StoreResult<bool>;
+
+    /// The personal token of that hash with its user's standing, in one lookup (every request made
+    /// with a personal token asks); `None` when there is none or its user is gone. Expiry is the
+    /// caller's to check.
+    async fn personal_token_standing(&self, token_hash: &str) -> StoreResult<Option<PersonalTokenStanding>>;
+
+    /// Sets the token's `last_used_at` to `at` unless it was set less than `interval` before `at`:
+    /// one conditional update, so several instances together write at most once per interval.
+    /// `true` when it wrote.
+    async fn touch_personal_token(
+        &self,
+        id: PersonalTokenId,
+        at: DateTime<Utc>,
+        interval: chrono::TimeDelta,
+    ) -> StoreResult<bool>;
 
     /// Deletes revocations, logins and refresh tokens that have expired (backends with TTL indexes may do nothing).
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;

@@ -258,6 +258,8 @@ api_test!(
         json_body(app.logout(&session.access, Some(&json!({"refreshToken": session.refresh}))).await, StatusCode::OK).await;
         let login = json_body(app.login(&session.email, PASSWORD).await, StatusCode::OK).await;
         let access = login["accessToken"].as_str().unwrap_or_default().to_owned();
+        let personal = app.created_token(&access, &json!({"name": "script", "scopes": ["entries:read"]})).await;
+        let personal = personal["token"].as_str().unwrap_or_default().to_owned();
 
         assert_error(app.delete_me(&access, "Wrong-password-9").await, StatusCode::BAD_REQUEST, "Password is incorrect").await;
         let missing = app.request(reqwest::Method::DELETE, "/api/auth/me").bearer_auth(&access).send().await.expect("request");
@@ -268,6 +270,7 @@ api_test!(
         let body = json_body(app.delete_me(&access, PASSWORD).await, StatusCode::OK).await;
         assert_eq!(body, json!({"status": "success", "message": "Account deleted"}));
         assert_error(app.list_entries(&access, "").await, StatusCode::UNAUTHORIZED, "Invalid or expired token").await;
+        assert_error(app.list_entries(&personal, "").await, StatusCode::UNAUTHORIZED, "Invalid or expired token").await;
         assert_error(app.login(&session.email, PASSWORD).await, StatusCode::BAD_REQUEST, "Invalid credentials").await;
         assert_error(app.refresh(&json!({"refreshToken": login["refreshToken"]})).await, StatusCode::UNAUTHORIZED, "Invalid or expired refresh token").await;
 
@@ -283,12 +286,20 @@ api_test!(
     }
 );
 
-/// Rows or documents that still name `user` (entries, refresh tokens, logins, revoked tokens).
+/// Rows or documents that still name `user` (entries, refresh tokens, logins, revoked tokens,
+/// personal tokens).
 async fn left_in_database(app: &TestApp, user: &str) -> u64 {
     if let Some(path) = &app.database.sqlite_path {
         let connection = rusqlite::Connection::open(path).expect("open the database");
         let mut left = 0;
-        for table in ["users", "entries", "refresh_sessions", "sessions", "revoked_tokens"] {
+        for table in [
+            "users",
+            "entries",
+            "refresh_sessions",
+            "sessions",
+            "revoked_tokens",
+            "personal_tokens",
+        ] {
             let column = if table == "users" { "id" } else { "user_id" };
             let count: i64 = connection
                 .query_row(
@@ -308,7 +319,13 @@ async fn left_in_database(app: &TestApp, user: &str) -> u64 {
         .count_documents(mongodb::bson::doc! {"_id": id})
         .await
         .expect("count");
-    for collection in ["entries", "refresh_sessions", "sessions", "revoked_tokens"] {
+    for collection in [
+        "entries",
+        "refresh_sessions",
+        "sessions",
+        "revoked_tokens",
+        "personaltokens",
+    ] {
         left += db
             .collection::<mongodb::bson::Document>(collection)
             .count_documents(mongodb::bson::doc! {"user": id})

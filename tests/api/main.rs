@@ -25,6 +25,7 @@ mod metrics;
 mod mongo;
 mod races;
 mod readme;
+mod tokens;
 mod transfer;
 mod trends;
 mod web;

@@ -7,14 +7,17 @@ use mongodb::options::ReturnDocument;
 
 use super::MongoStore;
 use super::documents::{
-    AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, int_field, login_from_doc,
-    refresh_token_from_doc, refresh_token_to_doc, user_from_doc, user_oid, user_projection, user_to_doc,
+    AI_MESSAGES, ENTRIES, PERSONAL_TOKENS, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, int_field,
+    login_from_doc, refresh_token_from_doc, refresh_token_to_doc, user_from_doc, user_oid, user_projection,
+    user_to_doc,
 };
 use crate::domain::goals::Goals;
-use crate::domain::ids::UserId;
+use crate::domain::ids::{PersonalTokenId, UserId};
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
-use crate::storage::{AccountStore, Login, RefreshToken, StoreError, StoreResult, TokenStanding};
+use crate::storage::{
+    AccountStore, Login, PersonalToken, PersonalTokenStanding, RefreshToken, StoreError, StoreResult, TokenStanding,
+};
 
 #[async_trait]
 impl AccountStore for MongoStore {
@@ -103,7 +106,14 @@ impl AccountStore for MongoStore {
         // flight may have landed after the first pass. (One landing later still finds no account
         // when it counts itself, and undoes itself: `undo_for_deleted_user`.)
         let user = doc! {"user": user_oid(id)};
-        let theirs = [ENTRIES, REFRESH_SESSIONS, SESSIONS, REVOKED_TOKENS, AI_MESSAGES];
+        let theirs = [
+            ENTRIES,
+            REFRESH_SESSIONS,
+            SESSIONS,
+            REVOKED_TOKENS,
+            PERSONAL_TOKENS,
+            AI_MESSAGES,
+        ];
         for collection in theirs {
             self.collection(collection)?
                 .delete_many(user.clone())
@@ -340,6 +350,31 @@ impl AccountStore for MongoStore {
         }
         self.revoke_login_documents(id, at).await?;
         Ok(true)
+    }
+
+    async fn insert_personal_token(&self, token: &PersonalToken) -> StoreResult<()> {
+        self.insert_personal_token_doc(token).await
+    }
+
+    async fn personal_tokens(&self, user: UserId, now: DateTime<Utc>) -> StoreResult<Vec<PersonalToken>> {
+        self.personal_token_docs(user, now).await
+    }
+
+    async fn delete_personal_token(&self, user: UserId, id: PersonalTokenId) -> StoreResult<bool> {
+        self.delete_personal_token_doc(user, id).await
+    }
+
+    async fn personal_token_standing(&self, token_hash: &str) -> StoreResult<Option<PersonalTokenStanding>> {
+        self.personal_token_doc_standing(token_hash).await
+    }
+
+    async fn touch_personal_token(
+        &self,
+        id: PersonalTokenId,
+        at: DateTime<Utc>,
+        interval: chrono::TimeDelta,
+    ) -> StoreResult<bool> {
+        self.touch_personal_token_doc(id, at, interval).await
     }
 
     async fn purge_expired(&self, _now: DateTime<Utc>) -> StoreResult<u64> {

@@ -16,7 +16,9 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
 
-use super::documents::{AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, day_of, day_window};
+use super::documents::{
+    AI_MESSAGES, ENTRIES, PERSONAL_TOKENS, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, day_of, day_window,
+};
 use super::errors::{ErrorClass, classify_error, error_code, error_summary};
 use crate::domain::day::{Day, format_timestamp};
 use crate::storage::days_outside::EntryOutsideTheYears;
@@ -62,6 +64,20 @@ fn specs() -> Vec<Spec> {
         spec(SESSIONS, doc! {"expiresAt": 1}, false, true, "expired logins"),
         spec(REVOKED_TOKENS, doc! {"user": 1}, false, false, "account deletion"),
         spec(
+            PERSONAL_TOKENS,
+            doc! {"user": 1},
+            false,
+            false,
+            "a user's personal tokens",
+        ),
+        spec(
+            PERSONAL_TOKENS,
+            doc! {"expiresAt": 1},
+            false,
+            true,
+            "expired personal tokens",
+        ),
+        spec(
             AI_MESSAGES,
             doc! {"user": 1, "createdAt": -1, "_id": -1},
             false,
@@ -69,6 +85,13 @@ fn specs() -> Vec<Spec> {
             "a user's conversation, newest first",
         ),
         spec(USERS, doc! {"email": 1}, true, false, "one account per e-mail"),
+        spec(
+            PERSONAL_TOKENS,
+            doc! {"tokenHash": 1},
+            true,
+            false,
+            "a personal token by its hash",
+        ),
         spec(
             ENTRIES,
             doc! {"user": 1, "date": 1},

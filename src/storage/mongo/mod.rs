@@ -14,6 +14,7 @@ mod errors;
 mod history;
 mod import;
 pub mod indexes;
+mod personal_tokens;
 mod transfer;
 mod trends;
 

@@ -9,10 +9,12 @@ use super::rows::{
     LOGIN_COLUMNS, REFRESH_TOKEN_COLUMNS, USER_COLUMNS, login_from_row, refresh_token_from_row, ts, user_from_row,
 };
 use crate::domain::goals::Goals;
-use crate::domain::ids::UserId;
+use crate::domain::ids::{PersonalTokenId, UserId};
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::{Email, User, UserName};
-use crate::storage::{AccountStore, Login, RefreshToken, StoreResult, TokenStanding};
+use crate::storage::{
+    AccountStore, Login, PersonalToken, PersonalTokenStanding, RefreshToken, StoreResult, TokenStanding,
+};
 
 /// Ends a login: its record and every refresh token of it.
 fn revoke_login_rows(c: &rusqlite::Connection, login_id: &str, at: DateTime<Utc>) -> rusqlite::Result<()> {
@@ -102,7 +104,7 @@ impl AccountStore for SqliteStore {
     async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
         let id = id.to_string();
         self.write(move |c| {
-            // Entries, logins and refresh tokens go with the user (ON DELETE CASCADE); revoked-token
+            // Entries, logins, refresh and personal tokens go with the user (ON DELETE CASCADE); revoked-token
             // rows have no foreign key (they outlive logouts of users that still exist).
             c.prepare_cached("DELETE FROM revoked_tokens WHERE user_id = ?1")?
                 .execute([&id])?;
@@ -291,13 +293,39 @@ impl AccountStore for SqliteStore {
         Ok(standing.unwrap_or(TokenStanding::UnknownUser))
     }
 
+    async fn insert_personal_token(&self, token: &PersonalToken) -> StoreResult<()> {
+        self.insert_personal_token_row(token).await
+    }
+
+    async fn personal_tokens(&self, user: UserId, now: DateTime<Utc>) -> StoreResult<Vec<PersonalToken>> {
+        self.personal_token_rows(user, now)
+    }
+
+    async fn delete_personal_token(&self, user: UserId, id: PersonalTokenId) -> StoreResult<bool> {
+        self.delete_personal_token_row(user, id).await
+    }
+
+    async fn personal_token_standing(&self, token_hash: &str) -> StoreResult<Option<PersonalTokenStanding>> {
+        self.personal_token_row_standing(token_hash)
+    }
+
+    async fn touch_personal_token(
+        &self,
+        id: PersonalTokenId,
+        at: DateTime<Utc>,
+        interval: chrono::TimeDelta,
+    ) -> StoreResult<bool> {
+        self.touch_personal_token_row(id, at, interval).await
+    }
+
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let now = now.timestamp();
         self.write(move |c| {
             let tokens = c.execute("DELETE FROM revoked_tokens WHERE expires_at < ?1", [now])?;
             let sessions = c.execute("DELETE FROM refresh_sessions WHERE expires_at < ?1", [now])?;
             let logins = c.execute("DELETE FROM sessions WHERE expires_at < ?1", [now])?;
-            Ok((tokens + sessions + logins) as u64)
+            let personal = c.execute("DELETE FROM personal_tokens WHERE expires_at < ?1", [now * 1000])?;
+            Ok((tokens + sessions + logins + personal) as u64)
         })
         .await
     }

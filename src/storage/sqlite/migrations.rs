@@ -37,6 +37,11 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         20261203000007,
         include_str!("../../../migrations/20261203000007_body_measurements.sql"),
     ),
+    // Personal access tokens: hashed, per user, deleted with the account.
+    (
+        20261203000008,
+        include_str!("../../../migrations/20261203000008_personal_tokens.sql"),
+    ),
 ];
 
 pub(super) fn run_migrations(connection: &mut Connection) -> rusqlite::Result<usize> {

@@ -17,6 +17,7 @@ mod entries;
 mod file_watch;
 mod history;
 mod migrations;
+mod personal_tokens;
 mod rows;
 #[cfg(test)]
 mod tests;

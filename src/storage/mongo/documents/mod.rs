@@ -32,6 +32,8 @@ pub const REFRESH_SESSIONS: &str = "refresh_sessions";
 pub const REVOKED_TOKENS: &str = "revoked_tokens";
 /// Ours: logins (their refresh tokens carry the login's id in `family`), expired by a TTL index.
 pub const SESSIONS: &str = "sessions";
+/// Ours: personal access tokens (hashed), expired by a TTL index.
+pub const PERSONAL_TOKENS: &str = "personaltokens";
 /// Ours: the conversation with the AI coach, the newest 200 messages per user.
 pub const AI_MESSAGES: &str = "aimessages";
 
