@@ -5,11 +5,13 @@
 //! calls [`Accounts`], and turns an [`AuthError`] into its response.
 
 mod account;
+pub mod admin;
 mod login;
 mod logins;
 pub mod password;
 pub mod scopes;
 pub mod tokens;
+pub mod two_factor;
 
 pub use self::login::LoginThrottle;
 
@@ -20,6 +22,8 @@ use std::time::Duration;
 use self::password::PasswordHasher;
 use self::scopes::Access;
 use self::tokens::{MintedToken, TokenKeys, TokenKind, VerifiedToken};
+use crate::config::RegistrationMode;
+use crate::domain::clock::Clock;
 use crate::domain::ids::UserId;
 use crate::domain::timezone::TimeZone;
 use crate::domain::user::User;
@@ -52,6 +56,38 @@ pub enum AuthError {
     PasswordIncorrect,
     #[error("no such login")]
     UnknownLogin,
+    /// Disabled by an administrator (told only to someone who gave the right password).
+    #[error("account disabled")]
+    AccountDisabled,
+    #[error("registration is closed")]
+    RegistrationClosed,
+    /// `REGISTRATION=invite` and no usable invite code.
+    #[error("invite code required")]
+    InviteRequired,
+    /// A login challenge unknown, expired or already used.
+    #[error("invalid login challenge")]
+    InvalidChallenge,
+    #[error("wrong two-factor code")]
+    InvalidTwoFactorCode,
+    /// 2FA is on and the request carried no code.
+    #[error("two-factor code required")]
+    TwoFactorCodeRequired,
+    #[error("two-factor login is already on")]
+    TwoFactorAlreadyOn,
+    #[error("two-factor login was not set up")]
+    TwoFactorNotSetUp,
+    #[error("two-factor login is not on")]
+    TwoFactorNotOn,
+    /// An admin route asked by someone who is not an (active) administrator with a login token.
+    #[error("admin access required")]
+    AdminRequired,
+    /// The change would leave no active administrator.
+    #[error("the last administrator")]
+    LastAdmin,
+    #[error("no such user")]
+    UnknownUser,
+    #[error("no such invite")]
+    UnknownInvite,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -111,24 +147,34 @@ pub struct Accounts {
     refresh: RefreshPolicy,
     /// `DEFAULT_TIMEZONE`: the zone of an account that has not set one.
     default_timezone: TimeZone,
+    /// `REGISTRATION`: who may create an account.
+    registration: RegistrationMode,
+    /// TOTP time and challenge expiry (tests stand it on a step of their choosing).
+    clock: Clock,
+}
+
+/// What [`Accounts`] is built with besides the store.
+pub struct AccountsConfig {
+    pub tokens: TokenKeys,
+    pub passwords: PasswordHasher,
+    pub throttle: LoginThrottle,
+    pub refresh: RefreshPolicy,
+    pub default_timezone: TimeZone,
+    pub registration: RegistrationMode,
+    pub clock: Clock,
 }
 
 impl Accounts {
-    pub fn new(
-        store: Arc<dyn Storage>,
-        tokens: TokenKeys,
-        passwords: PasswordHasher,
-        throttle: LoginThrottle,
-        refresh: RefreshPolicy,
-        default_timezone: TimeZone,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Storage>, config: AccountsConfig) -> Self {
         Self {
             store,
-            tokens,
-            passwords,
-            throttle,
-            refresh,
-            default_timezone,
+            tokens: config.tokens,
+            passwords: config.passwords,
+            throttle: config.throttle,
+            refresh: config.refresh,
+            default_timezone: config.default_timezone,
+            registration: config.registration,
+            clock: config.clock,
         }
     }
 
@@ -138,7 +184,8 @@ impl Accounts {
     }
 
     /// The caller behind an access token: signed by us with plausible times, of the access type, not
-    /// logged out, of a login that was not ended, and of a user that exists (one lookup answers all).
+    /// logged out, of a login that was not ended, and of a user that exists and is not disabled (one
+    /// lookup answers all).
     pub async fn authenticate(&self, token: &str) -> AuthResult<Caller> {
         let token = self
             .tokens

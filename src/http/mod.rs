@@ -22,6 +22,7 @@ use crate::config::{Environment, Settings};
 use crate::state::AppState;
 
 pub mod account;
+pub mod admin;
 pub mod ai;
 pub mod auth;
 pub mod compression;
@@ -39,6 +40,7 @@ pub mod observe;
 pub mod openapi;
 pub mod server;
 pub mod stats;
+pub mod two_factor;
 pub mod web;
 
 /// The application as one service: what `axum::serve` runs.
@@ -55,6 +57,8 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(auth::routes(state))
         .merge(account::routes())
+        .merge(two_factor::routes())
+        .merge(admin::routes())
         .merge(entries::routes())
         .merge(stats::routes())
         .merge(goals::routes())

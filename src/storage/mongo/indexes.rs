@@ -16,7 +16,10 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
 
-use super::documents::{AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, day_of, day_window};
+use super::documents::{
+    AI_MESSAGES, ENTRIES, INVITES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, TWO_FACTOR_CHALLENGES, USERS, day_of,
+    day_window,
+};
 use super::errors::{ErrorClass, classify_error, error_code, error_summary};
 use crate::domain::day::{Day, format_timestamp};
 use crate::storage::days_outside::EntryOutsideTheYears;
@@ -61,6 +64,21 @@ fn specs() -> Vec<Spec> {
         spec(SESSIONS, doc! {"user": 1}, false, false, "a user's logins"),
         spec(SESSIONS, doc! {"expiresAt": 1}, false, true, "expired logins"),
         spec(REVOKED_TOKENS, doc! {"user": 1}, false, false, "account deletion"),
+        spec(
+            TWO_FACTOR_CHALLENGES,
+            doc! {"expiresAt": 1},
+            false,
+            true,
+            "expired login challenges",
+        ),
+        spec(
+            TWO_FACTOR_CHALLENGES,
+            doc! {"user": 1},
+            false,
+            false,
+            "account deletion",
+        ),
+        spec(INVITES, doc! {"expiresAt": 1}, false, true, "expired invites"),
         spec(
             AI_MESSAGES,
             doc! {"user": 1, "createdAt": -1, "_id": -1},

@@ -14,6 +14,7 @@ mod errors;
 mod history;
 mod import;
 pub mod indexes;
+mod security;
 mod transfer;
 mod trends;
 

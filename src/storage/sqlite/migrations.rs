@@ -37,6 +37,12 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         20261203000007,
         include_str!("../../../migrations/20261203000007_body_measurements.sql"),
     ),
+    // Roles, disabled accounts, TOTP, recovery codes, login challenges, invites. (000008 is the
+    // personal access tokens', on their own branch: the numbers leave room for it.)
+    (
+        20261203000009,
+        include_str!("../../../migrations/20261203000009_two_factor_and_admin.sql"),
+    ),
 ];
 
 pub(super) fn run_migrations(connection: &mut Connection) -> rusqlite::Result<usize> {

@@ -18,6 +18,7 @@ mod file_watch;
 mod history;
 mod migrations;
 mod rows;
+mod security;
 #[cfg(test)]
 mod tests;
 mod transfer;
