@@ -171,7 +171,8 @@ fn body_number(body: &Value, name: &'static str, default: u32, max: u32) -> ApiR
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "A page of users", body = AdminUserList),
-        (status = 400, description = "Bad page or limit", body = ErrorBody),
+        (status = 400, description = "Bad page or limit", body = ErrorBody,
+            example = json!({"status": "error", "message": "limit must be a whole number from 1 to 100"})),
         (status = 403, description = "Not an administrator's login token", body = ErrorBody,
             example = json!({"status": "error", "message": "Admin access required"})),
     )
@@ -204,8 +205,10 @@ async fn list_users(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Disabled", body = MessageResponse),
-        (status = 403, description = "Not an administrator's login token", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 403, description = "Not an administrator's login token", body = ErrorBody,
+            example = json!({"status": "error", "message": "Admin access required"})),
+        (status = 404, description = "No such user", body = ErrorBody,
+            example = json!({"status": "error", "message": "User not found"})),
         (status = 409, description = "The last administrator", body = ErrorBody,
             example = json!({"status": "error", "message": "The last administrator cannot be disabled, demoted or deleted; make another administrator first"})),
     )
@@ -227,8 +230,10 @@ async fn disable_user(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Enabled", body = MessageResponse),
-        (status = 403, description = "Not an administrator's login token", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody),
+        (status = 403, description = "Not an administrator's login token", body = ErrorBody,
+            example = json!({"status": "error", "message": "Admin access required"})),
+        (status = 404, description = "No such user", body = ErrorBody,
+            example = json!({"status": "error", "message": "User not found"})),
     )
 )]
 async fn enable_user(
@@ -248,9 +253,12 @@ async fn enable_user(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Deleted", body = MessageResponse),
-        (status = 403, description = "Not an administrator's login token", body = ErrorBody),
-        (status = 404, description = "No such user", body = ErrorBody),
-        (status = 409, description = "The last administrator", body = ErrorBody),
+        (status = 403, description = "Not an administrator's login token", body = ErrorBody,
+            example = json!({"status": "error", "message": "Admin access required"})),
+        (status = 404, description = "No such user", body = ErrorBody,
+            example = json!({"status": "error", "message": "User not found"})),
+        (status = 409, description = "The last administrator", body = ErrorBody,
+            example = json!({"status": "error", "message": "The last administrator cannot be disabled, demoted or deleted; make another administrator first"})),
     )
 )]
 async fn delete_user(
@@ -271,8 +279,10 @@ async fn delete_user(
     security(("bearerAuth" = [])),
     responses(
         (status = 201, description = "Created", body = InviteCreated),
-        (status = 400, description = "Bad uses or expiresInDays", body = ErrorBody),
-        (status = 403, description = "Not an administrator's login token", body = ErrorBody),
+        (status = 400, description = "Bad uses or expiresInDays", body = ErrorBody,
+            example = json!({"status": "error", "message": "uses must be a whole number from 1 to 1000"})),
+        (status = 403, description = "Not an administrator's login token", body = ErrorBody,
+            example = json!({"status": "error", "message": "Admin access required"})),
     )
 )]
 async fn create_invite(
@@ -300,7 +310,8 @@ async fn create_invite(
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The invites", body = InviteList),
-        (status = 403, description = "Not an administrator's login token", body = ErrorBody),
+        (status = 403, description = "Not an administrator's login token", body = ErrorBody,
+            example = json!({"status": "error", "message": "Admin access required"})),
     )
 )]
 async fn list_invites(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<InviteList>> {
@@ -325,8 +336,10 @@ async fn list_invites(State(state): State<AppState>, caller: AuthUser) -> ApiRes
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Deleted", body = MessageResponse),
-        (status = 403, description = "Not an administrator's login token", body = ErrorBody),
-        (status = 404, description = "No such invite", body = ErrorBody),
+        (status = 403, description = "Not an administrator's login token", body = ErrorBody,
+            example = json!({"status": "error", "message": "Admin access required"})),
+        (status = 404, description = "No such invite", body = ErrorBody,
+            example = json!({"status": "error", "message": "Invite not found"})),
     )
 )]
 async fn delete_invite(

@@ -139,8 +139,10 @@ fn login_only(caller: &Caller) -> ApiResult<()> {
         (status = 200, description = "The secret and its otpauth URL", body = SetupResponse),
         (status = 400, description = "Wrong or no password", body = ErrorBody,
             example = json!({"status": "error", "message": "Password is incorrect"})),
-        (status = 409, description = "Two-factor login is already on", body = ErrorBody),
-        (status = 429, description = "Too many wrong passwords for this account", body = ErrorBody),
+        (status = 409, description = "Two-factor login is already on", body = ErrorBody,
+            example = json!({"status": "error", "message": "Two-factor login is already on"})),
+        (status = 429, description = "Too many wrong passwords for this account", body = ErrorBody,
+            example = json!({"status": "error", "message": "Too many failed login attempts for this account, please try again later."})),
     )
 )]
 async fn setup(
@@ -168,8 +170,10 @@ async fn setup(
         (status = 200, description = "On; the recovery codes", body = EnabledResponse),
         (status = 400, description = "No or wrong code (a wrong code counts as a failed login), or no setup", body = ErrorBody,
             example = json!({"status": "error", "message": "Invalid two-factor code"})),
-        (status = 409, description = "Two-factor login is already on", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts for this account", body = ErrorBody),
+        (status = 409, description = "Two-factor login is already on", body = ErrorBody,
+            example = json!({"status": "error", "message": "Two-factor login is already on"})),
+        (status = 429, description = "Too many failed attempts for this account", body = ErrorBody,
+            example = json!({"status": "error", "message": "Too many failed login attempts for this account, please try again later."})),
     )
 )]
 async fn enable(
@@ -199,7 +203,8 @@ async fn enable(
         (status = 200, description = "Off", body = MessageResponse),
         (status = 400, description = "Wrong password, no or wrong code, or two-factor login is not on", body = ErrorBody,
             example = json!({"status": "error", "message": "Invalid two-factor code"})),
-        (status = 429, description = "Too many failed attempts for this account", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts for this account", body = ErrorBody,
+            example = json!({"status": "error", "message": "Too many failed login attempts for this account, please try again later."})),
     )
 )]
 async fn disable(
@@ -229,7 +234,8 @@ async fn disable(
             example = json!({"status": "error", "message": "Invalid two-factor code"})),
         (status = 403, description = "The account was disabled", body = ErrorBody,
             example = json!({"status": "error", "message": "Account disabled"})),
-        (status = 429, description = "Too many failed attempts for this account, or too many requests from this IP", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts for this account, or too many requests from this IP", body = ErrorBody,
+            example = json!({"status": "error", "message": "Too many failed login attempts for this account, please try again later."})),
     )
 )]
 async fn login_second_step(
