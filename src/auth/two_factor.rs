@@ -276,3 +276,33 @@ impl Accounts {
         Ok(LoggedIn { user, tokens })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recovery_code_is_the_same_however_it_is_typed() {
+        assert_eq!(recovery_hash("abcde-fghjk"), recovery_hash(" ABCDE FGHJK "));
+        assert_ne!(recovery_hash("abcde-fghjk"), recovery_hash("abcde-fghjm"));
+        let codes = new_recovery_codes();
+        assert_eq!(codes.len(), RECOVERY_CODES);
+        assert!(codes.iter().all(|c| c.len() == 11 && c.as_bytes()[5] == b'-'));
+    }
+
+    #[test]
+    fn only_six_digits_are_a_code() {
+        let secret = Secret::from(vec![7u8; 20]).to_base32();
+        let totp = totp(&secret, "a@example.com").expect("totp");
+        let now = DateTime::from_timestamp(1_700_000_010, 0).expect("time");
+        let code = totp.generate(now.timestamp() as u64).to_string();
+        assert_eq!(matching_step(&totp, &code, now), Some(1_700_000_010 / 30));
+        assert_eq!(
+            matching_step(&totp, &format!("{} {}", &code[..3], &code[3..]), now),
+            Some(1_700_000_010 / 30)
+        );
+        for wrong in ["", "12345", "1234567", "abcdef", "１２３４５６"] {
+            assert_eq!(matching_step(&totp, wrong, now), None, "{wrong}");
+        }
+    }
+}
