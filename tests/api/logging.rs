@@ -216,7 +216,6 @@ pub async fn app_state(app: &TestApp) -> healthtracker::state::AppState {
 // Current-thread runtime, as above.
 #[tokio::test]
 async fn every_admin_action_is_logged_with_the_admin_id_and_no_secret() {
-    use crate::security_helpers::*;
     let (captured, _guard) = capture();
     let app = TestApp::spawn(Backend::Sqlite).await;
     let admin = app.admin().await;
