@@ -55,6 +55,12 @@ pub enum Command {
     /// (PRAGMA integrity_check), synced, then renamed to FILE: FILE is always a complete backup.
     /// For MongoDB use mongodump or your provider's snapshots.
     Backup(BackupArgs),
+    /// Administrators and invitations (operator commands on the configured database)
+    ///
+    /// `admin grant EMAIL` makes the first administrator; `admin invite` prints an invite code for
+    /// REGISTRATION=invite.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Print a completion script for a shell
     ///
     /// bash (in ~/.bashrc): source <(healthtracker completions bash)
@@ -70,6 +76,29 @@ pub enum Command {
     /// The same as --version (kept for scripts written against earlier releases).
     #[command(hide = true)]
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make the user with this e-mail an administrator
+    Grant {
+        /// The user's e-mail
+        email: String,
+    },
+    /// Make an administrator a plain user again (never the last active one)
+    Revoke {
+        /// The user's e-mail
+        email: String,
+    },
+    /// Print a new invite code (for REGISTRATION=invite) on stdout
+    Invite {
+        /// How many registrations it admits (1–1000)
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        uses: u32,
+        /// Days until it expires (1–365)
+        #[arg(long, value_name = "D", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=365))]
+        expires_days: u32,
+    },
 }
 
 #[derive(Debug, Args)]

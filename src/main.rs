@@ -60,6 +60,7 @@ async fn main() -> ExitCode {
     let command = match command {
         Command::CopyData(args) => return maintenance::copy_data_command(args).await,
         Command::Backup(args) => return maintenance::backup_command(args),
+        Command::Admin(command) => return maintenance::admin::admin_command(command).await,
         other => other,
     };
     let settings = match Settings::from_env() {
@@ -84,7 +85,11 @@ async fn main() -> ExitCode {
             tracing::info!(backend, "database schema is up to date");
         }),
         // Run above, before the server's settings are read.
-        Command::CopyData(_) | Command::Backup(_) | Command::Completions { .. } | Command::Version => Ok(()),
+        Command::CopyData(_)
+        | Command::Backup(_)
+        | Command::Admin(_)
+        | Command::Completions { .. }
+        | Command::Version => Ok(()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

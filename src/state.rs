@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::ai::{AiClient, Retries};
 use crate::auth::password::PasswordHasher;
 use crate::auth::tokens::TokenKeys;
-use crate::auth::{Accounts, LoginThrottle, RefreshPolicy};
+use crate::auth::{Accounts, AccountsConfig, LoginThrottle, RefreshPolicy};
 use crate::config::Settings;
 use crate::domain::clock::Clock;
 use crate::domain::ids::UserId;
@@ -109,15 +109,18 @@ impl AppState {
         };
         let accounts = Accounts::new(
             Arc::clone(&store),
-            TokenKeys::new(&settings.jwt_secret.load()?),
-            PasswordHasher::new(cores)?,
-            throttle,
-            RefreshPolicy {
-                rotation: settings.refresh_token_rotation,
-                reuse_interval: settings.refresh_reuse_interval,
+            AccountsConfig {
+                tokens: TokenKeys::new(&settings.jwt_secret.load()?),
+                passwords: PasswordHasher::new(cores)?,
+                throttle,
+                refresh: RefreshPolicy {
+                    rotation: settings.refresh_token_rotation,
+                    reuse_interval: settings.refresh_reuse_interval,
+                },
+                default_timezone: settings.default_timezone,
+                registration: settings.registration,
+                clock: clock.clone(),
             },
-            settings.default_timezone,
-            clock.clone(),
         );
         Ok(Self(Arc::new(AppContext {
             ai: AiClient::new(&settings.ai, Retries::Configured, Arc::clone(&metrics))?,

@@ -2,6 +2,7 @@
 
 use chrono::Utc;
 
+use super::two_factor::SecondFactor;
 use super::{Accounts, AuthError, AuthResult, Caller, Client, TokenPair};
 use crate::domain::user::{AccountDeletion, PasswordChange, ProfileChanges, User};
 use crate::storage::Login;
@@ -34,10 +35,12 @@ impl Accounts {
         caller: &Caller,
         account: &User,
         change: PasswordChange,
+        second: Option<&SecondFactor>,
         client: &Client,
     ) -> AuthResult<TokenPair> {
         self.confirm_password(account, &change.current, client, AuthError::CurrentPasswordIncorrect)
             .await?;
+        self.step_up(account, second, client).await?;
         let hash = self.passwords.hash(change.new.expose()).await?;
         self.store.set_password_hash(caller.id, &hash).await?;
         self.end_every_login(caller).await?;
@@ -96,11 +99,14 @@ impl Accounts {
         &self,
         caller: &Caller,
         deletion: AccountDeletion,
+        second: Option<&SecondFactor>,
         client: &Client,
     ) -> AuthResult<User> {
         let account = self.caller_account(caller.id).await?;
         self.confirm_password(&account, &deletion.password, client, AuthError::PasswordIncorrect)
             .await?;
+        self.step_up(&account, second, client).await?;
+        self.refuse_removing_last_admin(account.id).await?;
         if !self.store.delete_user(caller.id).await? {
             return Err(AuthError::InvalidToken);
         }

@@ -6,7 +6,9 @@ use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::password::Verdict;
+use super::two_factor::LoginOutcome;
 use super::{Accounts, AuthError, AuthResult, Client, LoggedIn};
+use crate::config::RegistrationMode;
 use crate::domain::ids::UserId;
 use crate::domain::user::{Credentials, Email, Registration, User};
 use crate::ratelimit::RateLimiter;
@@ -64,11 +66,26 @@ impl LoginThrottle {
 }
 
 impl Accounts {
-    /// Creates the account and logs it in.
-    pub async fn register(&self, registration: Registration, client: &Client) -> AuthResult<LoggedIn> {
+    /// Creates the account and logs it in, as `REGISTRATION` allows: anyone (`open`), with an
+    /// invite code that still has a use (`invite`; the use is taken atomically), or no one (`closed`).
+    pub async fn register(
+        &self,
+        registration: Registration,
+        invite: Option<&str>,
+        client: &Client,
+    ) -> AuthResult<LoggedIn> {
+        if self.registration == RegistrationMode::Closed {
+            return Err(AuthError::RegistrationClosed);
+        }
         // Checked before hashing so a taken e-mail costs no hash; the insert still catches races.
         if self.store.user_by_email(&registration.email).await?.is_some() {
             return Err(AuthError::EmailTaken);
+        }
+        if self.registration == RegistrationMode::Invite {
+            let code = invite.ok_or(AuthError::InviteRequired)?;
+            if !self.store.take_invite(code, self.clock.now()).await? {
+                return Err(AuthError::InviteRequired);
+            }
         }
         let now = Utc::now();
         let user = User {
@@ -91,8 +108,11 @@ impl Accounts {
 
     /// Checks the password (an unknown e-mail costs what a wrong password costs), throttles repeated
     /// failures (see [`LoginThrottle`]), and replaces a hash the old backend wrote (bcrypt) or one
-    /// with weaker parameters than today's.
-    pub async fn login(&self, credentials: Credentials, client: &Client) -> AuthResult<LoggedIn> {
+    /// with weaker parameters than today's. A disabled account is refused only after its password
+    /// matched: a guesser learns nothing from it. With 2FA on, the answer is a challenge for
+    /// [`Accounts::login_second_step`], and the failure count is not reset until that step
+    /// succeeds (a password alone must not buy more guesses at the code).
+    pub async fn login(&self, credentials: Credentials, client: &Client) -> AuthResult<LoginOutcome> {
         let email = credentials.email.as_str();
         self.throttle.check(email, client.ip).await?;
         let user = self.store.user_by_email(&credentials.email).await?;
@@ -105,12 +125,20 @@ impl Accounts {
             self.throttle.failed(email, client.ip).await;
             return Err(AuthError::InvalidCredentials);
         };
-        self.throttle.succeeded(email, client.ip).await;
+        let flags = self.flags(&user).await?;
+        if flags.disabled {
+            return Err(AuthError::AccountDisabled);
+        }
         if upgrade {
             self.upgrade_hash(&user, &credentials.password).await?;
         }
+        if flags.two_factor_on() {
+            let challenge = self.issue_challenge(&user).await?;
+            return Ok(LoginOutcome::TwoFactorRequired { challenge });
+        }
+        self.throttle.succeeded(email, client.ip).await;
         let tokens = self.start_login(user.id, client).await?;
-        Ok(LoggedIn { user, tokens })
+        Ok(LoginOutcome::LoggedIn(LoggedIn { user, tokens }))
     }
 
     /// Checks `password` against the account's hash, counting a wrong one as a failed login (the

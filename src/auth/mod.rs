@@ -5,12 +5,14 @@
 //! calls [`Accounts`], and turns an [`AuthError`] into its response.
 
 mod account;
+pub mod admin;
 mod login;
 mod logins;
 pub mod password;
 pub mod personal;
 pub mod scopes;
 pub mod tokens;
+pub mod two_factor;
 
 pub use self::login::LoginThrottle;
 
@@ -21,6 +23,7 @@ use std::time::Duration;
 use self::password::PasswordHasher;
 use self::scopes::Access;
 use self::tokens::{MintedToken, TokenKeys, TokenKind, VerifiedToken};
+use crate::config::RegistrationMode;
 use crate::domain::clock::Clock;
 use crate::domain::ids::{PersonalTokenId, UserId};
 use crate::domain::timezone::TimeZone;
@@ -56,6 +59,38 @@ pub enum AuthError {
     UnknownLogin,
     #[error("no such personal token")]
     UnknownPersonalToken,
+    /// Disabled by an administrator (told only to someone who gave the right password).
+    #[error("account disabled")]
+    AccountDisabled,
+    #[error("registration is closed")]
+    RegistrationClosed,
+    /// `REGISTRATION=invite` and no usable invite code.
+    #[error("invite code required")]
+    InviteRequired,
+    /// A login challenge unknown, expired or already used.
+    #[error("invalid login challenge")]
+    InvalidChallenge,
+    #[error("wrong two-factor code")]
+    InvalidTwoFactorCode,
+    /// 2FA is on and the request carried no code.
+    #[error("two-factor code required")]
+    TwoFactorCodeRequired,
+    #[error("two-factor login is already on")]
+    TwoFactorAlreadyOn,
+    #[error("two-factor login was not set up")]
+    TwoFactorNotSetUp,
+    #[error("two-factor login is not on")]
+    TwoFactorNotOn,
+    /// An admin route asked by someone who is not an (active) administrator with a login token.
+    #[error("admin access required")]
+    AdminRequired,
+    /// The change would leave no active administrator.
+    #[error("the last administrator")]
+    LastAdmin,
+    #[error("no such user")]
+    UnknownUser,
+    #[error("no such invite")]
+    UnknownInvite,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -117,30 +152,36 @@ pub struct Accounts {
     refresh: RefreshPolicy,
     /// `DEFAULT_TIMEZONE`: the zone of an account that has not set one.
     default_timezone: TimeZone,
-    /// Personal tokens' expiry and last use (tests stand it where they like).
+    /// `REGISTRATION`: who may create an account.
+    registration: RegistrationMode,
+    /// TOTP time, challenge expiry, personal tokens' expiry and last use (tests stand it where they like).
     clock: Clock,
     /// When this instance last wrote each personal token's `lastUsedAt`.
     last_uses: personal::LastUses,
 }
 
+/// What [`Accounts`] is built with besides the store.
+pub struct AccountsConfig {
+    pub tokens: TokenKeys,
+    pub passwords: PasswordHasher,
+    pub throttle: LoginThrottle,
+    pub refresh: RefreshPolicy,
+    pub default_timezone: TimeZone,
+    pub registration: RegistrationMode,
+    pub clock: Clock,
+}
+
 impl Accounts {
-    pub fn new(
-        store: Arc<dyn Storage>,
-        tokens: TokenKeys,
-        passwords: PasswordHasher,
-        throttle: LoginThrottle,
-        refresh: RefreshPolicy,
-        default_timezone: TimeZone,
-        clock: Clock,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Storage>, config: AccountsConfig) -> Self {
         Self {
             store,
-            tokens,
-            passwords,
-            throttle,
-            refresh,
-            default_timezone,
-            clock,
+            tokens: config.tokens,
+            passwords: config.passwords,
+            throttle: config.throttle,
+            refresh: config.refresh,
+            default_timezone: config.default_timezone,
+            registration: config.registration,
+            clock: config.clock,
             last_uses: personal::LastUses::default(),
         }
     }
@@ -151,8 +192,8 @@ impl Accounts {
     }
 
     /// The caller behind an access token: signed by us with plausible times, of the access type, not
-    /// logged out, of a login that was not ended, and of a user that exists (one lookup answers all).
-    /// A personal token (`htp_…`) is checked by its own rules ([`personal`]).
+    /// logged out, of a login that was not ended, and of a user that exists and is not disabled (one
+    /// lookup answers all). A personal token (`htp_…`) is checked by its own rules ([`personal`]).
     pub async fn authenticate(&self, token: &str) -> AuthResult<Caller> {
         if token.starts_with(personal::PREFIX) {
             return self.authenticate_personal(token).await;

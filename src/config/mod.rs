@@ -198,6 +198,28 @@ pub struct JobSettings {
     pub max_per_user: u32,
 }
 
+/// `REGISTRATION`: who may create an account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegistrationMode {
+    /// Anyone (the old backend's behaviour, the default).
+    Open,
+    /// Only with an invite code an administrator or the operator made.
+    Invite,
+    /// No one: accounts come from elsewhere (copy-data, an earlier mode).
+    Closed,
+}
+
+impl RegistrationMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "open" => Some(Self::Open),
+            "invite" => Some(Self::Invite),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub environment: Environment,
@@ -224,6 +246,8 @@ pub struct Settings {
     pub client_address: ClientAddress,
     pub rate_limit: RateLimitSettings,
     pub refresh_token_rotation: bool,
+    /// `REGISTRATION`: who may create an account.
+    pub registration: RegistrationMode,
     /// `REFRESH_REUSE_INTERVAL_SECS`: a rotated refresh token presented again within this long gets
     /// the same successor (two tabs refreshing at once); later, it is reuse. Zero turns it off.
     pub refresh_reuse_interval: Duration,
@@ -298,6 +322,12 @@ impl Settings {
         let client_address = sections::client_address(&mut env);
         let rate_limit = sections::rate_limits(&mut env);
         let refresh_token_rotation = env.bool("REFRESH_TOKEN_ROTATION", true);
+        let registration = env.parse(
+            "REGISTRATION",
+            RegistrationMode::Open,
+            "open, invite or closed",
+            RegistrationMode::parse,
+        );
         let refresh_reuse_interval = Duration::from_secs(env.parse(
             "REFRESH_REUSE_INTERVAL_SECS",
             10u64,
@@ -338,6 +368,7 @@ impl Settings {
             client_address,
             rate_limit,
             refresh_token_rotation,
+            registration,
             refresh_reuse_interval,
             ai,
             redis,

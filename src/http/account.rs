@@ -12,6 +12,7 @@ use super::envelope::{ErrorBody, MessageResponse, Success};
 use super::error::{ApiError, ApiResult};
 use super::extract::{AuthUser, ClientInfo, JsonBody, PathParam};
 use super::openapi::{ChangePasswordRequest, DeleteAccountRequest, ProfileUpdate};
+use crate::auth::two_factor::SecondFactor;
 use crate::domain::day::format_timestamp;
 use crate::domain::ids::UserId;
 use crate::domain::user::{AccountDeletion, PasswordChange, ProfileChanges, User};
@@ -39,17 +40,24 @@ pub struct ProfileView {
     timezone: &'static str,
     #[schema(format = DateTime)]
     created_at: String,
+    /// Whether logging in asks for a code from an authenticator app.
+    two_factor: bool,
+    #[schema(example = "user")]
+    role: &'static str,
 }
 
 impl ProfileView {
-    fn new(state: &AppState, user: &User) -> Self {
-        Self {
+    async fn new(state: &AppState, user: &User) -> ApiResult<Self> {
+        let flags = state.accounts.flags(user).await?;
+        Ok(Self {
             id: user.id,
             name: user.name.as_str().to_owned(),
             email: user.email.as_str().to_owned(),
             timezone: state.accounts.timezone_of(user).name(),
             created_at: format_timestamp(user.created_at),
-        }
+            two_factor: flags.two_factor_on(),
+            role: flags.role.as_str(),
+        })
     }
 }
 
@@ -72,7 +80,7 @@ async fn profile(State(state): State<AppState>, caller: AuthUser) -> ApiResult<J
     Ok(Json(ProfileResponse {
         status: Success::Success,
         message: None,
-        user: ProfileView::new(&state, &user),
+        user: ProfileView::new(&state, &user).await?,
     }))
 }
 
@@ -97,7 +105,7 @@ async fn update_profile(
     Ok(Json(ProfileResponse {
         status: Success::Success,
         message: Some("Profile updated"),
-        user: ProfileView::new(&state, &user),
+        user: ProfileView::new(&state, &user).await?,
     }))
 }
 
@@ -121,7 +129,7 @@ pub struct PasswordChanged {
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Changed; new tokens", body = PasswordChanged),
-        (status = 400, description = "Wrong current password, or the new one fails the registration rules", body = ErrorBody,
+        (status = 400, description = "Wrong current password, the new one fails the registration rules, or (2FA on) `code`/`recoveryCode` missing or wrong", body = ErrorBody,
             example = json!({"status": "error", "message": "Current password is incorrect"})),
         (status = 429, description = "Too many wrong passwords for this account", body = ErrorBody,
             example = json!({"status": "error", "message": "Too many failed login attempts for this account, please try again later."})),
@@ -133,6 +141,7 @@ async fn change_password(
     ClientInfo(client): ClientInfo,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<PasswordChanged>> {
+    let second = SecondFactor::from_body(&body);
     let account = state.accounts.profile(&caller).await?;
     let personal = [account.name.as_str().to_owned(), account.email.as_str().to_owned()];
     // The strength estimate of the new password runs on the blocking pool, as at registration.
@@ -145,7 +154,7 @@ async fn change_password(
     .map_err(ApiError::Validation)?;
     let tokens = state
         .accounts
-        .change_password(&caller, &account, change, &client)
+        .change_password(&caller, &account, change, second.as_ref(), &client)
         .await?;
     Ok(Json(PasswordChanged {
         status: Success::Success,
@@ -248,7 +257,9 @@ async fn logout_all(State(state): State<AppState>, caller: AuthUser) -> ApiResul
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Deleted", body = MessageResponse),
-        (status = 400, description = "Wrong password, or no password", body = ErrorBody,
+        (status = 409, description = "The caller is the last administrator", body = ErrorBody,
+            example = json!({"status": "error", "message": "The last administrator cannot be disabled, demoted or deleted; make another administrator first"})),
+        (status = 400, description = "Wrong password, or no password, or (2FA on) `code`/`recoveryCode` missing or wrong", body = ErrorBody,
             example = json!({"status": "error", "message": "Password is incorrect"})),
         (status = 429, description = "Too many wrong passwords for this account", body = ErrorBody,
             example = json!({"status": "error", "message": "Too many failed login attempts for this account, please try again later."})),
@@ -261,7 +272,11 @@ async fn delete_account(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<MessageResponse>> {
     let deletion = AccountDeletion::parse(&body).map_err(ApiError::Validation)?;
-    let deleted = state.accounts.delete_account(&caller, deletion, &client).await?;
+    let second = SecondFactor::from_body(&body);
+    let deleted = state
+        .accounts
+        .delete_account(&caller, deletion, second.as_ref(), &client)
+        .await?;
     state.forget_user(deleted.id).await;
     Ok(Json(MessageResponse::new("Account deleted")))
 }

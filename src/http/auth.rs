@@ -16,6 +16,7 @@ use super::error::{ApiError, ApiResult, too_many_requests, write_rate_limit_head
 use super::extract::{AuthUser, ClientInfo, ClientIp, JsonBody};
 use super::openapi::{LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest};
 use crate::auth::LoggedIn;
+use crate::auth::two_factor::LoginOutcome;
 use crate::domain::ids::UserId;
 use crate::domain::user::{Credentials, Registration};
 use crate::domain::validation::body_object;
@@ -26,6 +27,7 @@ pub fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(register))
         .routes(routes!(login))
         .routes(routes!(refresh))
+        .merge(super::two_factor::limited_routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), limit_by_ip));
     OpenApiRouter::new().merge(limited).routes(routes!(logout))
 }
@@ -74,7 +76,7 @@ pub struct SessionResponse {
 }
 
 impl SessionResponse {
-    fn new(message: &str, LoggedIn { user, tokens }: LoggedIn) -> Self {
+    pub(super) fn new(message: &str, LoggedIn { user, tokens }: LoggedIn) -> Self {
         Self {
             status: Success::Success,
             message: message.to_owned(),
@@ -108,8 +110,10 @@ pub struct RefreshResponse {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered and logged in", body = SessionResponse),
-        (status = 400, description = "Validation failed (every failing field in `details`) or malformed JSON", body = ErrorBody,
+        (status = 400, description = "Validation failed (every failing field in `details`), malformed JSON, or (REGISTRATION=invite) no usable `inviteCode`: `A valid invite code is required`", body = ErrorBody,
             example = json!({"status": "error", "message": "Password must contain at least one uppercase letter, one lowercase letter, and one number", "details": [{"path": "password", "msg": "Password must contain at least one uppercase letter, one lowercase letter, and one number"}]})),
+        (status = 403, description = "REGISTRATION=closed", body = ErrorBody,
+            example = json!({"status": "error", "message": "Registration is closed"})),
         (status = 409, description = "The e-mail is taken", body = ErrorBody,
             example = json!({"status": "error", "message": "User already exists"})),
         (status = 429, description = "Too many requests from this IP", body = ErrorBody,
@@ -123,11 +127,18 @@ async fn register(
 ) -> ApiResult<(StatusCode, Json<SessionResponse>)> {
     // On the blocking pool: the password's strength estimate (zxcvbn) takes milliseconds for a long
     // one, which the async workers serving everyone else should not spend.
+    let invite = match body.get("inviteCode") {
+        Some(Value::String(code)) if !code.trim().is_empty() => Some(code.trim().to_owned()),
+        _ => None,
+    };
     let registration = tokio::task::spawn_blocking(move || Registration::parse(&body))
         .await
         .map_err(|error| ApiError::Internal(error.into()))?
         .map_err(ApiError::Validation)?;
-    let logged_in = state.accounts.register(registration, &client).await?;
+    let logged_in = state
+        .accounts
+        .register(registration, invite.as_deref(), &client)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(SessionResponse::new("User registered successfully", logged_in)),
@@ -143,9 +154,11 @@ async fn register(
     post, path = "/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, description = "Logged in", body = SessionResponse),
+        (status = 200, description = "Logged in; or, for an account with two-factor login, `{status, twoFactorRequired: true, challengeToken}` (no tokens: send the challenge with a code to POST /auth/login/2fa)", body = SessionResponse),
         (status = 400, description = "Validation failed, or `Invalid credentials`", body = ErrorBody,
             example = json!({"status": "error", "message": "Invalid credentials"})),
+        (status = 403, description = "The right password of an account an administrator disabled", body = ErrorBody,
+            example = json!({"status": "error", "message": "Account disabled"})),
         (status = 429, description = "Too many requests from this IP, or too many failed logins for this e-mail", body = ErrorBody,
             example = json!({"status": "error", "message": "Too many failed login attempts for this account, please try again later."})),
     )
@@ -154,10 +167,14 @@ async fn login(
     State(state): State<AppState>,
     ClientInfo(client): ClientInfo,
     JsonBody(body): JsonBody,
-) -> ApiResult<Json<SessionResponse>> {
+) -> ApiResult<Response> {
     let credentials = Credentials::parse(&body).map_err(ApiError::Validation)?;
-    let logged_in = state.accounts.login(credentials, &client).await?;
-    Ok(Json(SessionResponse::new("Login successful", logged_in)))
+    Ok(match state.accounts.login(credentials, &client).await? {
+        LoginOutcome::LoggedIn(logged_in) => Json(SessionResponse::new("Login successful", logged_in)).into_response(),
+        LoginOutcome::TwoFactorRequired { challenge } => {
+            Json(super::two_factor::ChallengeResponse::new(challenge)).into_response()
+        }
+    })
 }
 
 /// Reads an optional `refreshToken` string from a body that must be a JSON object.

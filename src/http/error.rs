@@ -115,6 +115,25 @@ impl From<AuthError> for ApiError {
             AuthError::PasswordIncorrect => ApiError::BadRequest("Password is incorrect".into()),
             AuthError::UnknownLogin => ApiError::NotFound("Session not found"),
             AuthError::UnknownPersonalToken => ApiError::NotFound("Token not found"),
+            AuthError::AccountDisabled => ApiError::Forbidden("Account disabled".into()),
+            AuthError::RegistrationClosed => ApiError::Forbidden("Registration is closed".into()),
+            AuthError::InviteRequired => ApiError::BadRequest("A valid invite code is required".into()),
+            AuthError::InvalidChallenge => {
+                ApiError::BadRequest("Login challenge is invalid or expired; please log in again".into())
+            }
+            AuthError::InvalidTwoFactorCode => ApiError::BadRequest("Invalid two-factor code".into()),
+            AuthError::TwoFactorCodeRequired => ApiError::BadRequest(
+                "Two-factor code required: send `code` from your authenticator app (or `recoveryCode`)".into(),
+            ),
+            AuthError::TwoFactorAlreadyOn => ApiError::Conflict("Two-factor login is already on"),
+            AuthError::TwoFactorNotSetUp => ApiError::BadRequest("Set up two-factor login first".into()),
+            AuthError::TwoFactorNotOn => ApiError::BadRequest("Two-factor login is not on".into()),
+            AuthError::AdminRequired => ApiError::Forbidden("Admin access required".into()),
+            AuthError::LastAdmin => ApiError::Conflict(
+                "The last administrator cannot be disabled, demoted or deleted; make another administrator first",
+            ),
+            AuthError::UnknownUser => ApiError::NotFound("User not found"),
+            AuthError::UnknownInvite => ApiError::NotFound("Invite not found"),
             AuthError::Store(error) => error.into(),
             AuthError::Internal(error) => ApiError::Internal(error),
         }

@@ -22,6 +22,7 @@ use crate::config::{Environment, Settings};
 use crate::state::AppState;
 
 pub mod account;
+pub mod admin;
 pub mod ai;
 pub mod auth;
 pub mod compression;
@@ -41,6 +42,7 @@ pub mod scopes;
 pub mod server;
 pub mod stats;
 pub mod tokens;
+pub mod two_factor;
 pub mod web;
 
 /// The application as one service: what `axum::serve` runs.
@@ -58,6 +60,8 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(auth::routes(state))
         .merge(account::routes())
         .merge(tokens::routes())
+        .merge(two_factor::routes())
+        .merge(admin::routes())
         .merge(entries::routes())
         .merge(stats::routes())
         .merge(goals::routes())

@@ -256,6 +256,11 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
         "examples": ["Secret123x"]
     });
 
+    // The step-up of an account with two-factor login on (API.md "Two-factor login").
+    let code = json!({ "type": "string", "pattern": "^[0-9]{6}$", "writeOnly": true, "examples": ["123456"],
+        "description": "With two-factor login on: the current code from the authenticator app" });
+    let recovery_code = json!({ "type": "string", "writeOnly": true, "examples": ["abcde-fghjk"],
+        "description": "With two-factor login on, instead of `code`: an unused recovery code (each works once)" });
     let create = entry_fields::entry_properties(true);
     let update = entry_fields::entry_properties(false);
 
@@ -265,7 +270,9 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
             object(
                 &["name", "email", "password"],
                 properties(
-                    json!({ "name": text(user::NAME, "Ada Lovelace"), "email": email, "password": new_password }),
+                    json!({ "name": text(user::NAME, "Ada Lovelace"), "email": email, "password": new_password,
+                        "inviteCode": { "type": "string", "examples": ["3f9c2a1b0e8d7c6b5a49"],
+                            "description": "Needed when the server runs with REGISTRATION=invite" } }),
                 ),
                 "A new account",
             ),
@@ -314,7 +321,10 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
             "ChangePasswordRequest",
             object(
                 &["currentPassword", "newPassword"],
-                properties(json!({ "currentPassword": current_password.clone(), "newPassword": new_password.clone() })),
+                properties(
+                    json!({ "currentPassword": current_password.clone(), "newPassword": new_password.clone(),
+                    "code": code.clone(), "recoveryCode": recovery_code.clone() }),
+                ),
                 "The current password and a new one (the registration rules apply)",
             ),
         ),
@@ -322,7 +332,7 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
             "DeleteAccountRequest",
             object(
                 &["password"],
-                properties(json!({ "password": current_password })),
+                properties(json!({ "password": current_password, "code": code, "recoveryCode": recovery_code })),
                 "The account's password",
             ),
         ),

@@ -2,6 +2,7 @@
 //! (either backend to either), `backup` takes a verified online copy of the embedded store. Neither
 //! creates its source (`source.rs` checks it first). Here: each command's output and exit status.
 
+pub mod admin;
 pub mod backup;
 pub mod copy;
 mod progress;

@@ -9,6 +9,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use self::security::SecurityStore;
 use self::transfer::{CollectionCounts, UserCredentials};
 use crate::auth::scopes::ScopeSet;
 use crate::domain::coach::HistoryMessage;
@@ -22,6 +23,7 @@ use crate::domain::user::{Email, User, UserName};
 
 pub mod days_outside;
 pub mod mongo;
+pub mod security;
 pub mod sqlite;
 pub mod transfer;
 
@@ -126,7 +128,7 @@ pub enum TokenStanding {
         timezone: Option<TimeZone>,
         entries_version: u64,
     },
-    /// Logged out (its `jti` is in the revoked list).
+    /// Logged out (its `jti` is in the revoked list), its login ended, or its user disabled.
     Revoked,
     /// Its user does not exist (a deleted account, or an id no one has).
     UnknownUser,
@@ -135,7 +137,9 @@ pub enum TokenStanding {
 /// The database a server runs on: every role below, from one backend. Handlers hold
 /// `Arc<dyn Storage>` and call the role their work needs.
 #[async_trait]
-pub trait Storage: AccountStore + EntryStore + CoachStore + TransferStore + Send + Sync + 'static {
+pub trait Storage:
+    AccountStore + EntryStore + CoachStore + TransferStore + SecurityStore + Send + Sync + 'static
+{
     /// `sqlite` or `mongodb`, for logs and health.
     fn backend(&self) -> &'static str;
 

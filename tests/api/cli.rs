@@ -87,7 +87,7 @@ async fn help_on_every_command_prints_help_and_runs_nothing() {
         ("ENABLE_ASYNC_JOBS", "true"),
         ("GROQ_API_KEY", "gsk_never_used"),
     ];
-    let commands: [&[&str]; 7] = [
+    let commands: [&[&str]; 9] = [
         &[],
         &["serve"],
         &["worker"],
@@ -95,6 +95,8 @@ async fn help_on_every_command_prints_help_and_runs_nothing() {
         &["copy-data"],
         &["backup"],
         &["completions"],
+        &["admin"],
+        &["admin", "invite"],
     ];
     for command in commands {
         let name = command.first().copied().unwrap_or("healthtracker");
@@ -688,4 +690,92 @@ async fn serve_without_a_worker_does_not_report_one_stopping() {
     let log = read_log();
     assert!(log.contains("API stopped"), "{log}");
     assert!(!log.contains("AI job worker"), "no worker ran, yet:\n{log}");
+}
+
+// --- admin --------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_grant_revoke_and_invite_work_on_the_configured_database() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = app.database.url.clone();
+    let env = [("DATABASE_URL", url.as_str())];
+    let user = app.signup().await;
+    let response = app
+        .get("/api/admin/users")
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let run = healthtracker(dir.path(), &["admin", "grant", &user.email.to_uppercase()], &env).await;
+    assert_eq!(run.code, Some(0), "{}", run.both());
+    let response = app
+        .get("/api/admin/users")
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // The last administrator stays one: refused, nothing changed.
+    let run = healthtracker(dir.path(), &["admin", "revoke", &user.email], &env).await;
+    assert_eq!(run.code, Some(1), "{}", run.both());
+    assert!(run.stderr.contains("last active administrator"), "{}", run.both());
+    let response = app
+        .get("/api/admin/users")
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let other = app.signup().await;
+    let run = healthtracker(dir.path(), &["admin", "grant", &other.email], &env).await;
+    assert_eq!(run.code, Some(0), "{}", run.both());
+    let run = healthtracker(dir.path(), &["admin", "revoke", &user.email], &env).await;
+    assert_eq!(run.code, Some(0), "{}", run.both());
+    let response = app
+        .get("/api/admin/users")
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let run = healthtracker(dir.path(), &["admin", "grant", "nobody@example.com"], &env).await;
+    assert_eq!(run.code, Some(1), "{}", run.both());
+
+    // An invite code on stdout, alone, that registration by invitation takes (twice).
+    let run = healthtracker(
+        dir.path(),
+        &["admin", "invite", "--uses", "2", "--expires-days", "3"],
+        &env,
+    )
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.both());
+    let code = run.stdout.trim().to_owned();
+    assert!(
+        code.len() >= 16 && code.chars().all(|c| c.is_ascii_hexdigit()),
+        "{}",
+        run.both()
+    );
+    let invited = TestApp::builder(Backend::Sqlite)
+        .env("REGISTRATION", "invite")
+        .database(app.database.clone())
+        .spawn()
+        .await;
+    for i in 0..3 {
+        let response = invited
+            .register(&json!({ "name": "Invited", "email": format!("inv{i}-{}@example.com", hex_id()), "password": PASSWORD, "inviteCode": code }))
+            .await;
+        let expected = if i < 2 {
+            StatusCode::CREATED
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        assert_eq!(response.status(), expected);
+    }
+    let run = healthtracker(dir.path(), &["admin", "invite", "--uses", "0"], &env).await;
+    assert_eq!(run.code, Some(2), "{}", run.both());
 }

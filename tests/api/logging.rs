@@ -212,3 +212,43 @@ pub async fn app_state(app: &TestApp) -> healthtracker::state::AppState {
     .expect("settings");
     healthtracker::state::AppState::new(settings, app.store.clone(), None).expect("state")
 }
+
+// Current-thread runtime, as above.
+#[tokio::test]
+async fn every_admin_action_is_logged_with_the_admin_id_and_no_secret() {
+    let (captured, _guard) = capture();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let admin = app.admin().await;
+    let user = app.signup().await;
+    let invite = app.invite_code(&admin.access, &json!({})).await;
+    app.admin_disable(&admin.access, &user.user_id).await;
+    app.admin_enable(&admin.access, &user.user_id).await;
+    app.delete_invite(&admin.access, &invite).await;
+    app.admin_delete_user(&admin.access, &user.user_id).await;
+    // A withdrawn code is in the access line's path (the contract puts it there) and dead; a live
+    // one is never logged.
+    let live = app.invite_code(&admin.access, &json!({})).await;
+    // 2FA's secrets never reach the log either.
+    let other = app.signup().await;
+    let (secret, codes) = app.enable_two_factor(&other, chrono::Utc::now()).await;
+    let challenge = app.challenge(&other.email).await;
+
+    let lines = captured.lines();
+    for action in ["create_invite", "disable", "enable", "delete_invite", "delete"] {
+        let logged: Vec<&String> = lines
+            .iter()
+            .filter(|l| {
+                l.starts_with("INFO") && l.contains("admin action") && l.contains(&format!("action=\"{action}\""))
+            })
+            .collect();
+        let expected = if action == "create_invite" { 2 } else { 1 };
+        assert_eq!(logged.len(), expected, "{action}: {lines:#?}");
+        assert!(logged[0].contains(&admin.user_id), "{action}: {}", logged[0]);
+    }
+    for secret in [secret.as_str(), &codes[0], &challenge, &live, &user.email] {
+        assert!(
+            !lines.iter().any(|l| l.contains(secret)),
+            "{secret} in the log: {lines:#?}"
+        );
+    }
+}

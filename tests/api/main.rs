@@ -3,8 +3,10 @@
 mod fake_ai;
 mod helpers;
 mod mongo_server;
+mod security_helpers;
 
 mod account;
+mod admin;
 mod ai;
 mod auth;
 mod cli;
@@ -26,6 +28,8 @@ mod mongo;
 mod races;
 mod readme;
 mod tokens;
+mod registration;
 mod transfer;
 mod trends;
+mod two_factor;
 mod web;

@@ -7,8 +7,9 @@ use mongodb::options::ReturnDocument;
 
 use super::MongoStore;
 use super::documents::{
-    AI_MESSAGES, ENTRIES, PERSONAL_TOKENS, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, int_field,
-    login_from_doc, refresh_token_from_doc, refresh_token_to_doc, user_from_doc, user_oid, user_projection,
+    AI_MESSAGES, ENTRIES, PERSONAL_TOKENS, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, TWO_FACTOR_CHALLENGES, USERS,
+    bson_date, int_field, login_from_doc, refresh_token_from_doc, refresh_token_to_doc, user_from_doc, user_oid,
+    user_projection,
     user_to_doc,
 };
 use crate::domain::goals::Goals;
@@ -113,6 +114,7 @@ impl AccountStore for MongoStore {
             REVOKED_TOKENS,
             PERSONAL_TOKENS,
             AI_MESSAGES,
+            TWO_FACTOR_CHALLENGES,
         ];
         for collection in theirs {
             self.collection(collection)?
@@ -308,13 +310,15 @@ impl AccountStore for MongoStore {
             revoked.find_one(doc! {"_id": key}).projection(doc! {"_id": 1}),
             users
                 .find_one(doc! {"_id": user_oid(user)})
-                .projection(doc! {"_id": 0, "timezone": 1, "entriesVersion": 1}),
+                .projection(doc! {"_id": 0, "timezone": 1, "entriesVersion": 1, "disabled": 1}),
             login_live,
         );
         let revoked = revoked.map_err(|e| self.fail(e))?.is_some();
         let user = user.map_err(|e| self.fail(e))?;
         let login_live = login_live.map_err(|e| self.fail(e))?;
-        Ok(match (user, revoked || !login_live) {
+        // A disabled user's tokens are refused like logged-out ones.
+        let disabled = user.as_ref().is_some_and(|u| u.get_bool("disabled").unwrap_or(false));
+        Ok(match (user, revoked || !login_live || disabled) {
             (None, _) => TokenStanding::UnknownUser,
             (Some(_), true) => TokenStanding::Revoked,
             (Some(user), false) => TokenStanding::Valid {

@@ -17,7 +17,8 @@ use mongodb::options::IndexOptions;
 use mongodb::{Database, IndexModel};
 
 use super::documents::{
-    AI_MESSAGES, ENTRIES, PERSONAL_TOKENS, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, day_of, day_window,
+    AI_MESSAGES, ENTRIES, INVITES, PERSONAL_TOKENS, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, TWO_FACTOR_CHALLENGES,
+    USERS, day_of, day_window,
 };
 use super::errors::{ErrorClass, classify_error, error_code, error_summary};
 use crate::domain::day::{Day, format_timestamp};
@@ -77,6 +78,21 @@ fn specs() -> Vec<Spec> {
             true,
             "expired personal tokens",
         ),
+        spec(
+            TWO_FACTOR_CHALLENGES,
+            doc! {"expiresAt": 1},
+            false,
+            true,
+            "expired login challenges",
+        ),
+        spec(
+            TWO_FACTOR_CHALLENGES,
+            doc! {"user": 1},
+            false,
+            false,
+            "account deletion",
+        ),
+        spec(INVITES, doc! {"expiresAt": 1}, false, true, "expired invites"),
         spec(
             AI_MESSAGES,
             doc! {"user": 1, "createdAt": -1, "_id": -1},

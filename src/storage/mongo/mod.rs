@@ -15,6 +15,7 @@ mod history;
 mod import;
 pub mod indexes;
 mod personal_tokens;
+mod security;
 mod transfer;
 mod trends;
 

@@ -268,13 +268,13 @@ impl AccountStore for SqliteStore {
     }
 
     async fn access_token_standing(&self, key: &str, user: UserId, login: Option<&str>) -> StoreResult<TokenStanding> {
-        // One statement, three primary-key probes: the user (no row: there is none), the
-        // logged-out token, the login (a token naming a login that is ended, or that never
+        // One statement, three primary-key probes: the user (no row: there is none; disabled: every
+        // token of theirs is refused), the logged-out token, the login (a token naming a login that is ended, or that never
         // existed, is refused).
         let standing = self.read(|c| {
             c.prepare_cached(
                 "SELECT timezone, entries_version, \
-                        EXISTS (SELECT 1 FROM revoked_tokens WHERE token_key = ?1) \
+                        disabled OR EXISTS (SELECT 1 FROM revoked_tokens WHERE token_key = ?1) \
                         OR (?3 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sessions WHERE id = ?3 AND revoked_at IS NULL)) \
                  FROM users WHERE id = ?2",
             )?
@@ -325,7 +325,8 @@ impl AccountStore for SqliteStore {
             let sessions = c.execute("DELETE FROM refresh_sessions WHERE expires_at < ?1", [now])?;
             let logins = c.execute("DELETE FROM sessions WHERE expires_at < ?1", [now])?;
             let personal = c.execute("DELETE FROM personal_tokens WHERE expires_at < ?1", [now * 1000])?;
-            Ok((tokens + sessions + logins + personal) as u64)
+            let challenges = c.execute("DELETE FROM two_factor_challenges WHERE expires_at < ?1", [now])?;
+            Ok((tokens + sessions + logins + personal + challenges) as u64)
         })
         .await
     }

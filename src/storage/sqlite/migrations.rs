@@ -42,6 +42,11 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         20261203000008,
         include_str!("../../../migrations/20261203000008_personal_tokens.sql"),
     ),
+    // Roles, disabled accounts, TOTP, recovery codes, login challenges, invites.
+    (
+        20261203000009,
+        include_str!("../../../migrations/20261203000009_two_factor_and_admin.sql"),
+    ),
 ];
 
 pub(super) fn run_migrations(connection: &mut Connection) -> rusqlite::Result<usize> {

@@ -19,6 +19,7 @@ mod history;
 mod migrations;
 mod personal_tokens;
 mod rows;
+mod security;
 #[cfg(test)]
 mod tests;
 mod transfer;

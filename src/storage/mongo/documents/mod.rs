@@ -36,6 +36,10 @@ pub const SESSIONS: &str = "sessions";
 pub const PERSONAL_TOKENS: &str = "personaltokens";
 /// Ours: the conversation with the AI coach, the newest 200 messages per user.
 pub const AI_MESSAGES: &str = "aimessages";
+/// Ours: two-factor login challenges (hashed), expired by a TTL index.
+pub const TWO_FACTOR_CHALLENGES: &str = "twofactorchallenges";
+/// Ours: invite codes, expired by a TTL index.
+pub const INVITES: &str = "invites";
 
 /// The old backend stored an entry's day as the server's local midnight; every real offset lies within
 /// ±12 h of UTC midnight, so the nearest UTC midnight is the day that was meant.

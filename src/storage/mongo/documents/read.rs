@@ -250,3 +250,30 @@ pub fn refresh_token_from_doc(doc: &Document) -> Result<RefreshToken, Unreadable
         user_agent: None,
     })
 }
+
+/// A user's role, disabled flag and TOTP (`role`, `disabled`, `twoFactor`: ours, all optional, so a
+/// document the old backend wrote reads as an enabled plain user without 2FA).
+pub fn flags_from_doc(doc: &Document) -> crate::storage::security::AccountFlags {
+    use crate::storage::security::{AccountFlags, Role, TwoFactorRecord};
+    let two_factor = doc.get_document("twoFactor").ok().and_then(|t| {
+        let secret = t.get_str("secret").ok()?;
+        Some(TwoFactorRecord {
+            secret: secret.to_owned(),
+            enabled: bool_field(t, "enabled"),
+            last_step: t
+                .get("lastStep")
+                .filter(|b| !matches!(b, Bson::Null))
+                .map(|_| int_field(t, "lastStep")),
+        })
+    });
+    AccountFlags {
+        role: Role::from_stored(doc.get_str("role").ok()),
+        disabled: bool_field(doc, "disabled"),
+        two_factor,
+    }
+}
+
+/// The fields [`flags_from_doc`] reads.
+pub fn flags_projection() -> Document {
+    doc! { "role": 1, "disabled": 1, "twoFactor.secret": 1, "twoFactor.enabled": 1, "twoFactor.lastStep": 1 }
+}
