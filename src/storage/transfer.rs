@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Login, RefreshToken};
+use super::{Login, PersonalToken, RefreshToken};
 
 /// One login as stored: what the API lists, and what ends it.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,11 +28,16 @@ pub struct UserCredentials {
     pub refresh_tokens: Vec<RefreshToken>,
     pub logins: Vec<LoginRecord>,
     pub revoked_tokens: Vec<RevokedToken>,
+    /// Expired ones included (the store refuses them by their date).
+    pub personal_tokens: Vec<PersonalToken>,
 }
 
 impl UserCredentials {
     pub fn is_empty(&self) -> bool {
-        self.refresh_tokens.is_empty() && self.logins.is_empty() && self.revoked_tokens.is_empty()
+        self.refresh_tokens.is_empty()
+            && self.logins.is_empty()
+            && self.revoked_tokens.is_empty()
+            && self.personal_tokens.is_empty()
     }
 }
 
@@ -45,11 +50,12 @@ pub struct CollectionCounts {
     pub logins: u64,
     pub revoked_tokens: u64,
     pub ai_messages: u64,
+    pub personal_tokens: u64,
 }
 
 impl CollectionCounts {
     /// Each collection's name (as MongoDB calls it) and count, in a fixed order.
-    pub fn rows(&self) -> [(&'static str, u64); 6] {
+    pub fn rows(&self) -> [(&'static str, u64); 7] {
         [
             ("users", self.users),
             ("entries", self.entries),
@@ -57,6 +63,7 @@ impl CollectionCounts {
             ("sessions", self.logins),
             ("revoked_tokens", self.revoked_tokens),
             ("aimessages", self.ai_messages),
+            ("personaltokens", self.personal_tokens),
         ]
     }
 }

@@ -51,6 +51,8 @@ struct Installation {
     legacy_email: String,
     /// Logged out on the source: refused everywhere after.
     logged_out_access: String,
+    /// Alice's personal access token (issue 21): moves with her, as a hash.
+    alice_personal: String,
     alice_entries: Value,
     bob_entries: Value,
     alice_goals: Value,
@@ -121,7 +123,11 @@ async fn populate(app: &TestApp) -> Installation {
         .append_ai_messages(user_id(&alice), &history, 200)
         .await
         .expect("history");
+    let personal = app
+        .created_token(&alice.access, &json!({"name": "script", "scopes": ["entries:read"]}))
+        .await;
     Installation {
+        alice_personal: personal["token"].as_str().unwrap_or_default().to_owned(),
         alice_entries: entries_of(app, &alice.access).await,
         bob_entries: entries_of(app, &bob.access).await,
         alice_goals: json_body(app.goals(&alice.access).await, StatusCode::OK).await["data"].clone(),
@@ -142,6 +148,17 @@ async fn assert_moved(app: &TestApp, before: &Installation, alice_refresh: &str)
     // The access tokens of the source work here: same secret, their login came along.
     assert_eq!(entries_of(app, &before.alice.access).await, before.alice_entries);
     assert_eq!(entries_of(app, &before.bob.access).await, before.bob_entries);
+    let with_token = app
+        .get("/entries?limit=366")
+        .bearer_auth(&before.alice_personal)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        json_body(with_token, StatusCode::OK).await["data"],
+        before.alice_entries,
+        "the personal token did not move"
+    );
     let goals = json_body(app.goals(&before.alice.access).await, StatusCode::OK).await;
     assert_eq!(goals["data"], before.alice_goals, "the goals did not move");
     assert_ne!(before.alice_goals, json!({}));

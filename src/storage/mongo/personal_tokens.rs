@@ -17,7 +17,7 @@ fn token_oid(id: PersonalTokenId) -> mongodb::bson::oid::ObjectId {
     mongodb::bson::oid::ObjectId::from_bytes(id.0.bytes())
 }
 
-fn token_to_doc(token: &PersonalToken) -> Document {
+pub(super) fn token_to_doc(token: &PersonalToken) -> Document {
     let scopes: Vec<&str> = token.scopes.iter().map(Scope::as_str).collect();
     doc! {
         "_id": token_oid(token.id),
@@ -27,12 +27,12 @@ fn token_to_doc(token: &PersonalToken) -> Document {
         "scopes": scopes,
         "createdAt": bson_date(token.created_at),
         "expiresAt": bson_date(token.expires_at),
-        "lastUsedAt": Bson::Null,
+        "lastUsedAt": token.last_used_at.map(bson_date),
     }
 }
 
 /// `None` for a document that is not a token this build can read (it is then not honoured).
-fn token_from_doc(doc: &Document) -> Option<PersonalToken> {
+pub(super) fn token_from_doc(doc: &Document) -> Option<PersonalToken> {
     let scopes = doc
         .get_array("scopes")
         .ok()?

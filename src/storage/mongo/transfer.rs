@@ -6,8 +6,9 @@ use mongodb::bson::{Document, doc};
 
 use super::MongoStore;
 use super::documents::{
-    AI_MESSAGES, ENTRIES, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, date_field, entry_from_doc,
-    login_from_doc, refresh_token_from_doc, refresh_token_to_doc, user_from_doc, user_oid, user_projection,
+    AI_MESSAGES, ENTRIES, PERSONAL_TOKENS, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, USERS, bson_date, date_field,
+    entry_from_doc, login_from_doc, refresh_token_from_doc, refresh_token_to_doc, user_from_doc, user_oid,
+    user_projection,
 };
 use crate::domain::day::Day;
 use crate::domain::entry::{DocumentJson, Entry};
@@ -44,15 +45,17 @@ impl MongoStore {
 
     pub(super) async fn read_credentials(&self, user: UserId) -> StoreResult<UserCredentials> {
         let owner = doc! {"user": user_oid(user)};
-        let (tokens, logins, revoked) = (
+        let (tokens, logins, revoked, personal) = (
             self.collection(REFRESH_SESSIONS)?,
             self.collection(SESSIONS)?,
             self.collection(REVOKED_TOKENS)?,
+            self.collection(PERSONAL_TOKENS)?,
         );
-        let (tokens, logins, revoked) = tokio::try_join!(
+        let (tokens, logins, revoked, personal) = tokio::try_join!(
             self.all(tokens.find(owner.clone())),
             self.all(logins.find(owner.clone())),
-            self.all(revoked.find(owner)),
+            self.all(revoked.find(owner.clone())),
+            self.all(personal.find(owner)),
         )?;
         let unreadable = |e: super::documents::Unreadable| StoreError::Other(e.into());
         Ok(UserCredentials {
@@ -79,6 +82,10 @@ impl MongoStore {
                         expires_at: date_field(d, "expiresAt")?,
                     })
                 })
+                .collect(),
+            personal_tokens: personal
+                .iter()
+                .filter_map(super::personal_tokens::token_from_doc)
                 .collect(),
         })
     }
@@ -110,10 +117,16 @@ impl MongoStore {
             .iter()
             .map(|r| doc! {"_id": &r.key, "user": owner, "expiresAt": bson_date(r.expires_at)})
             .collect();
+        let personal: Vec<Document> = credentials
+            .personal_tokens
+            .iter()
+            .map(super::personal_tokens::token_to_doc)
+            .collect();
         for (collection, docs) in [
             (SESSIONS, logins),
             (REFRESH_SESSIONS, tokens),
             (REVOKED_TOKENS, revoked),
+            (PERSONAL_TOKENS, personal),
         ] {
             if docs.is_empty() {
                 continue;
@@ -135,13 +148,14 @@ impl MongoStore {
                 .await
                 .map_err(|e| self.fail(e))
         };
-        let (users, entries, refresh_tokens, logins, revoked_tokens, ai_messages) = tokio::try_join!(
+        let (users, entries, refresh_tokens, logins, revoked_tokens, ai_messages, personal_tokens) = tokio::try_join!(
             count(USERS),
             count(ENTRIES),
             count(REFRESH_SESSIONS),
             count(SESSIONS),
             count(REVOKED_TOKENS),
             count(AI_MESSAGES),
+            count(PERSONAL_TOKENS),
         )?;
         Ok(CollectionCounts {
             users,
@@ -150,6 +164,7 @@ impl MongoStore {
             logins,
             revoked_tokens,
             ai_messages,
+            personal_tokens,
         })
     }
 }

@@ -31,6 +31,37 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<PersonalToken> {
     })
 }
 
+/// Every personal token of the user, expired ones included (`healthtracker copy-data`).
+pub(super) fn all_of_user(c: &rusqlite::Connection, user: &str) -> rusqlite::Result<Vec<PersonalToken>> {
+    c.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM personal_tokens t WHERE t.user_id = ?1 ORDER BY t.id"
+    ))?
+    .query_map([user], token_from_row)?
+    .collect()
+}
+
+/// Writes them as they are, leaving any the store already has (by id or hash).
+pub(super) fn insert_all(c: &rusqlite::Connection, user: &str, tokens: &[PersonalToken]) -> rusqlite::Result<()> {
+    let mut insert = c.prepare_cached(
+        "INSERT OR IGNORE INTO personal_tokens \
+         (id, user_id, token_hash, name, scopes, created_at, expires_at, last_used_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for t in tokens {
+        insert.execute(params![
+            t.id.to_string(),
+            user,
+            t.token_hash,
+            t.name,
+            t.scopes.to_names(),
+            ts(t.created_at),
+            t.expires_at.timestamp_millis(),
+            t.last_used_at.map(|at| at.timestamp_millis()),
+        ])?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     pub(super) async fn insert_personal_token_row(&self, token: &PersonalToken) -> StoreResult<()> {
         let t = token.clone();

@@ -93,6 +93,7 @@ impl SqliteStore {
                 refresh_tokens,
                 logins,
                 revoked_tokens,
+                personal_tokens: super::personal_tokens::all_of_user(c, &user)?,
             })
         })
     }
@@ -116,6 +117,7 @@ impl SqliteStore {
                 logins: count("sessions")?,
                 revoked_tokens: count("revoked_tokens")?,
                 ai_messages: count("ai_messages")?,
+                personal_tokens: count("personal_tokens")?,
             })
         })
     }
@@ -157,7 +159,7 @@ fn insert_credentials(c: &Connection, user: &str, credentials: &UserCredentials)
     for r in &credentials.revoked_tokens {
         revoked.execute(params![r.key, user, r.expires_at.timestamp()])?;
     }
-    Ok(())
+    super::personal_tokens::insert_all(c, user, &credentials.personal_tokens)
 }
 
 #[async_trait]
