@@ -85,7 +85,16 @@ pub fn documented_routes(state: &AppState) -> (Router<AppState>, utoipa::openapi
 /// each of them once.
 pub fn with_layers(routes: OpenApiRouter<AppState>, state: AppState) -> App {
     let (router, operations) = routes.split_for_parts();
-    let document = openapi::document(operations);
+    let mut document = openapi::document(operations);
+    // The web app shows the invite field when the document has it: only a server that registers by
+    // invitation documents `inviteCode` (elsewhere it is ignored).
+    if state.settings.registration != crate::config::RegistrationMode::Invite
+        && let Some(properties) = document
+            .pointer_mut("/components/schemas/RegisterRequest/properties")
+            .and_then(serde_json::Value::as_object_mut)
+    {
+        properties.remove("inviteCode");
+    }
     // The same routes always render the same document: a second assembly keeps the first.
     let _ = state.openapi.set(document.to_string().into_bytes().into());
     let templates = observe::RouteTemplates::new(

@@ -23,6 +23,7 @@ use crate::config::DatabaseSettings;
 use crate::domain::coach::HISTORY_KEEP;
 use crate::domain::day::Day;
 use crate::domain::ids::UserId;
+use crate::storage::security::Role;
 use crate::storage::transfer::CollectionCounts;
 use crate::storage::{self, OnConflict, Storage, StoreError};
 
@@ -220,6 +221,11 @@ async fn copy_user_data(
             .await
             .with_context(|| format!("writing the goals of user {user}"))?;
     }
+    if fresh {
+        copy_account_flags(source, target, user)
+            .await
+            .with_context(|| format!("writing the role and two-factor login of user {user}"))?;
+    }
     let history = source.ai_history(user, HISTORY_KEEP).await?;
     // A merged user's conversation is copied only into an empty one: appending would repeat it.
     if !history.is_empty() && (fresh || target.ai_history(user, 1).await?.is_empty()) {
@@ -229,6 +235,28 @@ async fn copy_user_data(
             .with_context(|| format!("writing the conversation of user {user}"))?;
     }
     Ok(copied)
+}
+
+/// A copied account keeps its role, its disabled state and its two-factor login (secret, last
+/// accepted step, unused recovery codes): a copy must not turn 2FA off nor demote anyone.
+async fn copy_account_flags(source: &dyn Storage, target: &dyn Storage, user: UserId) -> anyhow::Result<()> {
+    let Some(flags) = source.account_flags(user).await? else {
+        return Ok(());
+    };
+    if flags.role != Role::User {
+        target.set_role(user, flags.role).await?;
+    }
+    if flags.disabled {
+        target.set_disabled(user, true).await?;
+    }
+    if let Some(two_factor) = flags.two_factor.filter(|t| t.enabled) {
+        let hashes = source.recovery_code_hashes(user).await?;
+        target.set_pending_two_factor(user, &two_factor.secret).await?;
+        target
+            .enable_two_factor(user, &hashes, two_factor.last_step.unwrap_or(0))
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -110,6 +110,9 @@ pub trait SecurityStore: Send + Sync {
     /// How many recovery codes the user has left.
     async fn recovery_codes_left(&self, user: UserId) -> StoreResult<u64>;
 
+    /// The user's unused recovery codes as stored (hashes), for `copy-data`.
+    async fn recovery_code_hashes(&self, user: UserId) -> StoreResult<Vec<String>>;
+
     /// Records a login challenge (by hash) that lives until `expires_at`.
     async fn insert_challenge(&self, hash: &str, user: UserId, expires_at: DateTime<Utc>) -> StoreResult<()>;
 

@@ -118,3 +118,19 @@ impl TestApp {
         }
     }
 }
+
+api_test!(
+    async fn only_a_server_that_registers_by_invitation_documents_the_invite_code(backend) {
+        for (mode, documented) in [("open", false), ("closed", false), ("invite", true)] {
+            let app = TestApp::builder(backend).env("REGISTRATION", mode).spawn().await;
+            let document = json_body(
+                app.get("/api/openapi.json").send().await.expect("request"),
+                StatusCode::OK,
+            )
+            .await;
+            let properties = &document["components"]["schemas"]["RegisterRequest"]["properties"];
+            assert_eq!(properties.get("inviteCode").is_some(), documented, "{mode}");
+            assert!(properties.get("email").is_some());
+        }
+    }
+);

@@ -406,3 +406,60 @@ async fn a_backup_under_write_load_is_verified_and_holds_every_acknowledged_entr
     .await;
     assert_eq!(listed["count"], 5);
 }
+
+/// A copy keeps who is an administrator, who is disabled, and every two-factor login (its secret,
+/// its last accepted code, its unused recovery codes): on SQLite and on MongoDB as the target.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_keeps_roles_disabled_accounts_and_two_factor_login() {
+    use crate::security_helpers::*;
+    let (clock, start) = step_clock();
+    let source = TestApp::builder(Backend::Sqlite).clock(&clock).spawn().await;
+    let admin = source.admin().await;
+    let (secret, codes) = source.enable_two_factor(&admin, start).await;
+    let disabled = source.signup().await;
+    let response = source.admin_disable(&admin.access, &disabled.user_id).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // A recovery code used before the copy stays used.
+    let challenge = source.challenge(&admin.email).await;
+    let response = source
+        .login_2fa(&json!({ "challengeToken": challenge, "recoveryCode": codes[0] }))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let mut targets = vec![Backend::Sqlite];
+    if crate::mongo_server::available() {
+        targets.push(Backend::MongoDb);
+    }
+    for backend in targets {
+        let database = Arc::new(Database::fresh(backend));
+        let output = copy_data(&source.database, &database, false).await;
+        assert!(output.status.success(), "{backend:?}: {}", text(&output.stderr));
+        let target = TestApp::builder(backend).clock(&clock).database(database).spawn().await;
+        let response = target.login(&disabled.email, PASSWORD).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{backend:?}");
+        // The code accepted at setup stays accepted once; the next step's works.
+        let challenge = target.challenge(&admin.email).await;
+        let response = target
+            .login_2fa(&json!({ "challengeToken": challenge, "code": code_at(&secret, start) }))
+            .await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{backend:?}: a replay");
+        let response = target
+            .login_2fa(&json!({ "challengeToken": challenge, "recoveryCode": codes[0] }))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::BAD_REQUEST,
+            "{backend:?}: a used recovery code"
+        );
+        let body = json_body(
+            target
+                .login_2fa(&json!({ "challengeToken": challenge, "recoveryCode": codes[1] }))
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+        let access = body["accessToken"].as_str().expect("access");
+        let response = target.admin_users(access, "").await;
+        assert_eq!(response.status(), StatusCode::OK, "{backend:?}: still an administrator");
+    }
+}

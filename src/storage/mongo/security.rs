@@ -101,6 +101,10 @@ impl SecurityStore for MongoStore {
     }
 
     async fn recovery_codes_left(&self, user: UserId) -> StoreResult<u64> {
+        Ok(self.recovery_code_hashes(user).await?.len() as u64)
+    }
+
+    async fn recovery_code_hashes(&self, user: UserId) -> StoreResult<Vec<String>> {
         let found = self
             .collection(USERS)?
             .find_one(doc! {"_id": user_oid(user)})
@@ -111,7 +115,8 @@ impl SecurityStore for MongoStore {
             .as_ref()
             .and_then(|d| d.get_document("twoFactor").ok())
             .and_then(|t| t.get_array("recoveryCodes").ok())
-            .map_or(0, |codes| codes.len() as u64))
+            .map(|codes| codes.iter().filter_map(|c| c.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default())
     }
 
     async fn insert_challenge(&self, hash: &str, user: UserId, expires_at: DateTime<Utc>) -> StoreResult<()> {

@@ -130,6 +130,14 @@ impl SecurityStore for SqliteStore {
         })
     }
 
+    async fn recovery_code_hashes(&self, user: UserId) -> StoreResult<Vec<String>> {
+        self.read(|c| {
+            c.prepare_cached("SELECT code_hash FROM recovery_codes WHERE user_id = ?1")?
+                .query_map([user.to_string()], |r| r.get(0))?
+                .collect()
+        })
+    }
+
     async fn insert_challenge(&self, hash: &str, user: UserId, expires_at: DateTime<Utc>) -> StoreResult<()> {
         let (hash, user) = (hash.to_owned(), user.to_string());
         self.write(move |c| {
