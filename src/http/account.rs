@@ -42,7 +42,7 @@ pub struct ProfileView {
 }
 
 impl ProfileView {
-    fn new(state: &AppState, user: &User) -> Self {
+    pub(crate) fn new(state: &AppState, user: &User) -> Self {
         Self {
             id: user.id,
             name: user.name.as_str().to_owned(),

@@ -34,6 +34,7 @@ pub mod export;
 pub mod extract;
 pub mod goals;
 pub mod health;
+pub mod mcp;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
@@ -58,6 +59,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(entries::routes())
         .merge(stats::routes())
         .merge(goals::routes())
+        .merge(mcp::routes(state))
         .merge(export::routes())
         .merge(ai::routes())
         .merge(health::routes())

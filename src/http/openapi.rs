@@ -75,6 +75,7 @@ Answers are sent with `Cache-Control: no-store`.";
         (name = "entries", description = "Daily entries, one per user per UTC day"),
         (name = "goals", description = "The caller's goals: the range a day's value should be in"),
         (name = "ai", description = "The AI coach: chat and weekly report, answered inline or queued"),
+        (name = "mcp", description = "The Model Context Protocol endpoint for AI assistants (Streamable HTTP, stateless): the caller's entries, trends, goals and profile as tools, within the token's scopes"),
         (name = "health", description = "Probes"),
         (name = "meta", description = "This documentation and the metrics"),
         (name = "app", description = "The web app for people, served by this server: [open it](/app/)")
@@ -190,6 +191,19 @@ fn properties(value: Value) -> serde_json::Map<String, Value> {
         Value::Object(map) => map,
         _ => serde_json::Map::new(),
     }
+}
+
+/// An entry body's properties from the field table (`date` required or not), without the
+/// deprecated aliases: what the MCP tools that write a day take.
+pub fn entry_tool_properties(date_required: bool) -> serde_json::Map<String, Value> {
+    let mut properties = entry_fields::entry_properties(date_required);
+    for alias in crate::domain::entry::rules::FIELDS
+        .iter()
+        .filter(|field| field.alias_of.is_some())
+    {
+        properties.remove(alias.name);
+    }
+    properties
 }
 
 /// The request bodies, from the same rules the parsers apply.
