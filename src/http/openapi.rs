@@ -115,6 +115,7 @@ request_schema!(
     EntryInput,
     EntryUpdate,
     GoalsInput,
+    McpMessage,
     ChatRequest,
     WeeklyReportRequest
 );
@@ -324,6 +325,20 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
         (
             "EntryUpdate",
             object(&[], update, "The fields to change; omitted fields keep their value"),
+        ),
+        (
+            "McpMessage",
+            json!({
+                "type": "object",
+                "description": "A JSON-RPC 2.0 message of the Model Context Protocol: a request (with `id`: `initialize`, `tools/list`, `tools/call`, `ping`) or a notification (no `id`: `notifications/initialized`)",
+                "required": ["jsonrpc", "method"],
+                "properties": {
+                    "jsonrpc": { "type": "string", "enum": ["2.0"] },
+                    "id": { "description": "Absent in a notification", "anyOf": [{ "type": "integer" }, { "type": "string" }] },
+                    "method": { "type": "string", "examples": ["tools/call"] },
+                    "params": { "type": "object", "description": "The method's parameters: for `tools/call`, `{name, arguments}`" }
+                }
+            }),
         ),
         (
             "ChatRequest",

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::Extension;
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
@@ -29,6 +29,7 @@ use utoipa_axum::routes;
 use super::envelope::ErrorBody;
 use super::error::{ApiError, error_body};
 use super::extract::AuthUser;
+use super::openapi::McpMessage;
 use crate::auth::Caller;
 use crate::state::AppState;
 pub use tools::ToolName;
@@ -71,8 +72,8 @@ struct ToolContext {
 /// validation failure). `GET /mcp` is 405: this server opens no event stream.
 #[utoipa::path(
     post, path = "/mcp", tag = "mcp",
-    request_body(content = Object, content_type = "application/json",
-        description = "One JSON-RPC 2.0 message of the Model Context Protocol. Send `Accept: application/json, text/event-stream` (the transport's rule) and, after `initialize`, the `MCP-Protocol-Version` header the client negotiated.",
+    request_body(content = McpMessage, content_type = "application/json",
+        description = "One JSON-RPC 2.0 message of the Model Context Protocol. After `initialize`, send the `MCP-Protocol-Version` header the client negotiated. The transport's `Accept: application/json, text/event-stream` is welcome but not needed: the answer is always JSON.",
         example = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "get_stats", "arguments": {"bucket": "month"}}})),
     params(("MCP-Protocol-Version" = Option<String>, Header, description = "The protocol version negotiated at `initialize` (e.g. `2025-06-18`)")),
     security(("bearerAuth" = [])),
@@ -80,12 +81,16 @@ struct ToolContext {
         (status = 200, description = "The JSON-RPC answer (a tool's failure is a result with `isError: true` carrying the API's error body)", content_type = "application/json", body = Object,
             example = json!({"jsonrpc": "2.0", "id": 2, "result": {"content": [{"type": "text", "text": "{\"status\":\"error\",\"message\":\"from must be a date in YYYY-MM-DD format, from 0001-01-01 to 9999-12-31\",\"details\":[…]}"}], "structuredContent": {"status": "error", "message": "from must be a date in YYYY-MM-DD format, from 0001-01-01 to 9999-12-31"}, "isError": true}})),
         (status = 202, description = "A notification or response accepted (no body)"),
-        (status = 400, description = "Not a JSON-RPC message, or a protocol header that does not match it", body = ErrorBody,
+        (status = 400, description = "Not a JSON-RPC message, or a protocol header that does not match it (a JSON-RPC error keeps its `jsonrpc`, `id` and `error` beside the envelope's fields)", body = ErrorBody,
             example = json!({"status": "error", "message": "Bad Request: Unsupported MCP-Protocol-Version: 1999-01-01"})),
         (status = 401, description = "No token, or an invalid, expired or revoked one (with `WWW-Authenticate: Bearer`)", body = ErrorBody,
             example = json!({"status": "error", "message": "No token provided"})),
-        (status = 406, description = "`Accept` lacks `application/json` or `text/event-stream`", body = ErrorBody,
+        (status = 404, description = "A method the server does not have, asked in the `2026-07-28` protocol (older versions answer a JSON-RPC error with 200); the JSON-RPC error beside the envelope's fields", body = ErrorBody,
+            example = json!({"status": "error", "message": "Method not found", "jsonrpc": "2.0", "id": 3, "error": {"code": -32601, "message": "Method not found"}})),
+        (status = 406, description = "`Accept` names neither JSON nor anything that includes it", body = ErrorBody,
             example = json!({"status": "error", "message": "Not Acceptable: Client must accept both application/json and text/event-stream"})),
+        (status = 413, description = "The message is larger than `BODY_LIMIT`", body = ErrorBody,
+            example = json!({"status": "error", "message": "Payload Too Large: request body exceeds 10485760 bytes"})),
         (status = 415, description = "`Content-Type` is not `application/json`", body = ErrorBody,
             example = json!({"status": "error", "message": "Unsupported Media Type: Content-Type must be application/json"})),
     )
@@ -110,6 +115,7 @@ async fn mcp(
             return response;
         }
     };
+    accept_json_by_default(request.headers_mut());
     request.extensions_mut().insert(ToolContext { state, caller });
     let response = match service.oneshot(request).await {
         Ok(response) => response.map(Body::new),
@@ -118,35 +124,75 @@ async fn mcp(
     in_envelope(response).await
 }
 
-/// The SDK answers a request it refuses before JSON-RPC (wrong `Accept`, `Content-Type`, body) in
-/// plain text; the API's clients read errors in the JSON envelope, so the same status and words
-/// are put in it.
+/// The transport asks clients to accept both JSON and an event stream; this server only ever
+/// answers JSON, so a client that accepts JSON (or anything, or says nothing, as curl does) is
+/// served rather than refused with 406.
+fn accept_json_by_default(headers: &mut HeaderMap) {
+    let accepts_json = headers.get_all(header::ACCEPT).iter().all(|value| {
+        value.to_str().is_ok_and(|value| {
+            value.split(',').any(|range| {
+                let essence = range.split(';').next().unwrap_or_default().trim();
+                ["*/*", "application/*", "application/json"]
+                    .iter()
+                    .any(|accepted| essence.eq_ignore_ascii_case(accepted))
+            })
+        })
+    });
+    if accepts_json {
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/json, text/event-stream"),
+        );
+    }
+}
+
+/// The SDK refuses some requests before JSON-RPC (`Accept`, `Content-Type`, a body that is no
+/// JSON-RPC message) in plain text, and others with a JSON-RPC error and a 4xx; the API's clients
+/// read every error in the JSON envelope, so the same status and words are put in it (a JSON-RPC
+/// error keeps its fields beside the envelope's, for MCP clients).
 async fn in_envelope(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    if !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let allow = response.headers().get(header::ALLOW).cloned();
-    let text = to_bytes(response.into_body(), SDK_ERROR_BYTES)
+    let bytes = to_bytes(response.into_body(), SDK_ERROR_BYTES)
         .await
         .unwrap_or_default();
-    let message = String::from_utf8_lossy(&text);
-    let message = if message.trim().is_empty() {
-        status.canonical_reason().unwrap_or("Request refused")
-    } else {
-        message.trim()
+    let text = String::from_utf8_lossy(&bytes);
+    let mut response = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(mut body)) => {
+            let message = body
+                .get("error")
+                .and_then(|error| error.get("message"))
+                .and_then(Value::as_str)
+                .unwrap_or_else(|| status.canonical_reason().unwrap_or("Request refused"))
+                .to_owned();
+            body.entry("status").or_insert_with(|| Value::from("error"));
+            body.entry("message").or_insert_with(|| Value::from(message));
+            (status, axum::Json(Value::Object(body))).into_response()
+        }
+        // A body that is no JSON-RPC message is a bad request, not a media type the server lacks.
+        _ if status == StatusCode::UNSUPPORTED_MEDIA_TYPE && text.starts_with(NOT_A_MESSAGE) => {
+            let reason = text.trim_start_matches(NOT_A_MESSAGE).trim();
+            error_body(StatusCode::BAD_REQUEST, &format!("Not a JSON-RPC message: {reason}"))
+        }
+        _ => {
+            let message = match text.trim() {
+                "" => status.canonical_reason().unwrap_or("Request refused"),
+                message => message,
+            };
+            error_body(status, message)
+        }
     };
-    let mut response = error_body(status, message);
     if let Some(allow) = allow {
         response.headers_mut().insert(header::ALLOW, allow);
     }
     response
 }
+
+/// How the SDK begins the 415 it answers to a body that does not parse as a JSON-RPC message.
+const NOT_A_MESSAGE: &str = "fail to deserialize request body";
 
 /// The MCP server: stateless; each request's caller comes with the request.
 #[derive(Clone, Copy)]
