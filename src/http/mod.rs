@@ -155,7 +155,14 @@ fn cors(settings: &Settings) -> CorsLayer {
             Method::DELETE,
             Method::OPTIONS,
         ])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        // The MCP transport's headers (`POST /mcp`), for an assistant running in a listed origin.
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("mcp-protocol-version"),
+            HeaderName::from_static("mcp-method"),
+            HeaderName::from_static("mcp-name"),
+        ])
         .expose_headers([
             HeaderName::from_static(observe::REQUEST_ID_HEADER),
             header::RETRY_AFTER,

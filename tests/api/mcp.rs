@@ -253,3 +253,27 @@ api_test!(
         assert!(body["message"].as_str().is_some_and(|m| m.starts_with("Not a JSON-RPC message")), "{body}");
     }
 );
+
+api_test!(
+    async fn a_browser_client_of_an_allowed_origin_may_send_the_protocols_headers(backend) {
+        let app = TestApp::builder(backend).env("ALLOWED_ORIGINS", "https://assistant.example").spawn().await;
+        let preflight = app
+            .request(reqwest::Method::OPTIONS, "/mcp")
+            .header("origin", "https://assistant.example")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type,mcp-protocol-version")
+            .send()
+            .await
+            .expect("preflight");
+        assert!(preflight.status().is_success());
+        let allowed = preflight
+            .headers()
+            .get("access-control-allow-headers")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_lowercase();
+        for name in ["authorization", "content-type", "mcp-protocol-version", "mcp-method", "mcp-name"] {
+            assert!(allowed.contains(name), "{name} not in {allowed}");
+        }
+    }
+);
