@@ -202,13 +202,12 @@ fn authorize(tool: ToolName, access: Access) -> ApiResult<()> {
 pub async fn call(state: &AppState, caller: &Caller, tool: ToolName, arguments: JsonObject) -> ApiResult<Value> {
     authorize(tool, caller.access)?;
     let body = Value::Object(arguments);
-    let arguments = &body;
     match tool {
         ToolName::GetEntries => {
             let range = EntryRange::parse(
-                query_argument(arguments, "from").as_deref(),
-                query_argument(arguments, "to").as_deref(),
-                query_argument(arguments, "limit").as_deref(),
+                query_argument(&body, "from").as_deref(),
+                query_argument(&body, "to").as_deref(),
+                query_argument(&body, "limit").as_deref(),
             )
             .map_err(ApiError::Validation)?;
             let (count, items) = entries::entry_page(state, caller, &range).await?;
@@ -224,9 +223,9 @@ pub async fn call(state: &AppState, caller: &Caller, tool: ToolName, arguments: 
         }
         ToolName::GetStats => {
             let params = StatsParams {
-                from: query_argument(arguments, "from"),
-                to: query_argument(arguments, "to"),
-                bucket: query_argument(arguments, "bucket"),
+                from: query_argument(&body, "from"),
+                to: query_argument(&body, "to"),
+                bucket: query_argument(&body, "bucket"),
             };
             let trends = stats::trends(state, caller, &params).await?;
             serde_json::from_slice(&trends.body).map_err(|e| ApiError::Internal(e.into()))
