@@ -47,7 +47,7 @@ pub struct ProfileView {
 }
 
 impl ProfileView {
-    async fn new(state: &AppState, user: &User) -> ApiResult<Self> {
+    pub(crate) async fn new(state: &AppState, user: &User) -> ApiResult<Self> {
         let flags = state.accounts.flags(user).await?;
         Ok(Self {
             id: user.id,

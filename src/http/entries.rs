@@ -18,6 +18,7 @@ use super::extract::{ApiQuery, AuthUser, JsonBody, PathParam};
 use super::observe::{Mount, split_mount};
 use super::openapi::{EntryInput, EntryUpdate};
 
+use crate::auth::Caller;
 use crate::domain::dashboard::DaySummary;
 use crate::domain::entry::{Entry, EntryChanges, EntryDocument, EntryRange, NewEntry};
 use crate::domain::ids::EntryId;
@@ -37,7 +38,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 const PAGE_BYTES_PER_ENTRY: usize = 1024;
 
 const DAY_TAKEN: ApiError = ApiError::Conflict("Entry already exists for this date");
-const NOT_FOUND: ApiError = ApiError::NotFound("Entry not found");
+pub(crate) const NOT_FOUND: ApiError = ApiError::NotFound("Entry not found");
 
 /// Documentation only: `list` writes these shapes itself from the stored documents.
 #[derive(Serialize, ToSchema)]
@@ -71,7 +72,7 @@ pub struct EntryResponse<'a> {
 }
 
 impl<'a> EntryResponse<'a> {
-    fn new(message: Option<&'static str>, entry: &'a Entry) -> Self {
+    pub(crate) fn new(message: Option<&'static str>, entry: &'a Entry) -> Self {
         Self {
             status: Success::Success,
             message,
@@ -105,16 +106,16 @@ fn entry_id(raw: &str) -> ApiResult<EntryId> {
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct ListQuery {
+pub(crate) struct ListQuery {
     /// First day (inclusive), YYYY-MM-DD.
     #[param(value_type = Option<String>, format = Date)]
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Last day (inclusive), YYYY-MM-DD.
     #[param(value_type = Option<String>, format = Date)]
-    to: Option<String>,
+    pub(crate) to: Option<String>,
     /// How many entries, newest first (default 30).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 366)]
-    limit: Option<String>,
+    pub(crate) limit: Option<String>,
 }
 
 /// The caller's entries, newest day first: the last 30, or a range.
@@ -139,11 +140,7 @@ async fn list(
 ) -> ApiResult<Response> {
     let range = EntryRange::parse(query.from.as_deref(), query.to.as_deref(), query.limit.as_deref())
         .map_err(ApiError::Validation)?;
-    // The stored documents are copied into the page as they are: no entry is decoded and re-encoded.
-    let mut items = Vec::with_capacity(2 + PAGE_BYTES_PER_ENTRY * range.limit.min(EntryRange::DEFAULT_LIMIT) as usize);
-    items.push(b'[');
-    let count = state.store.write_entry_documents(caller.id, &range, &mut items).await?;
-    items.push(b']');
+    let (count, items) = entry_page(&state, &caller, &range).await?;
     let body = if split_mount(uri.path()).0 == Mount::Root {
         let mut body = Vec::with_capacity(items.len() + 64);
         body.extend_from_slice(br#"{"status":"success","count":"#);
@@ -156,6 +153,16 @@ async fn list(
         items
     };
     Ok(json_with_etag(&if_none_match, body))
+}
+
+/// The caller's entries in `range`, newest day first, as a JSON array, and how many there are. The
+/// stored documents are copied into the page as they are: no entry is decoded and re-encoded.
+pub(crate) async fn entry_page(state: &AppState, caller: &Caller, range: &EntryRange) -> ApiResult<(usize, Vec<u8>)> {
+    let mut items = Vec::with_capacity(2 + PAGE_BYTES_PER_ENTRY * range.limit.min(EntryRange::DEFAULT_LIMIT) as usize);
+    items.push(b'[');
+    let count = state.store.write_entry_documents(caller.id, range, &mut items).await?;
+    items.push(b']');
+    Ok((count, items))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -246,13 +253,32 @@ async fn fetch(State(state): State<AppState>, caller: AuthUser, PathParam(id): P
 )]
 async fn create(State(state): State<AppState>, caller: AuthUser, JsonBody(body): JsonBody) -> ApiResult<Response> {
     let new = NewEntry::parse(&body, caller.timezone).map_err(ApiError::Validation)?;
-    let entry = new.into_entry(caller.id, Utc::now());
-    match state.store.insert_entry(&entry).await {
-        Err(StoreError::Conflict) => return Err(DAY_TAKEN),
-        other => other?,
-    }
+    let entry = insert_entry(&state, &caller, new).await?;
     let body = EntryResponse::new(Some("Entry created successfully"), &entry);
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Stores the caller's new entry: 409 when the day already has one.
+pub(crate) async fn insert_entry(state: &AppState, caller: &Caller, new: NewEntry) -> ApiResult<Entry> {
+    let entry = new.into_entry(caller.id, Utc::now());
+    match state.store.insert_entry(&entry).await {
+        Err(StoreError::Conflict) => Err(DAY_TAKEN),
+        other => other.map(|()| entry).map_err(ApiError::from),
+    }
+}
+
+/// Applies `changes` to the caller's entry `id`: 404 when there is none, 409 when `date` moves it
+/// onto a day that has one.
+pub(crate) async fn change_entry(
+    state: &AppState,
+    caller: &Caller,
+    id: EntryId,
+    changes: &EntryChanges,
+) -> ApiResult<Entry> {
+    match state.store.update_entry(caller.id, id, changes, Utc::now()).await {
+        Err(StoreError::Conflict) => Err(DAY_TAKEN),
+        other => other?.ok_or(NOT_FOUND),
+    }
 }
 
 /// Change some of an entry's fields; `date` moves it to another day.
@@ -279,10 +305,7 @@ async fn update(
 ) -> ApiResult<Response> {
     let id = entry_id(&id)?;
     let changes = EntryChanges::parse(&body, caller.timezone).map_err(ApiError::Validation)?;
-    let entry = match state.store.update_entry(caller.id, id, &changes, Utc::now()).await {
-        Err(StoreError::Conflict) => return Err(DAY_TAKEN),
-        other => other?.ok_or(NOT_FOUND)?,
-    };
+    let entry = change_entry(&state, &caller, id, &changes).await?;
     Ok(Json(EntryResponse::new(Some("Entry updated successfully"), &entry)).into_response())
 }
 

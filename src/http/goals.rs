@@ -28,6 +28,16 @@ pub struct GoalsResponse {
     data: Goals,
 }
 
+impl GoalsResponse {
+    pub(crate) fn new(message: Option<&'static str>, data: Goals) -> Self {
+        Self {
+            status: Success::Success,
+            message,
+            data,
+        }
+    }
+}
+
 /// The caller's goals.
 #[utoipa::path(
     get, path = "/goals", tag = "goals",
@@ -39,11 +49,7 @@ pub struct GoalsResponse {
 )]
 async fn get_goals(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<GoalsResponse>> {
     let goals = state.store.goals(caller.id).await?;
-    Ok(Json(GoalsResponse {
-        status: Success::Success,
-        message: None,
-        data: goals,
-    }))
+    Ok(Json(GoalsResponse::new(None, goals)))
 }
 
 /// Replace the caller's goals with the map sent (`{}` clears them).
@@ -68,9 +74,5 @@ async fn put_goals(
         // The account was deleted while this request was on its way.
         return Err(ApiError::Unauthorized("Invalid or expired token"));
     }
-    Ok(Json(GoalsResponse {
-        status: Success::Success,
-        message: Some("Goals updated"),
-        data: goals,
-    }))
+    Ok(Json(GoalsResponse::new(Some("Goals updated"), goals)))
 }

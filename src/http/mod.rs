@@ -35,6 +35,7 @@ pub mod export;
 pub mod extract;
 pub mod goals;
 pub mod health;
+pub mod mcp;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
@@ -65,6 +66,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(entries::routes())
         .merge(stats::routes())
         .merge(goals::routes())
+        .merge(mcp::routes(state))
         .merge(export::routes())
         .merge(ai::routes())
         .merge(health::routes())
@@ -169,7 +171,14 @@ fn cors(settings: &Settings) -> CorsLayer {
             Method::DELETE,
             Method::OPTIONS,
         ])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        // The MCP transport's headers (`POST /mcp`), for an assistant running in a listed origin.
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("mcp-protocol-version"),
+            HeaderName::from_static("mcp-method"),
+            HeaderName::from_static("mcp-name"),
+        ])
         .expose_headers([
             HeaderName::from_static(observe::REQUEST_ID_HEADER),
             header::RETRY_AFTER,

@@ -92,6 +92,7 @@ Answers are sent with `Cache-Control: no-store`.";
         (name = "entries", description = "Daily entries, one per user per UTC day"),
         (name = "goals", description = "The caller's goals: the range a day's value should be in"),
         (name = "ai", description = "The AI coach: chat and weekly report, answered inline or queued"),
+        (name = "mcp", description = "The Model Context Protocol endpoint for AI assistants (Streamable HTTP, stateless): the caller's entries, trends, goals and profile as tools, within the token's scopes"),
         (name = "health", description = "Probes"),
         (name = "meta", description = "This documentation and the metrics"),
         (name = "app", description = "The web app for people, served by this server: [open it](/app/)")
@@ -131,6 +132,7 @@ request_schema!(
     EntryInput,
     EntryUpdate,
     GoalsInput,
+    McpMessage,
     ChatRequest,
     WeeklyReportRequest,
     PersonalTokenRequest
@@ -231,6 +233,19 @@ fn personal_token_request() -> Value {
         })),
         "A new personal access token",
     )
+}
+
+/// An entry body's properties from the field table (`date` required or not), without the
+/// deprecated aliases: what the MCP tools that write a day take.
+pub fn entry_tool_properties(date_required: bool) -> serde_json::Map<String, Value> {
+    let mut properties = entry_fields::entry_properties(date_required);
+    for alias in crate::domain::entry::rules::FIELDS
+        .iter()
+        .filter(|field| field.alias_of.is_some())
+    {
+        properties.remove(alias.name);
+    }
+    properties
 }
 
 /// The request bodies, from the same rules the parsers apply.
@@ -361,6 +376,20 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
         (
             "EntryUpdate",
             object(&[], update, "The fields to change; omitted fields keep their value"),
+        ),
+        (
+            "McpMessage",
+            json!({
+                "type": "object",
+                "description": "A JSON-RPC 2.0 message of the Model Context Protocol: a request (with `id`: `initialize`, `tools/list`, `tools/call`, `ping`) or a notification (no `id`: `notifications/initialized`)",
+                "required": ["jsonrpc", "method"],
+                "properties": {
+                    "jsonrpc": { "type": "string", "enum": ["2.0"] },
+                    "id": { "description": "Absent in a notification", "anyOf": [{ "type": "integer" }, { "type": "string" }] },
+                    "method": { "type": "string", "examples": ["tools/call"] },
+                    "params": { "type": "object", "description": "The method's parameters: for `tools/call`, `{name, arguments}`" }
+                }
+            }),
         ),
         (
             "ChatRequest",

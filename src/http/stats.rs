@@ -16,6 +16,7 @@ use super::conditional::{IfNoneMatch, etag_of, tagged_json};
 use super::envelope::{ErrorBody, Success};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser};
+use crate::auth::Caller;
 use crate::domain::day::Day;
 use crate::domain::stats::{self, Bucket, BucketStats, LoggedDay, StatsQuery, Streaks};
 use crate::state::AppState;
@@ -27,17 +28,17 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct StatsParams {
+pub(crate) struct StatsParams {
     /// First day (inclusive), YYYY-MM-DD (default: 27 days before `to`).
     #[param(value_type = Option<String>, format = Date)]
-    from: Option<String>,
+    pub(crate) from: Option<String>,
     /// Last day (inclusive), YYYY-MM-DD (default: today in the caller's time zone). At most 3,660
     /// days from `from`.
     #[param(value_type = Option<String>, format = Date)]
-    to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Bucket size (default `week`: ISO weeks, Monday to Sunday).
-    #[param(value_type = Option<Bucket>)]
-    bucket: Option<String>,
+    #[param(value_type = Option<Bucket>, inline)]
+    pub(crate) bucket: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -87,6 +88,12 @@ async fn entry_stats(
     if_none_match: IfNoneMatch,
     ApiQuery(params): ApiQuery<StatsParams>,
 ) -> ApiResult<Response> {
+    let computed = trends(&state, &caller, &params).await?;
+    Ok(tagged_json(&if_none_match, computed.body, computed.etag))
+}
+
+/// The trends body for `params`: kept while the caller's entries are unchanged, computed otherwise.
+pub(crate) async fn trends(state: &AppState, caller: &Caller, params: &StatsParams) -> ApiResult<CachedAnswer> {
     let today = state.clock.today_in(caller.timezone);
     let query = StatsQuery::parse(
         params.from.as_deref(),
@@ -102,7 +109,7 @@ async fn entry_stats(
         zone: caller.timezone,
     };
     if let Some(kept) = state.trends.get(&key, caller.entries_version) {
-        return Ok(tagged_json(&if_none_match, kept.body, kept.etag));
+        return Ok(kept);
     }
     let (figures, goals) = tokio::try_join!(
         state.store.day_figures(caller.id, query.from, query.to),
@@ -131,5 +138,5 @@ async fn entry_stats(
         body,
     };
     state.trends.put(key, caller.entries_version, computed.clone());
-    Ok(tagged_json(&if_none_match, computed.body, computed.etag))
+    Ok(computed)
 }

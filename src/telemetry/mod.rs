@@ -27,7 +27,9 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 /// Dependencies that are chatty at `info`.
-const QUIET_DEPENDENCIES: &str = "hyper=warn,hyper_util=warn,h2=warn,tower=warn,reqwest=warn,mongodb=warn";
+// rmcp (`POST /mcp`): an info line per stateless request, and at debug every tool's arguments and
+// result, which are the user's health data.
+const QUIET_DEPENDENCIES: &str = "hyper=warn,hyper_util=warn,h2=warn,tower=warn,reqwest=warn,mongodb=warn,rmcp=warn";
 pub fn filter(level: &str) -> EnvFilter {
     std::env::var("RUST_LOG")
         .ok()

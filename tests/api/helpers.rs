@@ -98,6 +98,9 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
+/// A connected MCP client (see [`TestApp::mcp_client`]).
+pub type McpClient = rmcp::service::RunningService<rmcp::RoleClient, rmcp::model::ClientConfig>;
+
 /// A registered user and their tokens.
 #[derive(Clone, Debug)]
 pub struct Session {
@@ -389,6 +392,45 @@ impl TestApp {
             access: body["accessToken"].as_str().expect("accessToken").to_owned(),
             refresh: body["refreshToken"].as_str().expect("refreshToken").to_owned(),
         }
+    }
+
+    // --- MCP --------------------------------------------------------------------------------
+
+    /// One raw JSON-RPC message to `POST {path}` (`/mcp` or `/api/mcp`), as the transport sends it.
+    pub async fn mcp_post(&self, path: &str, access: Option<&str>, message: &Value) -> Response {
+        let mut request = self
+            .post(path)
+            .header("accept", "application/json, text/event-stream")
+            .json(message);
+        if let Some(access) = access {
+            request = request.bearer_auth(access);
+        }
+        request.send().await.expect("MCP request")
+    }
+
+    /// The official Rust SDK's MCP client over Streamable HTTP at `path`, initialized with
+    /// `version`; the token, when given, as `Authorization: Bearer`.
+    pub async fn mcp_client(
+        &self,
+        path: &str,
+        access: Option<&str>,
+        version: rmcp::model::ProtocolVersion,
+    ) -> Result<McpClient, rmcp::service::ClientInitializeError> {
+        use rmcp::ServiceExt;
+        use rmcp::transport::StreamableHttpClientTransport;
+        use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+        let mut config = StreamableHttpClientTransportConfig::with_uri(self.url(path));
+        if let Some(access) = access {
+            config = config.auth_header(access);
+        }
+        let transport = StreamableHttpClientTransport::with_client(self.client.clone(), config);
+        let info = rmcp::model::ClientConfig::new(
+            rmcp::model::ClientCapabilities::default(),
+            rmcp::model::Implementation::new("healthtracker-tests", "0.0.0"),
+        )
+        .with_protocol_version(version);
+        info.serve(transport).await
     }
 
     // --- entries ----------------------------------------------------------------------------

@@ -83,6 +83,40 @@ async fn no_password_or_token_ever_reaches_the_log() {
 }
 
 #[tokio::test]
+async fn no_token_of_an_mcp_session_reaches_the_log() {
+    let (captured, _guard) = capture();
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let session = app.signup().await;
+    let client = app
+        .mcp_client(
+            "/mcp",
+            Some(&session.access),
+            rmcp::model::ProtocolVersion::V_2025_06_18,
+        )
+        .await
+        .expect("initialize");
+    let arguments = json!({"date": "2026-11-01", "notes": "private words"});
+    let call = rmcp::model::CallToolRequestParams::new("log_day")
+        .with_arguments(arguments.as_object().cloned().unwrap_or_default());
+    client.call_tool(call).await.expect("log_day");
+    client.cancel().await.expect("close");
+    app.mcp_post(
+        "/mcp",
+        Some("garbage.token.value"),
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}),
+    )
+    .await;
+
+    let lines = captured.lines();
+    assert!(lines.iter().any(|line| line.contains("path=/mcp")), "{lines:#?}");
+    for line in &lines {
+        for secret in [session.access.as_str(), "garbage.token.value"] {
+            assert!(!line.contains(secret), "secret in log line: {line}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn one_structured_line_per_request() {
     let (captured, _guard) = capture();
     let app = TestApp::spawn(Backend::Sqlite).await;

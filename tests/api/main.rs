@@ -22,6 +22,7 @@ mod frontend;
 mod goals;
 mod health;
 mod logging;
+mod mcp;
 mod measurements;
 mod metrics;
 mod mongo;
