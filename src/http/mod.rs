@@ -26,6 +26,7 @@ pub mod ai;
 pub mod auth;
 pub mod compression;
 pub mod conditional;
+pub mod devices;
 pub mod docs;
 pub mod entries;
 pub mod envelope;
@@ -59,6 +60,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(stats::routes())
         .merge(goals::routes())
         .merge(export::routes())
+        .merge(devices::routes())
         .merge(ai::routes())
         .merge(health::routes())
         .merge(docs::routes())
