@@ -154,7 +154,9 @@ async fn apple_health(
         .and_then(|value| value.to_str().ok())
         .map(|value| value.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
     if !media_type.is_some_and(|media| ACCEPTED.contains(&media.as_str())) {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaTypeOf(
+            "Content-Type must be application/zip or application/xml",
+        ));
     }
     let limits = state.settings.device_import;
     let file = spool(&headers, body, limits.limit).await?;

@@ -6,6 +6,7 @@ mod mongo_server;
 
 mod account;
 mod ai;
+mod apple_health;
 mod auth;
 mod cli;
 mod coach;
