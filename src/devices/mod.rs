@@ -5,6 +5,7 @@
 
 pub mod aggregate;
 pub mod apple;
+pub mod health_auto_export;
 pub mod sample;
 pub mod write;
 
