@@ -35,6 +35,7 @@ pub mod export;
 pub mod extract;
 pub mod goals;
 pub mod health;
+pub mod health_auto_export;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
@@ -61,6 +62,7 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(goals::routes())
         .merge(export::routes())
         .merge(devices::routes())
+        .merge(health_auto_export::routes())
         .merge(ai::routes())
         .merge(health::routes())
         .merge(docs::routes())

@@ -19,6 +19,7 @@ mod export;
 mod frontend;
 mod goals;
 mod health;
+mod health_auto_export;
 mod logging;
 mod measurements;
 mod metrics;
