@@ -78,7 +78,8 @@ pub struct HealthAutoExportPayload {
             example = json!({"status": "error", "message": "Not a Health Auto Export payload (expected {\"data\": {\"metrics\": [...], \"workouts\": [...]}}): missing field `data` at line 1 column 2"})),
         (status = 413, description = "Over `BODY_LIMIT`", body = ErrorBody,
             example = json!({"status": "error", "message": "Request body too large"})),
-        (status = 415, description = "Not declared as JSON", body = ErrorBody),
+        (status = 415, description = "Not declared as JSON", body = ErrorBody,
+            example = json!({"status": "error", "message": "Content-Type must be application/json"})),
     )
 )]
 async fn health_auto_export(
