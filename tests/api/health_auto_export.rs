@@ -234,3 +234,19 @@ api_test! {
         assert!(entries(&app, &session.access).await.is_empty());
     }
 }
+
+api_test! {
+    async fn a_push_over_the_body_limit_is_413_and_writes_nothing(backend) {
+        let app = TestApp::spawn(backend).await;
+        let session = californian(&app).await;
+        let point = r#"{"date": "2024-06-01 08:00:00 -0700", "qty": 1, "source": "iPhone"},"#;
+        let mut body = String::from(r#"{"data": {"metrics": [{"name": "step_count", "units": "count", "data": ["#);
+        while body.len() <= 10 * 1024 * 1024 {
+            body.push_str(point);
+        }
+        body.push_str(r#"{"date": "2024-06-01 08:00:00 -0700", "qty": 1}]}]}}"#);
+        let response = app.import_health_auto_export(&session.access, "", JSON, body.into_bytes()).await;
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(entries(&app, &session.access).await.is_empty());
+    }
+}
