@@ -8,6 +8,7 @@ pub mod auth;
 pub mod cli;
 pub mod coach;
 pub mod config;
+pub mod devices;
 pub mod domain;
 pub mod http;
 pub mod jobs;

@@ -231,6 +231,8 @@ pub struct Settings {
     pub default_timezone: TimeZone,
     pub allowed_origins: Vec<String>,
     pub body_limit: usize,
+    /// `DEVICE_IMPORT_LIMIT`, `DEVICE_IMPORT_MAX_UNZIPPED`.
+    pub device_import: DeviceImportSettings,
     /// `MAX_CONNECTIONS`: open connections at most; beyond it the server stops accepting until one
     /// closes.
     pub max_connections: usize,
@@ -260,6 +262,15 @@ pub struct Settings {
     pub worker_metrics_port: Option<u16>,
     /// Things worth a warning once logging is up (e.g. a generated JWT secret).
     pub warnings: Vec<String>,
+}
+
+/// `POST /import/apple-health`'s own limits (every other route keeps `BODY_LIMIT`).
+#[derive(Clone, Copy, Debug)]
+pub struct DeviceImportSettings {
+    /// `DEVICE_IMPORT_LIMIT` (default 1 GiB): the largest upload, 413 beyond.
+    pub limit: u64,
+    /// `DEVICE_IMPORT_MAX_UNZIPPED` (default 4 GiB): the most an uploaded zip may unpack to.
+    pub max_unzipped: u64,
 }
 
 /// Why start-up stopped: one line per bad variable.
@@ -309,6 +320,7 @@ impl Settings {
         );
         let allowed_origins = sections::allowed_origins(&mut env);
         let body_limit = sections::body_limit(&mut env);
+        let device_import = sections::device_import(&mut env);
         let max_connections = env.positive("MAX_CONNECTIONS", 10_000, "a positive number of connections");
         let max_large_bodies = env.positive("MAX_LARGE_BODIES", 1, "a positive number of requests");
         let trends_cache_bytes = env.parse(
@@ -359,6 +371,7 @@ impl Settings {
             default_timezone,
             allowed_origins,
             body_limit,
+            device_import,
             max_connections,
             max_large_bodies,
             trends_cache_bytes,

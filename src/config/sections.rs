@@ -9,9 +9,9 @@ use secrecy::SecretString;
 
 use super::reader::{Reader, parse_byte_size, parse_database_url, parse_origin, redact_url_password, redis_url};
 use super::{
-    AiSettings, ClientAddress, DEFAULT_ALLOWED_ORIGINS, DatabaseSettings, Environment, JobSettings, JwtSecret,
-    LogFormat, MAX_TRUSTED_PROXY_HOPS, MIN_JWT_SECRET_BYTES, RateLimitSettings, RedisSettings, SqliteSynchronous,
-    TimeoutSettings,
+    AiSettings, ClientAddress, DEFAULT_ALLOWED_ORIGINS, DatabaseSettings, DeviceImportSettings, Environment,
+    JobSettings, JwtSecret, LogFormat, MAX_TRUSTED_PROXY_HOPS, MIN_JWT_SECRET_BYTES, RateLimitSettings, RedisSettings,
+    SqliteSynchronous, TimeoutSettings,
 };
 
 fn ms(n: u64) -> Duration {
@@ -156,6 +156,19 @@ pub(super) fn body_limit(env: &mut Reader<'_>) -> usize {
         "a size such as 10mb, 512kb or a byte count",
         parse_byte_size,
     )
+}
+
+/// `DEVICE_IMPORT_LIMIT` (1 GiB) and `DEVICE_IMPORT_MAX_UNZIPPED` (4 GiB).
+pub(super) fn device_import(env: &mut Reader<'_>) -> DeviceImportSettings {
+    let mut size = |name: &str, default: u64| {
+        env.parse(name, default, "a size such as 1gb, 512mb or a byte count", |s| {
+            parse_byte_size(s).map(|n| n as u64).filter(|n| *n > 0)
+        })
+    };
+    DeviceImportSettings {
+        limit: size("DEVICE_IMPORT_LIMIT", 1 << 30),
+        max_unzipped: size("DEVICE_IMPORT_MAX_UNZIPPED", 4 << 30),
+    }
 }
 
 /// `HEADER_READ_TIMEOUT_SECS`, `KEEP_ALIVE_TIMEOUT_SECS`, `WRITE_TIMEOUT_SECS`, `REQUEST_TIMEOUT_SECS`.

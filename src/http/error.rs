@@ -55,6 +55,9 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("unsupported media type")]
     UnsupportedMediaType,
+    /// 415 on a route that takes something other than JSON: the message names what it takes.
+    #[error("{0}")]
+    UnsupportedMediaTypeOf(&'static str),
     #[error("{message}")]
     TooManyRequests {
         message: &'static str,
@@ -173,6 +176,7 @@ impl IntoResponse for ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed".into()),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, Cow::Borrowed(*m)),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large".into()),
+            ApiError::UnsupportedMediaTypeOf(message) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, (*message).into()),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "Content-Type must be application/json".into(),

@@ -27,6 +27,7 @@ pub mod ai;
 pub mod auth;
 pub mod compression;
 pub mod conditional;
+pub mod devices;
 pub mod docs;
 pub mod entries;
 pub mod envelope;
@@ -36,6 +37,7 @@ pub mod extract;
 pub mod goals;
 pub mod health;
 pub mod mcp;
+pub mod health_auto_export;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
@@ -68,6 +70,8 @@ pub fn api(state: &AppState) -> OpenApiRouter<AppState> {
         .merge(goals::routes())
         .merge(mcp::routes(state))
         .merge(export::routes())
+        .merge(devices::routes())
+        .merge(health_auto_export::routes())
         .merge(ai::routes())
         .merge(health::routes())
         .merge(docs::routes())

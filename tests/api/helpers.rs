@@ -378,6 +378,34 @@ impl TestApp {
             .expect("import request")
     }
 
+    /// `POST /api/import/apple-health` with `body` as `content_type`.
+    pub async fn import_apple_health(&self, access: &str, query: &str, content_type: &str, body: Vec<u8>) -> Response {
+        self.post(&format!("/api/import/apple-health{query}"))
+            .bearer_auth(access)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("apple health import request")
+    }
+
+    /// `POST /api/import/health-auto-export` with `body` as `content_type`.
+    pub async fn import_health_auto_export(
+        &self,
+        access: &str,
+        query: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Response {
+        self.post(&format!("/api/import/health-auto-export{query}"))
+            .bearer_auth(access)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("health auto export request")
+    }
+
     /// Registers a new user with a unique e-mail and returns their session.
     pub async fn signup(&self) -> Session {
         let email = format!("user-{}@example.com", hex_id());

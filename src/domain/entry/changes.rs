@@ -280,6 +280,12 @@ fn read_food_intake(path: &str, value: &Value, problems: &mut Problems) -> Optio
     (parsed.len() == items.len()).then_some(parsed)
 }
 
+/// Whether a body could set this blood pressure (the rule of `bloodPressure`, on numbers).
+pub fn blood_pressure_allowed(systolic: f64, diastolic: f64) -> bool {
+    let value = serde_json::json!({ "systolic": systolic, "diastolic": diastolic });
+    read_blood_pressure("bloodPressure", &value, &mut Problems::new()).is_some()
+}
+
 /// `{systolic, diastolic}`: both required, each by its measure's rule, systolic above diastolic.
 fn read_blood_pressure(path: &str, value: &Value, problems: &mut Problems) -> Option<(f64, f64)> {
     let Some(object) = value.as_object() else {

@@ -6,7 +6,7 @@ mod measures;
 mod range;
 pub mod rules;
 
-pub use self::changes::{Change, EntryChanges, NewEntry};
+pub use self::changes::{Change, EntryChanges, NewEntry, blood_pressure_allowed};
 pub use self::measures::Measures;
 pub use self::range::EntryRange;
 pub use self::rules::{FIELDS, FieldKey, Measure};

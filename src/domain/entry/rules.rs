@@ -56,6 +56,16 @@ impl NumberRule {
     pub fn is_integer(self) -> bool {
         matches!(self, NumberRule::Integer(_))
     }
+
+    /// Whether a body could set `value`: the same check a JSON number sent for the field gets (a
+    /// device's figures are held to the rules a person's are).
+    pub fn allows(self, value: f64) -> bool {
+        let value = serde_json::Value::from(value);
+        match self {
+            NumberRule::Integer(rule) => rule.read(&value).is_ok(),
+            NumberRule::Decimal(rule) => rule.read(&value).is_ok(),
+        }
+    }
 }
 
 /// What an entry says of a measure nobody recorded.
