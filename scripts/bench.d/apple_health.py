@@ -172,13 +172,16 @@ def measure(start_server, wait_until_up, register, free_port, log, out_dir, mega
             if status != 200:
                 raise SystemExit(f"apple-health import of {name} failed: {status} {answer}")
             size = os.path.getsize(path)
+            xml_size = os.path.getsize(xml_path)
             above = (peak["kb"] - idle_kb) / 1024
             results[name] = {"bytes": size, "seconds": seconds, "mb_per_s": size / 1e6 / seconds,
+                             "xml_mb_per_s": xml_size / 1e6 / seconds,
                              "idle_rss_mb": idle_kb / 1024, "peak_rss_mb": peak["kb"] / 1024,
                              "rss_above_idle_mb": above, "records_read": answer["recordsRead"],
                              "days": answer["created"], "met": above <= RSS_ABOVE_IDLE_LIMIT_MB}
             log(f"  run {run_number} apple-health {name}: {size / 1e6:.0f} MB, {answer['recordsRead']:,} records, "
-                f"{answer['created']:,} days in {seconds:.1f} s = {size / 1e6 / seconds:.1f} MB/s; RSS idle "
+                f"{answer['created']:,} days in {seconds:.1f} s = {size / 1e6 / seconds:.1f} MB/s uploaded, "
+                f"{xml_size / 1e6 / seconds:.1f} MB/s of XML; RSS idle "
                 f"{idle_kb / 1024:.1f} MB, peak {peak['kb'] / 1024:.1f} MB, above idle {above:.1f} MB "
                 f"(target ≤ {RSS_ABOVE_IDLE_LIMIT_MB}: {'met' if above <= RSS_ABOVE_IDLE_LIMIT_MB else 'NOT met'})")
     finally:
