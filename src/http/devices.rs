@@ -139,6 +139,8 @@ const ACCEPTED: [&str; 5] = [
             example = json!({"status": "error", "message": "The zip holds no export.xml: send the export.zip the Health app writes"})),
         (status = 413, description = "Over `DEVICE_IMPORT_LIMIT`", body = ErrorBody,
             example = json!({"status": "error", "message": "Request body too large"})),
+        (status = 415, description = "Neither a zip nor XML", body = ErrorBody,
+            example = json!({"status": "error", "message": "Content-Type must be application/zip or application/xml"})),
     )
 )]
 async fn apple_health(

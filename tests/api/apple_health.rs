@@ -277,3 +277,30 @@ api_test! {
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_route_is_documented_with_both_request_content_types() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let doc = json_body(
+        app.get("/api/openapi.json").send().await.expect("openapi"),
+        StatusCode::OK,
+    )
+    .await;
+    let operation = &doc["paths"]["/import/apple-health"]["post"];
+    let content = &operation["requestBody"]["content"];
+    for media in [ZIP, XML] {
+        assert_eq!(
+            content[media]["schema"]["$ref"], "#/components/schemas/AppleHealthFile",
+            "{media}"
+        );
+    }
+    assert_eq!(doc["components"]["schemas"]["AppleHealthFile"]["format"], "binary");
+    assert_eq!(
+        operation["responses"]["415"]["content"]["application/json"]["example"]["message"],
+        "Content-Type must be application/zip or application/xml"
+    );
+    for status in ["200", "400", "401", "413", "415"] {
+        assert!(operation["responses"][status].is_object(), "{status}: {operation}");
+    }
+    assert!(operation["parameters"].to_string().contains("onConflict"));
+}

@@ -137,13 +137,8 @@ impl Attributes {
                     self.end = parse_timestamp(attribute.value.as_bytes());
                     continue;
                 }
-                _ if attribute.value.contains('&') => {
-                    // Unread, but an entity reference anywhere is refused like one in a read value.
-                    attribute
-                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-                        .map_err(|_| Refusal::Entities)?;
-                    continue;
-                }
+                // Unread, but an entity reference anywhere is refused like one in a read value.
+                _ if !only_predefined_entities(&attribute.value) => return Err(Refusal::Entities),
                 _ => continue,
             };
             if attribute.value.contains('&') {
@@ -162,6 +157,20 @@ impl Attributes {
     fn number(&self) -> Option<f64> {
         self.value.trim().parse::<f64>().ok().filter(|v| v.is_finite())
     }
+}
+
+/// Whether every `&…;` in `text` is one of XML's predefined entities or a character reference,
+/// checked without unescaping (the `device` attribute of every record is full of `&lt;`).
+fn only_predefined_entities(text: &str) -> bool {
+    text.split('&').skip(1).all(|rest| {
+        rest.split_once(';').is_some_and(|(name, _)| {
+            matches!(name, "lt" | "gt" | "amp" | "apos" | "quot")
+                || name.strip_prefix('#').is_some_and(|code| {
+                    let code = code.strip_prefix('x').unwrap_or(code);
+                    !code.is_empty() && code.bytes().all(|b| b.is_ascii_hexdigit())
+                })
+        })
+    })
 }
 
 fn metric(kind: &str) -> Option<Metric> {

@@ -144,3 +144,11 @@ fn an_endless_tag_stops_at_the_event_cap() {
     let refused = read(&xml, "UTC");
     assert!(matches!(refused, Err(Refusal::EventTooLong)), "{refused:?}");
 }
+
+#[test]
+fn an_entity_in_an_unread_attribute_is_refused_and_predefined_ones_are_read() {
+    let xml = br#"<HealthData><Record type="HKQuantityTypeIdentifierStepCount" device="&xxe;" unit="count" startDate="2024-06-01 09:00:00 -0700" endDate="2024-06-01 09:00:00 -0700" value="1"/></HealthData>"#;
+    assert!(matches!(read(xml, "UTC"), Err(Refusal::Entities)));
+    let xml = br#"<HealthData><Record type="HKQuantityTypeIdentifierStepCount" sourceName="Jane&apos;s &#x1F4F1; &amp; co" device="&lt;&lt;HKDevice&gt;" unit="count" startDate="2024-06-01 09:00:00 -0700" endDate="2024-06-01 09:00:00 -0700" value="1"/></HealthData>"#;
+    assert_eq!(read(xml, "UTC").map(|days| days.tally.records_used).ok(), Some(1));
+}
