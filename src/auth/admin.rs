@@ -92,8 +92,9 @@ impl Accounts {
         Ok(self.store.admin_users(skip, limit).await?)
     }
 
-    /// Disables a user: refused at once on every instance (their access tokens by the lookup every
-    /// request makes, their logins ended), their login answered 403.
+    /// Disables a user: refused at once on every instance (their access and personal tokens by the
+    /// lookup every request makes; their logins and personal tokens ended, so enabling them again
+    /// revives none), their login answered 403.
     pub async fn admin_disable(&self, admin: &Caller, target: UserId) -> AuthResult<()> {
         self.require_admin(admin).await?;
         refuse_if_last_admin(self.store.as_ref(), target).await?;
@@ -101,6 +102,9 @@ impl Accounts {
             return Err(AuthError::UnknownUser);
         }
         self.store.end_every_login(target, Utc::now()).await?;
+        for token in self.store.personal_tokens(target, self.clock.now()).await? {
+            self.store.delete_personal_token(target, token.id).await?;
+        }
         log_action(admin, "disable", &target.to_string());
         Ok(())
     }

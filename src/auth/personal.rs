@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use super::scopes::{Access, Scope, ScopeSet};
 use super::tokens::{VerifiedToken, digest};
-use super::{Accounts, AuthError, AuthResult, Caller};
+use super::two_factor::SecondFactor;
+use super::{Accounts, AuthError, AuthResult, Caller, Client};
 use crate::domain::ids::{PersonalTokenId, UserId};
 use crate::domain::validation::{FieldError, IntegerRule, Problems, TextRule, body_object, supplied};
 use crate::storage::{PersonalToken, Storage};
@@ -156,12 +157,17 @@ fn touch_in_background(store: Arc<dyn Storage>, id: PersonalTokenId, at: DateTim
 }
 
 impl Accounts {
-    /// A new token for the caller: its text (shown this once) and its record.
+    /// A new token for the caller: its text (shown this once) and its record. With two-factor login
+    /// on, the current code too (step-up): a stolen login token must not mint a lasting key.
     pub async fn create_personal_token(
         &self,
         caller: &Caller,
         new: NewPersonalToken,
+        second: Option<&SecondFactor>,
+        client: &Client,
     ) -> AuthResult<(String, PersonalToken)> {
+        let account = self.caller_account(caller.id).await?;
+        self.step_up(&account, second, client).await?;
         let text = new_token_text();
         let now = self.clock.now();
         let token = PersonalToken {

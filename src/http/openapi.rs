@@ -212,6 +212,17 @@ fn properties(value: Value) -> serde_json::Map<String, Value> {
     }
 }
 
+/// The step-up fields of a request that needs the second factor when two-factor login is on.
+fn step_up_code() -> Value {
+    json!({ "type": "string", "pattern": "^[0-9]{6}$", "writeOnly": true, "examples": ["123456"],
+        "description": "With two-factor login on: the current code from the authenticator app" })
+}
+
+fn step_up_recovery_code() -> Value {
+    json!({ "type": "string", "writeOnly": true, "examples": ["abcde-fghjk"],
+        "description": "With two-factor login on, instead of `code`: an unused recovery code (each works once)" })
+}
+
 /// `POST /auth/tokens`, from the rules `NewPersonalToken::parse` applies.
 fn personal_token_request() -> Value {
     use crate::auth::personal::{DEFAULT_EXPIRES_IN_DAYS, EXPIRES_IN_DAYS, NAME};
@@ -230,6 +241,8 @@ fn personal_token_request() -> Value {
                 "examples": [["entries:read", "entries:write"]]
             },
             "expiresInDays": optional(expires),
+            "code": step_up_code(),
+            "recoveryCode": step_up_recovery_code(),
         })),
         "A new personal access token",
     )
@@ -272,10 +285,7 @@ pub fn request_schemas() -> Vec<(&'static str, Value)> {
     });
 
     // The step-up of an account with two-factor login on (API.md "Two-factor login").
-    let code = json!({ "type": "string", "pattern": "^[0-9]{6}$", "writeOnly": true, "examples": ["123456"],
-        "description": "With two-factor login on: the current code from the authenticator app" });
-    let recovery_code = json!({ "type": "string", "writeOnly": true, "examples": ["abcde-fghjk"],
-        "description": "With two-factor login on, instead of `code`: an unused recovery code (each works once)" });
+    let (code, recovery_code) = (step_up_code(), step_up_recovery_code());
     let create = entry_fields::entry_properties(true);
     let update = entry_fields::entry_properties(false);
 

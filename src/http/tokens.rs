@@ -11,10 +11,11 @@ use utoipa_axum::routes;
 
 use super::envelope::{ErrorBody, MessageResponse, Success};
 use super::error::{ApiError, ApiResult};
-use super::extract::{AuthUser, JsonBody, PathParam};
+use super::extract::{AuthUser, ClientInfo, JsonBody, PathParam};
 use super::openapi::PersonalTokenRequest;
 use crate::auth::personal::NewPersonalToken;
 use crate::auth::scopes::Scope;
+use crate::auth::two_factor::SecondFactor;
 use crate::domain::day::format_timestamp;
 use crate::state::AppState;
 use crate::storage::PersonalToken;
@@ -88,10 +89,15 @@ pub struct TokenList {
 async fn create_token(
     State(state): State<AppState>,
     caller: AuthUser,
+    ClientInfo(client): ClientInfo,
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<TokenCreated>)> {
     let new = NewPersonalToken::parse(&body).map_err(ApiError::Validation)?;
-    let (token, record) = state.accounts.create_personal_token(&caller, new).await?;
+    let second = SecondFactor::from_body(&body);
+    let (token, record) = state
+        .accounts
+        .create_personal_token(&caller, new, second.as_ref(), &client)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(TokenCreated {

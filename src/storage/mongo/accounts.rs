@@ -9,8 +9,7 @@ use super::MongoStore;
 use super::documents::{
     AI_MESSAGES, ENTRIES, PERSONAL_TOKENS, REFRESH_SESSIONS, REVOKED_TOKENS, SESSIONS, TWO_FACTOR_CHALLENGES, USERS,
     bson_date, int_field, login_from_doc, refresh_token_from_doc, refresh_token_to_doc, user_from_doc, user_oid,
-    user_projection,
-    user_to_doc,
+    user_projection, user_to_doc,
 };
 use crate::domain::goals::Goals;
 use crate::domain::ids::{PersonalTokenId, UserId};

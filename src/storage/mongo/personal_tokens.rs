@@ -104,7 +104,7 @@ impl MongoStore {
         &self,
         token_hash: &str,
     ) -> StoreResult<Option<PersonalTokenStanding>> {
-        // One round trip: the token by its hash, and its user's time zone and entries version
+        // One round trip: the token by its hash, and its user's time zone, entries version and standing
         // joined to it by the server.
         let pipeline = vec![
             doc! {"$match": {"tokenHash": token_hash}},
@@ -113,7 +113,7 @@ impl MongoStore {
             // account's list of legacy refresh tokens).
             doc! {"$lookup": {
                 "from": USERS, "localField": "user", "foreignField": "_id", "as": "owner",
-                "pipeline": [{"$project": {"_id": 0, "timezone": 1, "entriesVersion": 1}}],
+                "pipeline": [{"$project": {"_id": 0, "timezone": 1, "entriesVersion": 1, "disabled": 1}}],
             }},
         ];
         let found: Vec<Document> = self
@@ -131,7 +131,9 @@ impl MongoStore {
             .get_array("owner")
             .ok()
             .and_then(|owners| owners.first())
-            .and_then(Bson::as_document);
+            .and_then(Bson::as_document)
+            // A disabled user's tokens are refused as if they did not exist.
+            .filter(|owner| !owner.get_bool("disabled").unwrap_or(false));
         Ok(match (token_from_doc(found), owner) {
             (Some(token), Some(owner)) => Some(PersonalTokenStanding {
                 token,

@@ -110,11 +110,12 @@ impl SqliteStore {
     }
 
     pub(super) fn personal_token_row_standing(&self, token_hash: &str) -> StoreResult<Option<PersonalTokenStanding>> {
-        // One statement, two primary-key probes: the token by its hash, its user by id.
+        // One statement, two primary-key probes: the token by its hash, its user by id (a disabled
+        // user's tokens are refused as if they did not exist, at once on every instance).
         self.read(|c| {
             c.prepare_cached(&format!(
                 "SELECT {COLUMNS}, u.timezone, u.entries_version \
-                 FROM personal_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1"
+                 FROM personal_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?1 AND NOT u.disabled"
             ))?
             .query_row([token_hash], |row| {
                 Ok(PersonalTokenStanding {
