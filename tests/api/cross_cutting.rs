@@ -292,6 +292,25 @@ api_test!(
 );
 
 api_test!(
+    async fn a_request_whose_head_is_arriving_when_the_server_stops_is_answered(backend) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let app = TestApp::spawn(backend).await;
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connect");
+        // Half the head is there (the server accepted the connection) when the stop comes.
+        stream.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let stopping = tokio::spawn(app.stop());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        stream.write_all(b"Connection: close\r\n\r\n").await.expect("write the rest");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "answered before closing: {answer:?}");
+        stopping.await.expect("task").expect("server stops cleanly");
+    }
+);
+
+api_test!(
     async fn answers_with_tokens_or_health_data_are_never_stored_by_caches(backend) {
         let app = TestApp::spawn(backend).await;
         let session = app.signup().await;

@@ -83,7 +83,8 @@ pub async fn serve(
     let http = Arc::new(http);
     let app = Arc::new(app);
     let graceful = GracefulShutdown::new();
-    // Tells the connections still waiting for their first head that the server stops.
+    // Tells the connections that the server stops (those waiting for their first head, and those
+    // being served: see `drive`).
     let stopping = CancellationToken::new();
     let mut shutdown = std::pin::pin!(shutdown);
     let mut backoff = FIRST_ACCEPT_BACKOFF;
@@ -152,9 +153,16 @@ pub async fn serve(
             // hyper (its buffers, the app's copy, the clock: ~12 KB) only for a connection that
             // sent a whole head: half-sent requests cost the few bytes they sent.
             let deadline = Instant::now() + limits.header_read_timeout;
-            let head = tokio::select! {
-                head = first_head(&stream, deadline) => head,
-                () = stopping.cancelled() => None,
+            let head = {
+                let mut reading = std::pin::pin!(first_head(&stream, deadline));
+                tokio::select! {
+                biased;
+                head = &mut reading => head,
+                // A request already on its way when the server stops is answered: its head gets a
+                // moment more (this task's watcher holds the shutdown until then); a connection
+                // that sends nothing is closed after it.
+                () = stopping.cancelled() => tokio::time::timeout(SHUTDOWN_HEAD_GRACE, reading).await.ok().flatten(),
+                }
             };
             let Some(head) = head else {
                 drop(permit);
@@ -172,8 +180,10 @@ pub async fn serve(
                 read_at: 0,
                 clock: Arc::clone(&clock),
             });
-            let connection = Box::pin(watcher.watch(http.serve_connection(io, service)));
-            drive(connection, clock, limits).await;
+            let connection = http.serve_connection(io, service);
+            drive(connection, |c| c.graceful_shutdown(), &stopping, clock, limits).await;
+            // Held until here: the server's shutdown waits for this connection's answer.
+            drop(watcher);
             drop(permit);
         });
     }
@@ -182,6 +192,10 @@ pub async fn serve(
     graceful.shutdown().await;
     Ok(())
 }
+
+/// How long a connection accepted before the server stopped may take to finish sending its first
+/// head: enough for a request already written by the client, short enough not to delay a shutdown.
+const SHUTDOWN_HEAD_GRACE: Duration = Duration::from_millis(500);
 
 /// Reads a new connection's first request head — until its end, or [`READ_BUFFER_BYTES`] of it
 /// (hyper then refuses it with 431) — by the deadline. `None` when the connection closed, failed or
@@ -211,13 +225,18 @@ async fn first_head(stream: &TcpStream, deadline: Instant) -> Option<Vec<u8>> {
 }
 
 /// Runs a connection until it ends, or until its clock says it waited too long in its phase (then
-/// dropping it closes the socket).
-async fn drive(
-    connection: impl Future<Output = Result<(), hyper::Error>>,
+/// dropping it closes the socket). When the server stops, the connection is told to finish what it
+/// is answering and close — after it was polled: hyper's graceful shutdown closes a connection that
+/// has not yet taken the head already read, which would drop a request the client has sent.
+async fn drive<C: Future<Output = Result<(), hyper::Error>>>(
+    connection: C,
+    graceful_shutdown: impl Fn(std::pin::Pin<&mut C>),
+    stopping: &CancellationToken,
     clock: Arc<ConnectionClock>,
     limits: ConnectionLimits,
 ) {
     let mut connection = std::pin::pin!(connection);
+    let mut told_to_stop = false;
     loop {
         // While a request is being answered and its writes flow there is no deadline here (the
         // request timeout is the app's); look again after the shortest wait, or when a write stalls.
@@ -229,6 +248,7 @@ async fn drive(
                     .min(limits.write_timeout)
         });
         tokio::select! {
+            biased;
             outcome = &mut connection => {
                 if let Err(error) = outcome {
                     tracing::debug!(error = %error, "connection ended with an error");
@@ -242,6 +262,10 @@ async fn drive(
                 }
             }
             () = clock.write_stalled.notified() => {}
+            () = stopping.cancelled(), if !told_to_stop => {
+                told_to_stop = true;
+                graceful_shutdown(connection.as_mut());
+            }
         }
     }
 }
