@@ -67,6 +67,22 @@ enum ExportFormat {
 }
 
 /// Documentation only: the JSON export's shape (it is written as a stream, not from this type).
+/// The account in an export document: who it was (no role, no two-factor state: an import never
+/// takes those).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportUser {
+    #[schema(pattern = "^[0-9a-f]{24}$", example = "6745c0ffee0ddba11deadbee")]
+    id: String,
+    name: String,
+    email: String,
+    #[schema(example = "Asia/Kolkata")]
+    timezone: String,
+    #[schema(format = DateTime)]
+    created_at: String,
+}
+
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 #[serde(rename_all = "camelCase")]
@@ -78,7 +94,7 @@ pub struct ExportDocumentSchema {
     version: u32,
     #[schema(format = DateTime)]
     exported_at: String,
-    user: super::account::ProfileView,
+    user: ExportUser,
     /// The account's goals (`{}` when none is set); an import sets them where the account has
     /// none, or over its own with `onConflict=replace`.
     goals: crate::domain::goals::Goals,

@@ -241,8 +241,9 @@ fn personal_token_request() -> Value {
                 "examples": [["entries:read", "entries:write"]]
             },
             "expiresInDays": optional(expires),
-            "code": step_up_code(),
-            "recoveryCode": step_up_recovery_code(),
+            // Blank or null counts as absent, as a form sends it.
+            "code": optional(step_up_code()),
+            "recoveryCode": optional(step_up_recovery_code()),
         })),
         "A new personal access token",
     )
