@@ -864,3 +864,54 @@ async fn the_api_key_never_reaches_a_response() {
     // A 401 from the provider is not retried.
     assert_eq!(provider.calls(), 1);
 }
+
+/// Whether `value` is allowed by `schema`'s `type` (a name or a list of names; JSON Schema's
+/// "number" takes integers too). A schema without `type` (a `$ref`, an `allOf`) allows anything here.
+fn type_allows(schema: &Value, value: &Value) -> bool {
+    let allows = |name: &str| match name {
+        "null" => value.is_null(),
+        "number" => value.is_number(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "string" => value.is_string(),
+        "boolean" => value.is_boolean(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => false,
+    };
+    match &schema["type"] {
+        Value::String(name) => allows(name),
+        Value::Array(names) => names.iter().filter_map(Value::as_str).any(allows),
+        _ => true,
+    }
+}
+
+api_test!(
+    async fn a_weekly_reports_summary_is_what_the_document_says_it_is(backend) {
+        let provider = FakeProvider::start().await;
+        let app = TestApp::builder(backend).ai(&provider).spawn().await;
+        let session = app.signup().await;
+        // No resting heart rate, blood pressure or weight this week (their averages are null), one
+        // goal (the summary's `goals` map).
+        app.created_entry(&session.access, &json!({"date": today_minus(0), "calories": 2000, "steps": 8000}))
+            .await;
+        let goals = app.put_goals(&session.access, &json!({"steps": {"min": 7000}})).await;
+        assert_eq!(goals.status(), StatusCode::OK);
+        let body = json_body(app.weekly_report(&session.access).await, StatusCode::OK).await;
+        let summary = body["summary"].as_object().expect("summary");
+        let document = json_body(app.get("/api/openapi.json").send().await.expect("openapi"), StatusCode::OK).await;
+        let week = &document["components"]["schemas"]["WeekFigures"];
+        let properties = week["properties"].as_object().expect("WeekFigures properties");
+        for (key, value) in summary.iter().filter(|(key, _)| *key != "previous") {
+            let schema = properties.get(key).unwrap_or_else(|| panic!("`{key}` is not in WeekFigures"));
+            assert!(type_allows(schema, value), "`{key}`: {value} is not allowed by {schema}");
+        }
+        for required in week["required"].as_array().expect("required") {
+            let key = required.as_str().expect("a name");
+            assert!(summary.contains_key(key), "`{key}` is required but missing");
+        }
+        assert!(summary["avgRestingHeartRate"].is_null());
+        assert_eq!(summary["goals"]["steps"]["daysMet"], 1);
+        let goal = &properties["goals"]["additionalProperties"]["properties"];
+        assert!(type_allows(&goal["daysMet"], &summary["goals"]["steps"]["daysMet"]));
+    }
+);

@@ -6,7 +6,7 @@ mod history;
 mod week;
 
 pub use self::history::{CONTEXT_TURNS, HISTORY_KEEP, HistoryLimit, HistoryMessage, Role};
-pub use self::week::{WeekFigures, WeeklySummary};
+pub use self::week::{WeekFigures, WeeklySummary, average_key};
 pub use super::entry::MoodCounts;
 
 use serde::{Deserialize, Serialize};

@@ -59,7 +59,12 @@ fn round_to(x: f64, decimals: u8) -> f64 {
     (x * scale).round() / scale
 }
 
-/// `avgCalories` for calories: the summary's key of each measure's week average.
+/// `avgCalories` for calories: the summary's key of a measure's week average (the OpenAPI document
+/// names them by it too).
+pub fn average_key(measure: Measure) -> &'static str {
+    &AVERAGE_KEYS[measure as usize]
+}
+
 static AVERAGE_KEYS: LazyLock<[String; Measure::COUNT]> = LazyLock::new(|| {
     MEASURES.map(|spec| {
         let mut name = spec.name.chars();

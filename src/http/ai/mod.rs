@@ -103,10 +103,7 @@ pub struct JobView {
     progress: u8,
     /// Attempts made so far.
     attempts: u32,
-    /// The answer, once completed: a chat's `{reply, message}` or a weekly report's
-    /// `{report, summary}` (the `WeeklyReport` answer). Documented as an object: the fuzzer found a
-    /// finished report whose summary the derived `AiAnswer` schema did not accept (to be fixed).
-    #[schema(value_type = Option<Object>)]
+    /// The answer, once completed.
     result: Option<AiAnswer>,
     /// Why the last attempt failed.
     failed_reason: Option<String>,

@@ -342,11 +342,18 @@ pub(super) fn response_schemas() -> Vec<(&'static str, Value)> {
     );
     for spec in &MEASURES {
         if let Some(line) = spec.week {
-            let mut name = spec.name.chars();
-            let first = name.next().map(|c| c.to_ascii_uppercase()).unwrap_or_default();
+            // A measurement nobody recorded this week has no average (`null`); an old field's
+            // unrecorded days count as 0, so it always has one.
+            let (kind, over) = match spec.unrecorded {
+                Unrecorded::Zero => (json!("number"), "the days with an entry"),
+                Unrecorded::Null => (
+                    json!(["number", "null"]),
+                    "the days that recorded it; null when none did",
+                ),
+            };
             week.insert(
-                format!("avg{first}{}", name.as_str()),
-                json!({ "type": "number", "description": format!("{} over the days with an entry", line.label) }),
+                crate::domain::coach::average_key(spec.measure).to_owned(),
+                json!({ "type": kind, "description": format!("{} over {over}", line.label) }),
             );
         }
     }
@@ -359,6 +366,26 @@ pub(super) fn response_schemas() -> Vec<(&'static str, Value)> {
         json!({ "$ref": "#/components/schemas/MoodCounts" }),
     );
     week.insert("foodItems".into(), json!({ "type": "array", "items": { "type": "string" }, "description": "Up to 20 items as `meal: food (N kcal)`, newest day first" }));
+    week.insert(
+        "weightChange".into(),
+        json!({ "type": ["number", "null"], "description": "The week's last weight minus its first (kg); null unless two days recorded one" }),
+    );
+    week.insert(
+        "goals".into(),
+        json!({
+            "type": "object",
+            "description": "Per goal set: its bounds and the days of the week that met it",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["daysMet"],
+                "properties": {
+                    "min": { "type": "number" },
+                    "max": { "type": "number" },
+                    "daysMet": { "type": "integer", "minimum": 0, "maximum": 7 }
+                }
+            }
+        }),
+    );
 
     vec![
         (
