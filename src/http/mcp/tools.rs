@@ -241,13 +241,7 @@ pub async fn call(state: &AppState, caller: &Caller, tool: ToolName, arguments: 
             Ok(json!({ "status": "success", "user": user, "today": today }))
         }
         ToolName::LogDay => log_day(state, caller, &body).await,
-        ToolName::UpdateDay => {
-            let changes = day_changes(&body, caller)?;
-            let day = changes.date.ok_or(NOT_FOUND)?;
-            let existing = state.store.entry_on_day(caller.id, day).await?.ok_or(NOT_FOUND)?;
-            let entry = entries::change_entry(state, caller, existing.id, &changes).await?;
-            to_value(&EntryResponse::new(Some("Entry updated successfully"), &entry))
-        }
+        ToolName::UpdateDay => update_day(state, caller, &body).await,
     }
 }
 
@@ -262,6 +256,11 @@ async fn log_day(state: &AppState, caller: &Caller, body: &Value) -> ApiResult<V
             Err(other) => return Err(other),
         }
     }
+    update_day(state, caller, body).await
+}
+
+/// `PUT /entries/{id}` of the day's entry with the fields given; a day without one is 404.
+async fn update_day(state: &AppState, caller: &Caller, body: &Value) -> ApiResult<Value> {
     let changes = day_changes(body, caller)?;
     let day = changes.date.ok_or(NOT_FOUND)?;
     let existing = state.store.entry_on_day(caller.id, day).await?.ok_or(NOT_FOUND)?;
