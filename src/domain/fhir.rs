@@ -126,7 +126,8 @@ pub fn urn_uuid(name: &str) -> String {
     )
 }
 
-fn patient_url(user_id: &str) -> String {
+/// The Patient's `fullUrl`, which every Observation's `subject` references: computed once per export.
+pub fn patient_url(user_id: &str) -> String {
     urn_uuid(&format!("healthtracker:patient:{user_id}"))
 }
 
@@ -188,11 +189,12 @@ fn recorded(document: &Map<String, Value>, measure: Measure) -> Option<f64> {
         .filter(|v| v.is_finite() && !(zero_is_unrecorded && *v == 0.0))
 }
 
-/// The Observation entries of one stored entry document, each written with a leading comma.
-pub fn observation_entries(user_id: &str, day: Day, document: &str) -> Result<String, serde_json::Error> {
+/// The Observation entries of one stored entry document, each written with a leading comma;
+/// `patient` is [`patient_url`] of the export's user.
+pub fn observation_entries(patient: &str, day: Day, document: &str) -> Result<String, serde_json::Error> {
     let document: Map<String, Value> = serde_json::from_str(document)?;
     let entry_id = document.get("_id").and_then(Value::as_str).unwrap_or_default();
-    let subject = json!({"reference": patient_url(user_id)});
+    let subject = json!({"reference": patient});
     let effective = day.to_ymd();
     let observation = |slug: &str, category: Category, code: Value| {
         let id = format!("{entry_id}-{slug}");
@@ -272,7 +274,8 @@ mod tests {
             "weight": null, "restingHeartRate": 58, "bloodPressure": {"systolic": 118, "diastolic": 76},
             "activeEnergy": 450
         });
-        let text = observation_entries("6745c0ffee0ddba11deadbe0", day, &document.to_string()).expect("entries");
+        let text =
+            observation_entries(&patient_url("6745c0ffee0ddba11deadbe0"), day, &document.to_string()).expect("entries");
         let entries: Vec<Value> =
             serde_json::from_str(&format!("[{}]", text.trim_start_matches(','))).expect("a JSON list");
         let codes: Vec<&str> = entries

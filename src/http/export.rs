@@ -224,6 +224,8 @@ fn pages(
         Done,
     }
     let head = futures_util::stream::once(async move { Ok(Bytes::from(head)) });
+    // Every FHIR Observation references the Patient: its URL (a hash of the user id) once per export.
+    let patient: Arc<str> = fhir::patient_url(&user.to_string()).into();
     let body = futures_util::stream::unfold(
         Next::Page {
             after: None,
@@ -231,6 +233,7 @@ fn pages(
         },
         move |next| {
             let store = Arc::clone(&store);
+            let patient = Arc::clone(&patient);
             async move {
                 let Next::Page { after, first } = next else { return None };
                 let page = match store.entry_documents_after(user, after, PAGE).await {
@@ -251,7 +254,7 @@ fn pages(
                         ExportFormat::Csv => {
                             csv_row(*day, document.as_str()).map(|row| chunk.push_str(&csv_line(&row)))
                         }
-                        ExportFormat::Fhir => fhir::observation_entries(&user.to_string(), *day, document.as_str())
+                        ExportFormat::Fhir => fhir::observation_entries(&patient, *day, document.as_str())
                             .map(|entries| chunk.push_str(&entries)),
                     };
                     if let Err(error) = written {
