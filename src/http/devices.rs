@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 
 use super::envelope::{ErrorBody, Success};
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiQuery, AuthUser};
+use super::extract::{ApiQuery, AuthUser, media_type};
 use crate::devices::apple::{self, Refusal};
 use crate::devices::{DayAggregator, DeviceConflict, DeviceDays, WriteCounts, write_days};
 use crate::domain::validation::FieldError;
@@ -151,12 +151,8 @@ async fn apple_health(
     body: Body,
 ) -> ApiResult<Json<DeviceImportResponse>> {
     let mode = query.mode()?;
-    let media_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .map(|value| value.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
-    if !media_type.is_some_and(|media| ACCEPTED.contains(&media.as_str())) {
-        return Err(ApiError::UnsupportedMediaTypeOf(
+    if !media_type(&headers).is_some_and(|media| ACCEPTED.contains(&media.as_str())) {
+        return Err(ApiError::UnsupportedMediaType(
             "Content-Type must be application/zip or application/xml",
         ));
     }

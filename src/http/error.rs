@@ -34,6 +34,9 @@ pub fn too_many_requests(decision: Decision, message: &'static str, with_headers
     }
 }
 
+/// The 415 of a route that takes a JSON body.
+pub const JSON_ONLY: &str = "Content-Type must be application/json";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("validation failed")]
@@ -53,11 +56,9 @@ pub enum ApiError {
     Conflict(&'static str),
     #[error("request body too large")]
     PayloadTooLarge,
-    #[error("unsupported media type")]
-    UnsupportedMediaType,
-    /// 415 on a route that takes something other than JSON: the message names what it takes.
+    /// 415: the message names what the route takes ([`JSON_ONLY`] for a JSON body).
     #[error("{0}")]
-    UnsupportedMediaTypeOf(&'static str),
+    UnsupportedMediaType(&'static str),
     #[error("{message}")]
     TooManyRequests {
         message: &'static str,
@@ -176,11 +177,7 @@ impl IntoResponse for ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed".into()),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, Cow::Borrowed(*m)),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "Request body too large".into()),
-            ApiError::UnsupportedMediaTypeOf(message) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, (*message).into()),
-            ApiError::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Content-Type must be application/json".into(),
-            ),
+            ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, Cow::Borrowed(*m)),
             ApiError::TooManyRequests {
                 message,
                 retry_after,

@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::Value;
 
-use super::error::{ApiError, too_many_requests};
+use super::error::{ApiError, JSON_ONLY, too_many_requests};
 use super::observe::RequestContext;
 use super::scopes::{ACCOUNT_ONLY_MESSAGE, Rule, access_rule};
 use crate::auth::scopes::Access;
@@ -107,18 +107,22 @@ impl<S: Send + Sync> FromRequest<S> for RequiredJsonBody {
     }
 }
 
-/// The body as JSON; `None` for an empty body or `null`.
-async fn read_json<S: Send + Sync>(request: Request, state: &S) -> Result<Option<Value>, ApiError> {
-    let declared_json = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|mime| {
-            let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
-        });
-    let bytes = Bytes::from_request(request, state)
+/// The request's media type: `Content-Type` without its parameters, lower-cased.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(value.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
+/// Whether the request declares a JSON body (`application/json` or an `application/…+json` type).
+pub fn declares_json(headers: &HeaderMap) -> bool {
+    media_type(headers).is_some_and(|media| {
+        media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+    })
+}
+
+/// The whole body, within the route's body limit (413 past it).
+pub async fn body_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
         .await
         .map_err(|rejection: BytesRejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -126,12 +130,18 @@ async fn read_json<S: Send + Sync>(request: Request, state: &S) -> Result<Option
             } else {
                 ApiError::BadRequest("Could not read the request body".into())
             }
-        })?;
+        })
+}
+
+/// The body as JSON; `None` for an empty body or `null`.
+async fn read_json<S: Send + Sync>(request: Request, state: &S) -> Result<Option<Value>, ApiError> {
+    let declared_json = declares_json(request.headers());
+    let bytes = body_bytes(request, state).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    if declared_json != Some(true) {
-        return Err(ApiError::UnsupportedMediaType);
+    if !declared_json {
+        return Err(ApiError::UnsupportedMediaType(JSON_ONLY));
     }
     match serde_json::from_slice(&bytes) {
         Ok(Value::Null) => Ok(None),

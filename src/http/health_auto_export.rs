@@ -15,9 +15,7 @@
 //! that day with the part: use a period of whole days).
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Request, State};
 use chrono::Utc;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,8 +23,8 @@ use utoipa_axum::routes;
 
 use super::devices::{DeviceImportQuery, DeviceImportResponse};
 use super::envelope::ErrorBody;
-use super::error::{ApiError, ApiResult};
-use super::extract::{ApiQuery, AuthUser};
+use super::error::{ApiError, ApiResult, JSON_ONLY};
+use super::extract::{ApiQuery, AuthUser, body_bytes, declares_json};
 use crate::devices::health_auto_export::read_payload;
 use crate::devices::{DayAggregator, DeviceConflict, write_days};
 use crate::domain::day::Day;
@@ -89,27 +87,10 @@ async fn health_auto_export(
     request: Request,
 ) -> ApiResult<Json<DeviceImportResponse>> {
     let mode = query.mode()?;
-    let json = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .map(|media| media.trim().to_ascii_lowercase())
-        .is_some_and(|media| {
-            media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
-        });
-    if !json {
-        return Err(ApiError::UnsupportedMediaTypeOf(
-            "Content-Type must be application/json",
-        ));
+    if !declares_json(request.headers()) {
+        return Err(ApiError::UnsupportedMediaType(JSON_ONLY));
     }
-    let body = Bytes::from_request(request, &state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::BadRequest("Could not read the request body".into())
-        }
-    })?;
+    let body = body_bytes(request, &state).await?;
     let zone = caller.timezone;
     // A few MB of JSON is tens of milliseconds of parsing: off the async workers.
     let mut days = tokio::task::spawn_blocking(move || {

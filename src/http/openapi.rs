@@ -12,6 +12,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
 
 use super::envelope::{ErrorBody, MessageResponse};
+use super::error::JSON_ONLY;
 use crate::domain::coach::CHAT_MESSAGE;
 use crate::domain::user::rules as user;
 use crate::domain::validation::{DecimalRule, IntegerRule, TextRule};
@@ -488,7 +489,7 @@ fn add_shared_errors(doc: &mut Value) {
                 .or_insert_with(|| shared("Body over the limit", "Request body too large"));
             responses
                 .entry("415")
-                .or_insert_with(|| shared("Body is not JSON", "Content-Type must be application/json"));
+                .or_insert_with(|| shared("Body is not JSON", JSON_ONLY));
         }
         let mut sorted: Vec<(String, Value)> = std::mem::take(responses).into_iter().collect();
         sorted.sort_by(|(a, _), (b, _)| a.cmp(b));

@@ -31,8 +31,8 @@ fn zipped(name: &str, content: &[u8]) -> Vec<u8> {
     out.into_inner()
 }
 
-/// A user in California (the fixture's records are written at -0700).
-async fn californian(app: &TestApp) -> Session {
+/// A user in California (the fixtures of both device routes are written at -0700).
+pub(crate) async fn californian(app: &TestApp) -> Session {
     let session = app.signup().await;
     let response = app
         .update_me(&session.access, &json!({"timezone": "America/Los_Angeles"}))
@@ -41,13 +41,13 @@ async fn californian(app: &TestApp) -> Session {
     session
 }
 
-async fn entries(app: &TestApp, access: &str) -> Vec<Value> {
+pub(crate) async fn entries(app: &TestApp, access: &str) -> Vec<Value> {
     let response = app.list_entries(access, "?limit=366").await;
     let body = json_body(response, StatusCode::OK).await;
     body.as_array().cloned().unwrap_or_default()
 }
 
-fn on<'a>(entries: &'a [Value], day: &str) -> &'a Value {
+pub(crate) fn on<'a>(entries: &'a [Value], day: &str) -> &'a Value {
     entries
         .iter()
         .find(|e| e["date"].as_str().is_some_and(|d| d.starts_with(day)))

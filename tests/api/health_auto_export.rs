@@ -5,6 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::api_test;
+use crate::apple_health::{californian, entries, on};
 use crate::helpers::*;
 
 const JSON: &str = "application/json";
@@ -15,29 +16,6 @@ fn fixture(name: &str) -> Vec<u8> {
         env!("CARGO_MANIFEST_DIR")
     );
     std::fs::read(&path).unwrap_or_else(|error| panic!("{path}: {error}"))
-}
-
-/// A user in California (the fixtures are written at -0700).
-async fn californian(app: &TestApp) -> Session {
-    let session = app.signup().await;
-    let response = app
-        .update_me(&session.access, &json!({"timezone": "America/Los_Angeles"}))
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    session
-}
-
-async fn entries(app: &TestApp, access: &str) -> Vec<Value> {
-    let response = app.list_entries(access, "?limit=366").await;
-    let body = json_body(response, StatusCode::OK).await;
-    body.as_array().cloned().unwrap_or_default()
-}
-
-fn on<'a>(entries: &'a [Value], day: &str) -> &'a Value {
-    entries
-        .iter()
-        .find(|e| e["date"].as_str().is_some_and(|d| d.starts_with(day)))
-        .unwrap_or_else(|| panic!("no entry on {day}: {entries:?}"))
 }
 
 fn counts(body: &Value) -> (Option<u64>, Option<u64>, Option<u64>) {
@@ -226,9 +204,9 @@ api_test! {
             assert!(message.starts_with("Not a Health Auto Export payload"), "{what}: {message}");
         }
         let response = app.import_health_auto_export(&session.access, "?onConflict=merge", JSON, fixture("daily.json")).await;
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(detail_paths(&assert_invalid(response).await), vec!["onConflict".to_owned()]);
         let response = app.import_health_auto_export(&session.access, "", "text/plain", fixture("daily.json")).await;
-        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_error(response, StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json").await;
         let response = app.import_health_auto_export("not-a-token", "", JSON, fixture("daily.json")).await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert!(entries(&app, &session.access).await.is_empty());
