@@ -13,6 +13,7 @@ use totp_rs::{Builder, Secret, Totp};
 use super::tokens::digest;
 use super::{Accounts, AuthError, AuthResult, Caller, Client, LoggedIn};
 use crate::domain::user::User;
+use crate::domain::validation::{FieldError, Problems};
 use crate::storage::security::{AccountFlags, TwoFactorRecord};
 
 /// How long a login challenge lives.
@@ -40,6 +41,29 @@ impl SecondFactor {
         text("code")
             .map(SecondFactor::Code)
             .or_else(|| text("recoveryCode").map(SecondFactor::Recovery))
+    }
+
+    /// [`Self::from_body`] for a route that must refuse a malformed step-up field even when the
+    /// account has no two-factor login, where it would otherwise pass unnoticed (`POST
+    /// /auth/tokens`): `code` blank or six digits, `recoveryCode` a string; null or absent is no
+    /// field. Each failing field is named (its value not echoed).
+    pub fn from_body_checked(body: &Value) -> Result<Option<Self>, Vec<FieldError>> {
+        let mut problems = Problems::new();
+        let code_ok = match body.get("code") {
+            None | Some(Value::Null) => true,
+            Some(Value::String(text)) => {
+                let text = text.trim();
+                text.is_empty() || (text.len() == 6 && text.bytes().all(|b| b.is_ascii_digit()))
+            }
+            Some(_) => false,
+        };
+        if !code_ok {
+            problems.add_secret("code", "code must be 6 digits");
+        }
+        if body.get("recoveryCode").is_some_and(|v| !v.is_null() && !v.is_string()) {
+            problems.add_secret("recoveryCode", "recoveryCode must be a string");
+        }
+        problems.finish(|| Self::from_body(body))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Where the features meet: a personal token through the MCP endpoint (its scopes decide the
 //! tools), a token minted by a login with two-factor on (step-up), and a disabled account's tokens.
 
+use healthtracker::domain::user::Email;
 use reqwest::StatusCode;
 use rmcp::model::{CallToolRequestParams, ProtocolVersion};
 use serde_json::{Value, json};
@@ -97,15 +98,36 @@ api_test!(
         let admin = first.admin().await;
         let user = first.signup().await;
         let token = personal_token(&first, &user.access, &["entries:read"]).await;
-        assert_eq!(second.get("/api/entries").bearer_auth(&token).send().await.expect("list").status(), StatusCode::OK);
+        let status = |app: &TestApp| {
+            let request = app.get("/api/entries").bearer_auth(&token);
+            async move { request.send().await.expect("list").status() }
+        };
+        assert_eq!(status(&second).await, StatusCode::OK);
 
+        // The lookup alone refuses a disabled user's token: the flag set in the database with the
+        // token left in place (as one minted while the account was being disabled would be).
+        let id = first
+            .store
+            .user_by_email(&Email::from_stored(user.email.clone()))
+            .await
+            .expect("store")
+            .expect("user")
+            .id;
+        assert!(first.store.set_disabled(id, true).await.expect("store"));
+        assert_eq!(status(&second).await, StatusCode::UNAUTHORIZED, "refused by the lookup");
+        assert!(first.store.set_disabled(id, false).await.expect("store"));
+        assert_eq!(status(&second).await, StatusCode::OK, "the token was kept, only refused");
+
+        // Disabling through the admin route also ends the tokens.
         json_body(first.admin_disable(&admin.access, &user.user_id).await, StatusCode::OK).await;
-        let response = second.get("/api/entries").bearer_auth(&token).send().await.expect("list");
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(status(&second).await, StatusCode::UNAUTHORIZED);
 
-        // Enabling the account again revives no token of before.
+        // Enabling the account again revives no token of before: it was deleted, not only refused.
         json_body(first.admin_enable(&admin.access, &user.user_id).await, StatusCode::OK).await;
-        let response = second.get("/api/entries").bearer_auth(&token).send().await.expect("list");
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(status(&second).await, StatusCode::UNAUTHORIZED);
+        let login = json_body(first.login(&user.email, PASSWORD).await, StatusCode::OK).await;
+        let access = login["accessToken"].as_str().expect("accessToken");
+        let listed = json_body(first.tokens(access).await, StatusCode::OK).await;
+        assert_eq!(listed["count"], 0, "{listed}");
     }
 );

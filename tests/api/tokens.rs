@@ -126,6 +126,37 @@ api_test!(
 );
 
 api_test!(
+    async fn a_malformed_step_up_code_is_refused_even_without_two_factor(backend) {
+        let app = TestApp::spawn(backend).await;
+        let session = app.signup().await;
+        let token = |extra: Value| {
+            let mut body = json!({"name": "x", "scopes": ["ai"]});
+            if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+                body.extend(extra);
+            }
+            body
+        };
+        for (extra, paths) in [
+            (json!({"code": true}), vec!["code"]),
+            (json!({"code": 123456}), vec!["code"]),
+            (json!({"code": "12345"}), vec!["code"]),
+            (json!({"code": "12a456"}), vec!["code"]),
+            (json!({"recoveryCode": ["abcde-fghjk"]}), vec!["recoveryCode"]),
+            (json!({"code": {}, "recoveryCode": 7}), vec!["code", "recoveryCode"]),
+        ] {
+            let body = token(extra);
+            let error = assert_invalid(app.create_token(&session.access, &body).await).await;
+            assert_eq!(detail_paths(&error), paths, "{body}: {error}");
+            assert!(error["details"].as_array().is_some_and(|d| d.iter().all(|d| d.get("value").is_none())), "a secret is not echoed: {error}");
+        }
+        assert_eq!(json_body(app.tokens(&session.access).await, StatusCode::OK).await["count"], 0, "nothing minted");
+        // Blank or null counts as absent (as a form sends it); a well-formed code is not needed here.
+        app.created_token(&session.access, &token(json!({"code": " ", "recoveryCode": null}))).await;
+        app.created_token(&session.access, &token(json!({"code": "123456", "recoveryCode": "abcde-fghjk"}))).await;
+    }
+);
+
+api_test!(
     async fn the_database_holds_only_a_hash_of_the_token(backend) {
         let app = TestApp::spawn(backend).await;
         let session = app.signup().await;
@@ -226,8 +257,10 @@ api_test!(
         assert_error(app.revoke_token(&text, &id).await, StatusCode::FORBIDDEN, refused).await;
         let root = app.get("/auth/me").bearer_auth(&text).send().await.expect("request");
         assert_error(root, StatusCode::FORBIDDEN, refused).await;
-        // Nothing changed: the account, its logins and the token are as they were.
-        json_body(app.me(&session.access).await, StatusCode::OK).await;
+        // Nothing changed: the account, its password, its logins and the token are as they were.
+        let me = json_body(app.me(&session.access).await, StatusCode::OK).await;
+        assert_eq!(me["user"]["name"], "Test User", "{me}");
+        json_body(app.login(&session.email, PASSWORD).await, StatusCode::OK).await;
         json_body(app.list_entries(&text, "").await, StatusCode::OK).await;
         json_body(app.refresh(&json!({"refreshToken": session.refresh})).await, StatusCode::OK).await;
     }
