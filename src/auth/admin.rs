@@ -63,19 +63,26 @@ pub async fn create_invite(
     Ok(invite)
 }
 
-fn log_action(admin: &Caller, action: &'static str, target: &str) {
-    tracing::info!(admin_id = %admin.id, action, target_id = target, "admin action");
+/// A caller [`Accounts::require_admin`] let through. The admin methods take it instead of a
+/// [`Caller`], so the gate (a flags lookup) runs once per request, before the route reads its
+/// parameters, and cannot be skipped.
+pub struct Admin<'a>(&'a Caller);
+
+impl Admin<'_> {
+    fn log_action(&self, action: &'static str, target: &str) {
+        tracing::info!(admin_id = %self.0.id, action, target_id = target, "admin action");
+    }
 }
 
 impl Accounts {
     /// The admin routes' gate: a login token (not a personal token) of an administrator who is
     /// not disabled.
-    pub async fn require_admin(&self, caller: &Caller) -> AuthResult<()> {
+    pub async fn require_admin<'a>(&self, caller: &'a Caller) -> AuthResult<Admin<'a>> {
         if !caller.access.is_login() {
             return Err(AuthError::AdminRequired);
         }
         match self.store.account_flags(caller.id).await? {
-            Some(flags) if flags.active_admin() => Ok(()),
+            Some(flags) if flags.active_admin() => Ok(Admin(caller)),
             _ => Err(AuthError::AdminRequired),
         }
     }
@@ -86,8 +93,7 @@ impl Accounts {
     }
 
     /// A page of users (1-based), with how many there are.
-    pub async fn admin_users(&self, admin: &Caller, page: u32, limit: u32) -> AuthResult<(Vec<AdminUserRow>, u64)> {
-        self.require_admin(admin).await?;
+    pub async fn admin_users(&self, _admin: &Admin<'_>, page: u32, limit: u32) -> AuthResult<(Vec<AdminUserRow>, u64)> {
         let skip = u64::from(page.saturating_sub(1)) * u64::from(limit);
         Ok(self.store.admin_users(skip, limit).await?)
     }
@@ -95,8 +101,7 @@ impl Accounts {
     /// Disables a user: refused at once on every instance (their access and personal tokens by the
     /// lookup every request makes; their logins and personal tokens ended, so enabling them again
     /// revives none), their login answered 403.
-    pub async fn admin_disable(&self, admin: &Caller, target: UserId) -> AuthResult<()> {
-        self.require_admin(admin).await?;
+    pub async fn admin_disable(&self, admin: &Admin<'_>, target: UserId) -> AuthResult<()> {
         refuse_if_last_admin(self.store.as_ref(), target).await?;
         if !self.store.set_disabled(target, true).await? {
             return Err(AuthError::UnknownUser);
@@ -105,52 +110,47 @@ impl Accounts {
         for token in self.store.personal_tokens(target, self.clock.now()).await? {
             self.store.delete_personal_token(target, token.id).await?;
         }
-        log_action(admin, "disable", &target.to_string());
+        admin.log_action("disable", &target.to_string());
         Ok(())
     }
 
-    pub async fn admin_enable(&self, admin: &Caller, target: UserId) -> AuthResult<()> {
-        self.require_admin(admin).await?;
+    pub async fn admin_enable(&self, admin: &Admin<'_>, target: UserId) -> AuthResult<()> {
         if !self.store.set_disabled(target, false).await? {
             return Err(AuthError::UnknownUser);
         }
-        log_action(admin, "enable", &target.to_string());
+        admin.log_action("enable", &target.to_string());
         Ok(())
     }
 
     /// Deletes a user as account deletion does; returns them, for the caller to clear what other
     /// parts keep.
-    pub async fn admin_delete(&self, admin: &Caller, target: UserId) -> AuthResult<User> {
-        self.require_admin(admin).await?;
+    pub async fn admin_delete(&self, admin: &Admin<'_>, target: UserId) -> AuthResult<User> {
         let user = self.store.user_by_id(target).await?.ok_or(AuthError::UnknownUser)?;
         refuse_if_last_admin(self.store.as_ref(), target).await?;
         if !self.store.delete_user(target).await? {
             return Err(AuthError::UnknownUser);
         }
         self.throttle.forget(&user.email).await;
-        log_action(admin, "delete", &target.to_string());
+        admin.log_action("delete", &target.to_string());
         Ok(user)
     }
 
-    pub async fn admin_create_invite(&self, admin: &Caller, uses: u32, days: u32) -> AuthResult<Invite> {
-        self.require_admin(admin).await?;
-        let invite = create_invite(self.store.as_ref(), uses, days, Some(admin.id)).await?;
+    pub async fn admin_create_invite(&self, admin: &Admin<'_>, uses: u32, days: u32) -> AuthResult<Invite> {
+        let invite = create_invite(self.store.as_ref(), uses, days, Some(admin.0.id)).await?;
         // The code is a credential of sorts: not logged.
-        log_action(admin, "create_invite", "-");
+        admin.log_action("create_invite", "-");
         Ok(invite)
     }
 
-    pub async fn admin_invites(&self, admin: &Caller) -> AuthResult<Vec<Invite>> {
-        self.require_admin(admin).await?;
+    pub async fn admin_invites(&self, _admin: &Admin<'_>) -> AuthResult<Vec<Invite>> {
         Ok(self.store.list_invites(Utc::now()).await?)
     }
 
-    pub async fn admin_delete_invite(&self, admin: &Caller, code: &str) -> AuthResult<()> {
-        self.require_admin(admin).await?;
+    pub async fn admin_delete_invite(&self, admin: &Admin<'_>, code: &str) -> AuthResult<()> {
         if !self.store.delete_invite(code).await? {
             return Err(AuthError::UnknownInvite);
         }
-        log_action(admin, "delete_invite", "-");
+        admin.log_action("delete_invite", "-");
         Ok(())
     }
 }

@@ -198,12 +198,14 @@ impl Accounts {
         client: &Client,
     ) -> AuthResult<()> {
         let account = self.caller_account(caller.id).await?;
-        if !self.flags(&account).await?.two_factor_on() {
+        let Some(record) = self.flags(&account).await?.two_factor.filter(|t| t.enabled) else {
             return Err(AuthError::TwoFactorNotOn);
-        }
+        };
         self.confirm_password(&account, password, client, AuthError::PasswordIncorrect)
             .await?;
-        self.step_up(&account, second, client).await?;
+        // The step-up, on the record just read (`step_up` would read it again).
+        let second = second.ok_or(AuthError::TwoFactorCodeRequired)?;
+        self.check_second_factor(&account, &record, second, client).await?;
         self.store.disable_two_factor(account.id).await?;
         tracing::info!(user_id = %account.id, "two-factor login disabled");
         Ok(())

@@ -182,10 +182,10 @@ async fn list_users(
     caller: AuthUser,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<AdminUserList>> {
-    state.accounts.require_admin(&caller).await?;
+    let admin = state.accounts.require_admin(&caller).await?;
     let page = number(query.page.as_deref(), "page", 1, 1, u32::MAX)?;
     let limit = number(query.limit.as_deref(), "limit", 20, 1, MAX_PAGE_SIZE)?;
-    let (rows, total) = state.accounts.admin_users(&caller, page, limit).await?;
+    let (rows, total) = state.accounts.admin_users(&admin, page, limit).await?;
     let data: Vec<AdminUserView> = rows.into_iter().map(AdminUserView::from).collect();
     Ok(Json(AdminUserList {
         status: Success::Success,
@@ -218,8 +218,8 @@ async fn disable_user(
     caller: AuthUser,
     PathParam(id): PathParam,
 ) -> ApiResult<Json<MessageResponse>> {
-    state.accounts.require_admin(&caller).await?;
-    state.accounts.admin_disable(&caller, target(&id)?).await?;
+    let admin = state.accounts.require_admin(&caller).await?;
+    state.accounts.admin_disable(&admin, target(&id)?).await?;
     Ok(Json(MessageResponse::new("User disabled")))
 }
 
@@ -241,8 +241,8 @@ async fn enable_user(
     caller: AuthUser,
     PathParam(id): PathParam,
 ) -> ApiResult<Json<MessageResponse>> {
-    state.accounts.require_admin(&caller).await?;
-    state.accounts.admin_enable(&caller, target(&id)?).await?;
+    let admin = state.accounts.require_admin(&caller).await?;
+    state.accounts.admin_enable(&admin, target(&id)?).await?;
     Ok(Json(MessageResponse::new("User enabled")))
 }
 
@@ -266,8 +266,8 @@ async fn delete_user(
     caller: AuthUser,
     PathParam(id): PathParam,
 ) -> ApiResult<Json<MessageResponse>> {
-    state.accounts.require_admin(&caller).await?;
-    let deleted = state.accounts.admin_delete(&caller, target(&id)?).await?;
+    let admin = state.accounts.require_admin(&caller).await?;
+    let deleted = state.accounts.admin_delete(&admin, target(&id)?).await?;
     state.forget_user(deleted.id).await;
     Ok(Json(MessageResponse::new("User deleted")))
 }
@@ -290,10 +290,10 @@ async fn create_invite(
     caller: AuthUser,
     JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<InviteCreated>)> {
-    state.accounts.require_admin(&caller).await?;
+    let admin = state.accounts.require_admin(&caller).await?;
     let uses = body_number(&body, "uses", 1, INVITE_MAX_USES)?;
     let days = body_number(&body, "expiresInDays", INVITE_DEFAULT_DAYS, INVITE_MAX_DAYS)?;
-    let invite = state.accounts.admin_create_invite(&caller, uses, days).await?;
+    let invite = state.accounts.admin_create_invite(&admin, uses, days).await?;
     Ok((
         StatusCode::CREATED,
         Json(InviteCreated {
@@ -315,9 +315,10 @@ async fn create_invite(
     )
 )]
 async fn list_invites(State(state): State<AppState>, caller: AuthUser) -> ApiResult<Json<InviteList>> {
+    let admin = state.accounts.require_admin(&caller).await?;
     let data: Vec<InviteView> = state
         .accounts
-        .admin_invites(&caller)
+        .admin_invites(&admin)
         .await?
         .into_iter()
         .map(InviteView::from)
@@ -347,6 +348,7 @@ async fn delete_invite(
     caller: AuthUser,
     PathParam(code): PathParam,
 ) -> ApiResult<Json<MessageResponse>> {
-    state.accounts.admin_delete_invite(&caller, &code).await?;
+    let admin = state.accounts.require_admin(&caller).await?;
+    state.accounts.admin_delete_invite(&admin, &code).await?;
     Ok(Json(MessageResponse::new("Invite deleted")))
 }

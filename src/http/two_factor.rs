@@ -1,5 +1,6 @@
 //! `/auth/2fa/*` and `/auth/login/2fa`: two-factor login (TOTP) — setup, enabling, disabling, and
-//! the login's second step.
+//! the login's second step. A personal token never reaches them: the route rules
+//! (`http::scopes`, `AccountOnly`) refuse it in the `AuthUser` extractor.
 
 use axum::Json;
 use axum::extract::State;
@@ -14,7 +15,6 @@ use super::auth::SessionResponse;
 use super::envelope::{ErrorBody, MessageResponse, Success};
 use super::error::{ApiError, ApiResult};
 use super::extract::{AuthUser, ClientInfo, JsonBody};
-use crate::auth::Caller;
 use crate::auth::two_factor::SecondFactor;
 use crate::state::AppState;
 
@@ -120,15 +120,6 @@ fn required<'a>(body: &'a Value, name: &'static str) -> ApiResult<&'a str> {
     }
 }
 
-/// Two-factor routes change what logging in takes: a login token only, never a personal token.
-fn login_only(caller: &Caller) -> ApiResult<()> {
-    if caller.access.is_login() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("This route needs a login token".into()))
-    }
-}
-
 /// Start setting up two-factor login, given the password: a secret for the authenticator app. Not
 /// on until POST /auth/2fa/enable sees a code from the app.
 #[utoipa::path(
@@ -151,7 +142,6 @@ async fn setup(
     ClientInfo(client): ClientInfo,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<SetupResponse>> {
-    login_only(&caller)?;
     let password = SecretString::from(required(&body, "password")?.to_owned());
     let setup = state.accounts.setup_two_factor(&caller, &password, &client).await?;
     Ok(Json(SetupResponse {
@@ -182,7 +172,6 @@ async fn enable(
     ClientInfo(client): ClientInfo,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<EnabledResponse>> {
-    login_only(&caller)?;
     let Some(SecondFactor::Code(code)) = SecondFactor::from_body(&body) else {
         return Err(ApiError::BadRequest("code is required".into()));
     };
@@ -213,7 +202,6 @@ async fn disable(
     ClientInfo(client): ClientInfo,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<MessageResponse>> {
-    login_only(&caller)?;
     let password = SecretString::from(required(&body, "password")?.to_owned());
     let second = SecondFactor::from_body(&body);
     state

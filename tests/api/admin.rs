@@ -136,6 +136,39 @@ api_test!(
 );
 
 api_test!(
+    async fn personal_tokens_reach_neither_two_factor_nor_admin_routes(backend) {
+        let app = TestApp::spawn(backend).await;
+        let admin = app.admin().await;
+        let body = app
+            .created_token(
+                &admin.access,
+                &json!({"name": "script", "scopes": ["entries:read", "entries:write", "goals:read", "goals:write", "ai"]}),
+            )
+            .await;
+        let token = body["token"].as_str().expect("token");
+        // The route rules refuse them before any handler runs, even an administrator's.
+        let refused = "Personal access tokens cannot be used for this route";
+        for response in [
+            app.two_factor_setup(token, PASSWORD).await,
+            app.two_factor_enable(token, "123456").await,
+            app.two_factor_disable(token, &json!({ "password": PASSWORD, "code": "123456" })).await,
+            app.admin_users(token, "").await,
+            app.admin_disable(token, &admin.user_id).await,
+            app.admin_enable(token, &admin.user_id).await,
+            app.admin_delete_user(token, &admin.user_id).await,
+            app.create_invite(token, &json!({})).await,
+            app.invites(token).await,
+            app.delete_invite(token, "abc").await,
+        ] {
+            assert_error(response, StatusCode::FORBIDDEN, refused).await;
+        }
+        let me = json_body(app.me(&admin.access).await, StatusCode::OK).await;
+        assert_eq!(me["user"]["twoFactor"], false);
+        assert_eq!(me["user"]["role"], "admin");
+    }
+);
+
+api_test!(
     async fn the_last_administrator_cannot_disable_or_delete_themself(backend) {
         let app = TestApp::spawn(backend).await;
         let admin = app.admin().await;
@@ -147,8 +180,12 @@ api_test!(
             assert_eq!(response.status(), StatusCode::CONFLICT);
             assert_eq!(message(response).await, LAST_ADMIN);
         }
-        // Nothing changed: still an administrator, still able to log in.
-        let response = app.admin_users(&admin.access, "").await;
+        // Nothing changed: still an active administrator with their sessions, still able to log in.
+        let body = json_body(app.admin_users(&admin.access, "").await, StatusCode::OK).await;
+        assert_eq!(body["total"], 1);
+        assert_eq!(body["data"][0]["role"], "admin");
+        assert_eq!(body["data"][0]["disabled"], false);
+        let response = app.refresh(&json!({ "refreshToken": admin.refresh })).await;
         assert_eq!(response.status(), StatusCode::OK);
         let response = app.login(&admin.email, PASSWORD).await;
         assert_eq!(response.status(), StatusCode::OK);
