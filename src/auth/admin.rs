@@ -107,9 +107,7 @@ impl Accounts {
             return Err(AuthError::UnknownUser);
         }
         self.store.end_every_login(target, Utc::now()).await?;
-        for token in self.store.personal_tokens(target, self.clock.now()).await? {
-            self.store.delete_personal_token(target, token.id).await?;
-        }
+        self.store.delete_personal_tokens_of(target).await?;
         admin.log_action("disable", &target.to_string());
         Ok(())
     }

@@ -236,6 +236,10 @@ pub trait AccountStore: Send + Sync {
     /// Deletes (revokes) one of the user's personal tokens; `false` when the user has none of that id.
     async fn delete_personal_token(&self, user: UserId, id: PersonalTokenId) -> StoreResult<bool>;
 
+    /// Deletes every personal token of the user (expired ones too), in one operation: a disabled
+    /// account's tokens end; how many there were.
+    async fn delete_personal_tokens_of(&self, user: UserId) -> StoreResult<u64>;
+
     /// The personal token of that hash with its user's standing, in one lookup (every request made
     /// with a personal token asks); `None` when there is none or its user is gone. Expiry is the
     /// caller's to check.

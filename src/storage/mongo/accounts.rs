@@ -367,6 +367,15 @@ impl AccountStore for MongoStore {
         self.delete_personal_token_doc(user, id).await
     }
 
+    async fn delete_personal_tokens_of(&self, user: UserId) -> StoreResult<u64> {
+        let deleted = self
+            .collection(PERSONAL_TOKENS)?
+            .delete_many(doc! {"user": user_oid(user)})
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(deleted.deleted_count)
+    }
+
     async fn personal_token_standing(&self, token_hash: &str) -> StoreResult<Option<PersonalTokenStanding>> {
         self.personal_token_doc_standing(token_hash).await
     }

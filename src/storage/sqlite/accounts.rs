@@ -305,6 +305,15 @@ impl AccountStore for SqliteStore {
         self.delete_personal_token_row(user, id).await
     }
 
+    async fn delete_personal_tokens_of(&self, user: UserId) -> StoreResult<u64> {
+        self.write(move |c| {
+            c.prepare_cached("DELETE FROM personal_tokens WHERE user_id = ?1")?
+                .execute([user.to_string()])
+                .map(|deleted| deleted as u64)
+        })
+        .await
+    }
+
     async fn personal_token_standing(&self, token_hash: &str) -> StoreResult<Option<PersonalTokenStanding>> {
         self.personal_token_row_standing(token_hash)
     }
