@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::error::{ApiError, JSON_ONLY, too_many_requests};
 use super::observe::RequestContext;
-use super::scopes::{ACCOUNT_ONLY_MESSAGE, Rule, access_rule};
+use super::scopes::{ACCOUNT_ONLY_MESSAGE, Rule, access_rule, lacks_scope};
 use crate::auth::scopes::Access;
 use crate::auth::{Caller, Client};
 use crate::config::ClientAddress;
@@ -54,11 +54,7 @@ impl FromRequestParts<AppState> for AuthUser {
             match template.and_then(|template| access_rule(&parts.method, template)) {
                 Some(Rule::Public | Rule::AuthAny) => {}
                 Some(Rule::Needs(scope)) if scopes.contains(scope) => {}
-                Some(Rule::Needs(scope)) => {
-                    return Err(ApiError::Forbidden(
-                        format!("This token lacks the scope {scope}").into(),
-                    ));
-                }
+                Some(Rule::Needs(scope)) => return Err(lacks_scope(scope)),
                 // A route nobody decided is refused like an account route.
                 Some(Rule::AccountOnly) | None => return Err(ApiError::Forbidden(ACCOUNT_ONLY_MESSAGE.into())),
             }

@@ -7,6 +7,7 @@
 use axum::http::Method;
 use serde_json::{Value, json};
 
+use super::error::ApiError;
 use super::openapi::{BEARER, PERSONAL_TOKEN};
 use crate::auth::scopes::Scope;
 
@@ -27,6 +28,11 @@ pub enum Rule {
 
 /// The answer to a personal token on an [`Rule::AccountOnly`] route (or one with no decision).
 pub const ACCOUNT_ONLY_MESSAGE: &str = "Personal access tokens cannot be used for this route";
+
+/// A personal token without the scope a route or an MCP tool needs: 403 with the API's words.
+pub fn lacks_scope(scope: Scope) -> ApiError {
+    ApiError::Forbidden(format!("This token lacks the scope {scope}").into())
+}
 
 /// The rule of `method` on the route `template`; `None` for a route nobody decided (the extractor
 /// then treats it as [`Rule::AccountOnly`], and the router-walk test fails).
@@ -90,10 +96,7 @@ pub fn document_personal_tokens(doc: &mut Value) {
                 continue;
             }
             let (scopes, forbidden) = match access_rule(&method, template) {
-                Some(Rule::Needs(scope)) => (
-                    Some(vec![scope.as_str()]),
-                    format!("This token lacks the scope {scope}"),
-                ),
+                Some(Rule::Needs(scope)) => (Some(vec![scope.as_str()]), lacks_scope(scope).to_string()),
                 Some(Rule::AuthAny) => (Some(Vec::new()), ACCOUNT_ONLY_MESSAGE.to_owned()),
                 _ => (None, ACCOUNT_ONLY_MESSAGE.to_owned()),
             };

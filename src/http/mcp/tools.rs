@@ -191,9 +191,7 @@ fn query_argument(arguments: &Value, name: &str) -> Option<String> {
 /// A tool outside the token's scopes is refused as its REST route would be (403).
 fn authorize(tool: ToolName, access: Access) -> ApiResult<()> {
     match tool.scope() {
-        Some(scope) if !access.allows(scope) => Err(ApiError::Forbidden(
-            format!("This token lacks the scope {scope}").into(),
-        )),
+        Some(scope) if !access.allows(scope) => Err(crate::http::scopes::lacks_scope(scope)),
         _ => Ok(()),
     }
 }
