@@ -244,8 +244,10 @@ try {
   assert.equal((await api("GET", "/auth/me", null, await page.evaluate(() => JSON.parse(localStorage.getItem("ht.session")).access))).body.user.timezone, "Asia/Kolkata");
   // Back to UTC: the steps below expect "today" to be the day logged above at any hour.
   await page.getByLabel("Time zone").fill("UTC");
+  // Wait for the save registered before the click: a fast answer would otherwise be missed.
+  const savedUtc = page.waitForResponse((r) => r.url().endsWith("/api/auth/me") && r.request().method() === "PATCH");
   await page.getByRole("button", { name: "Save profile" }).click();
-  await page.waitForResponse((r) => r.url().endsWith("/api/auth/me") && r.request().method() === "PATCH");
+  assert.equal((await savedUtc).status(), 200);
 
   step("export: the JSON file holds the day");
   const download = page.waitForEvent("download");
