@@ -1,8 +1,8 @@
 //! Which routes a personal access token may use: one decision per route (method and template, as
 //! axum's `MatchedPath` shows it: the root mount's template, `/entries/{id}`, whichever mount was
 //! called). The `AuthUser` extractor asks [`access_rule`] on every authenticated request; a test
-//! walks every route of the router and of the OpenAPI document and fails on one without a decision,
-//! so a new route cannot be left out.
+//! walks every operation of the OpenAPI document (every route is registered there; axum cannot
+//! list a router's routes) and fails on one without a decision, so a new route cannot be left out.
 
 use axum::http::Method;
 use serde_json::{Value, json};
@@ -35,7 +35,7 @@ pub fn lacks_scope(scope: Scope) -> ApiError {
 }
 
 /// The rule of `method` on the route `template`; `None` for a route nobody decided (the extractor
-/// then treats it as [`Rule::AccountOnly`], and the router-walk test fails).
+/// then treats it as [`Rule::AccountOnly`], and the route-walk test fails).
 pub fn access_rule(method: &Method, template: &str) -> Option<Rule> {
     use Rule::{AccountOnly, AuthAny, Needs, Public};
     use Scope::{Ai, EntriesRead, EntriesWrite, GoalsRead, GoalsWrite};

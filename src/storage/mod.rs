@@ -241,8 +241,8 @@ pub trait AccountStore: Send + Sync {
     async fn delete_personal_tokens_of(&self, user: UserId) -> StoreResult<u64>;
 
     /// The personal token of that hash with its user's standing, in one lookup (every request made
-    /// with a personal token asks); `None` when there is none or its user is gone. Expiry is the
-    /// caller's to check.
+    /// with a personal token asks); `None` when there is none or its user is gone or disabled.
+    /// Expiry is the caller's to check.
     async fn personal_token_standing(&self, token_hash: &str) -> StoreResult<Option<PersonalTokenStanding>>;
 
     /// Sets the token's `last_used_at` to `at` unless it was set less than `interval` before `at`:

@@ -198,8 +198,9 @@ pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().expect("HTTP client")
 }
 
-/// Logs from the app under test go to the test output only with `TEST_LOG=1`.
-fn init_test_logging() {
+/// Logs from the app under test go to the test output only with `TEST_LOG=1`. Called before a
+/// test captures logs, too (see [`OpenInterest`]).
+pub fn init_test_logging() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // The HTTP clients use rustls; the server installs the same provider when it builds its AI client.
@@ -210,8 +211,34 @@ fn init_test_logging() {
                 "debug",
                 healthtracker::config::LogFormat::Pretty,
             ));
+        } else {
+            let _ = tracing::subscriber::set_global_default(OpenInterest);
         }
     });
+}
+
+/// A global subscriber that records nothing and keeps every callsite's interest open. Without a
+/// global one, tracing-core may settle a callsite's interest with the *registering thread's*
+/// default while only one scoped dispatcher is alive (its `has_just_one` shortcut): a test
+/// thread without a subscriber then turns the callsite off for the test capturing logs on
+/// another thread, and the capture misses lines (seen as a rare failure of the logging tests).
+struct OpenInterest;
+
+impl tracing::Subscriber for OpenInterest {
+    fn register_callsite(&self, _: &'static tracing::Metadata<'static>) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 impl TestApp {

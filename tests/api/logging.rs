@@ -38,6 +38,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Captured {
 }
 
 fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
+    init_test_logging();
     let captured = Captured::default();
     let subscriber = tracing_subscriber::registry().with(captured.clone());
     (captured, tracing::subscriber::set_default(subscriber))
