@@ -1,9 +1,9 @@
 // The web app as a person uses it, in Debian's Chromium driven by Playwright: register, log a day,
 // see it on the dashboard and in history, edit it, see a trend chart drawn from it, chat with the
-// coach (a fake AI provider), end another session, export, log out, log back in — at desktop and
-// phone width, by keyboard where it matters, with every request checked to go to this server only,
-// no console error, no Content-Security-Policy violation. Screenshots of each page go to
-// SCREENSHOTS (target/browser-screenshots).
+// coach (a fake AI provider), end another session, make and revoke a personal token, export, log
+// out, log back in — at desktop and phone width, by keyboard where it matters, with every request
+// checked to go to this server only, no console error, no Content-Security-Policy violation.
+// Screenshots of each page go to SCREENSHOTS (target/browser-screenshots).
 //
 // Run by tests/browser/main.rs (`cargo test --test browser`), which starts the server and the fake
 // provider and passes BASE_URL, SCREENSHOTS and CHROMIUM.
@@ -236,6 +236,28 @@ try {
   assert.equal(await sessions.count(), 1);
   assert.equal((await api("POST", "/auth/refresh", { refreshToken: other.body.refreshToken })).status, 401);
   assert.equal((await api("GET", "/entries", null, other.body.accessToken)).status, 401);
+
+  step("account: a personal token is shown once, works, and ends when revoked");
+  const tokens = page.locator("#tokens");
+  await tokens.getByLabel("Name").fill("Phone shortcut");
+  await tokens.getByLabel("Write entries").check();
+  await tokens.getByRole("button", { name: "Create token" }).click();
+  const secret = await tokens.locator(".secret").innerText();
+  assert.match(secret, /^htp_[0-9a-f]{64}$/);
+  await tokens.getByRole("list", { name: "Your personal tokens" }).getByText("entries:read, entries:write").waitFor();
+  await screenshot(page, "account-token");
+  // The form is ready for the next token, with its defaults.
+  assert.equal(await tokens.getByLabel("Name").inputValue(), "");
+  assert.ok(await tokens.getByLabel("Read entries").isChecked());
+  assert.ok(!(await tokens.getByLabel("Write entries").isChecked()));
+  assert.equal(await tokens.getByLabel("Expires after").inputValue(), "90");
+  assert.equal((await api("GET", "/entries", null, secret)).status, 200);
+  assert.equal((await api("GET", "/auth/tokens", null, secret)).status, 403);
+  await tokens.getByRole("button", { name: "Revoke Phone shortcut" }).click();
+  await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
+  await tokens.getByText("“Phone shortcut” is revoked.").waitFor();
+  await tokens.getByText("No personal tokens.").waitFor();
+  assert.equal((await api("GET", "/entries", null, secret)).status, 401);
 
   step("profile: a time zone from the server's list");
   await page.getByLabel("Time zone").fill("Asia/Kolkata");

@@ -64,7 +64,10 @@
           shown.replaceChildren(h("div", { class: "alert alert-ok" },
             h("p", { text: "Your new token — it is shown only this once:" }),
             h("p", { class: "secret", text: body.token }), copy));
-          form.reset();
+          // Not form.reset(): the defaults (read entries, 90 days) are properties, not attributes.
+          form.elements.name.value = "";
+          form.querySelectorAll("input[name=scopes]").forEach((c) => { c.checked = c.value === "entries:read"; });
+          form.elements.expiresInDays.value = 90;
           await draw();
         } catch (error) {
           showError(form, error);
