@@ -1,14 +1,16 @@
 // The web app as a person uses it, in Debian's Chromium driven by Playwright: register, log a day,
 // see it on the dashboard and in history, edit it, see a trend chart drawn from it, chat with the
-// coach (a fake AI provider), end another session, make and revoke a personal token, export, log
-// out, log back in — at desktop and phone width, by keyboard where it matters, with every request
-// checked to go to this server only, no console error, no Content-Security-Policy violation.
+// coach (a fake AI provider), end another session, make and revoke a personal token, turn two-step
+// login on and off, export, log out, log back in — at desktop and phone width, by keyboard where it
+// matters, with every request checked to go to this server only, no console error, no
+// Content-Security-Policy violation.
 // Screenshots of each page go to SCREENSHOTS (target/browser-screenshots).
 //
 // Run by tests/browser/main.rs (`cargo test --test browser`), which starts the server and the fake
 // provider and passes BASE_URL, SCREENSHOTS and CHROMIUM.
 
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -41,6 +43,20 @@ async function api(method, path, body, token) {
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : null };
 }
+
+// RFC 6238 as the server uses it (SHA-1, 6 digits, 30 s steps): the code of `step` for a base32 secret.
+function totp(secret, step) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1000000).padStart(6, "0");
+}
+const currentStep = () => Math.floor(Date.now() / 30000);
 
 // The visible text of the card for `metric` on the Today page.
 const card = (page, metric) => page.locator(`[data-metric="${metric}"] .value`).innerText();
@@ -257,7 +273,43 @@ try {
   await page.getByRole("dialog").getByRole("button", { name: "Revoke" }).click();
   await tokens.getByText("“Phone shortcut” is revoked.").waitFor();
   await tokens.getByText("No personal tokens.").waitFor();
+  assert.equal(await tokens.locator(".secret").count(), 0, "a revoked token is no longer shown");
   assert.equal((await api("GET", "/entries", null, secret)).status, 401);
+
+  step("two-step login: set up with the app's code, log in elsewhere with a recovery code, turn off");
+  const twoFactor = page.locator("#two-factor");
+  await twoFactor.getByLabel("Password").fill(password);
+  await twoFactor.getByRole("button", { name: "Set up two-step login" }).click();
+  const totpSecret = await twoFactor.locator(".secret").innerText();
+  const enabledAt = currentStep();
+  await twoFactor.getByLabel("Code the app shows").fill(totp(totpSecret, enabledAt));
+  await twoFactor.getByRole("button", { name: "Turn on" }).click();
+  await twoFactor.getByText("Two-step login is on.").waitFor();
+  const recoveryCodes = await twoFactor.locator("ul.secret li").allInnerTexts();
+  assert.equal(recoveryCodes.length, 10);
+  await screenshot(page, "account-two-step");
+  await twoFactor.getByRole("button", { name: "Done" }).click();
+  const otherBrowser = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-GB" });
+  const second = await otherBrowser.newPage();
+  second.setDefaultTimeout(30000);
+  await second.goto(`${BASE}/app/login`);
+  await second.getByLabel("Email").fill(email);
+  await second.getByLabel("Password").fill(password);
+  await second.getByRole("button", { name: "Log in" }).click();
+  await second.getByRole("heading", { name: "Two-step verification" }).waitFor();
+  assert.equal(await second.evaluate(() => localStorage.getItem("ht.session")), null);
+  await second.getByRole("button", { name: "Use a recovery code instead" }).click();
+  await second.getByLabel("Recovery code").fill(recoveryCodes[0]);
+  await screenshot(second, "login-recovery-code");
+  await second.getByRole("button", { name: "Verify" }).click();
+  await second.waitForURL(/\/app\/today/);
+  await otherBrowser.close();
+  // A code is taken once: turning off uses the next step's code (one step of drift is accepted).
+  await twoFactor.getByLabel("Password").fill(password);
+  await twoFactor.getByLabel("Code from your authenticator app").fill(totp(totpSecret, Math.max(enabledAt + 1, currentStep())));
+  await twoFactor.getByRole("button", { name: "Turn off" }).click();
+  await twoFactor.getByText("Two-step login is off.").waitFor();
+  assert.equal((await api("POST", "/auth/login", { email, password })).status, 200);
 
   step("profile: a time zone from the server's list");
   await page.getByLabel("Time zone").fill("Asia/Kolkata");

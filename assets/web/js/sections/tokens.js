@@ -32,6 +32,8 @@
               if (!ok) return;
               try {
                 await HT.api.del(`/auth/tokens/${encodeURIComponent(t.id)}`);
+                // A just-made token still on screen may be this one: it is no use any more.
+                shown.replaceChildren();
                 await draw();
                 status(alert, `“${t.name}” is revoked.`);
               } catch (error) {
