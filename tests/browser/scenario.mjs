@@ -1,9 +1,9 @@
 // The web app as a person uses it, in Debian's Chromium driven by Playwright: register, log a day,
 // see it on the dashboard and in history, edit it, see a trend chart drawn from it, chat with the
 // coach (a fake AI provider), end another session, make and revoke a personal token, turn two-step
-// login on and off, export, log out, log back in — at desktop and phone width, by keyboard where it
-// matters, with every request checked to go to this server only, no console error, no
-// Content-Security-Policy violation.
+// login on and off, export, import an Apple Health export, log out, log back in — at desktop and
+// phone width, by keyboard where it matters, with every request checked to go to this server only,
+// no console error, no Content-Security-Policy violation.
 // Screenshots of each page go to SCREENSHOTS (target/browser-screenshots).
 //
 // Run by tests/browser/main.rs (`cargo test --test browser`), which starts the server and the fake
@@ -332,6 +332,17 @@ try {
   assert.equal(exported.entries.length, 1);
   assert.equal(exported.entries[0].steps, 12000);
   assert.equal(exported.entries[0].sleepHours, 7.5);
+
+  step("Apple Health: the export.xml from the phone fills its days");
+  const apple = page.locator("#apple-health");
+  await apple.getByLabel("export.zip or export.xml").setInputFiles("../fixtures/apple-health/export.xml");
+  await apple.getByRole("button", { name: "Import from Apple Health" }).click();
+  const imported = apple.getByText(/^Read 28 records: \d+ new days?, 0 updated, 0 unchanged/);
+  await imported.waitFor();
+  await screenshot(page, "account-apple-health");
+  const access = await page.evaluate(() => JSON.parse(localStorage.getItem("ht.session")).access);
+  const days = (await api("GET", "/entries?limit=10", null, access)).body;
+  assert.ok(days.some((day) => day.date.startsWith("2024-06-01") && day.steps > 0), JSON.stringify(days));
 
   step("log out, and back in");
   await page.getByRole("button", { name: "Log out", exact: true }).click();
