@@ -67,16 +67,13 @@ api_test!(
     async fn with_two_factor_on_creating_a_personal_token_needs_the_current_code(backend) {
         let (clock, start) = step_clock();
         let app = TestApp::builder(backend).clock(&clock).spawn().await;
-        let session = app.signup().await;
-        let (secret, _) = app.enable_two_factor(&session, start).await;
-        let now = start + STEP * 10;
-        clock.set(now);
+        let (session, secret, now) = app.two_factor_user(&clock, start).await;
         let body = json!({"name": "script", "scopes": ["entries:read"]});
 
         let response = app.create_token(&session.access, &body).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert!(message(response).await.starts_with("Two-factor code required"));
-        let wrong = if code_at(&secret, now) == "000000" { "111111" } else { "000000" };
+        let wrong = wrong_code(&secret, now);
         let mut with_code = body.clone();
         with_code["code"] = json!(wrong);
         let response = app.create_token(&session.access, &with_code).await;

@@ -19,6 +19,15 @@ pub fn code_at(secret: &str, at: DateTime<Utc>) -> String {
     totp.generate(at.timestamp() as u64).to_string()
 }
 
+/// A six-digit code that is not the right one at `at`.
+pub fn wrong_code(secret: &str, at: DateTime<Utc>) -> &'static str {
+    if code_at(secret, at) == "000000" {
+        "111111"
+    } else {
+        "000000"
+    }
+}
+
 /// A fixed clock on the start of a 30-second step (so ±1 step is unambiguous).
 pub fn step_clock() -> (Clock, DateTime<Utc>) {
     let now = Utc::now().timestamp();
@@ -96,6 +105,16 @@ impl TestApp {
             .map(|c| c.as_str().expect("code").to_owned())
             .collect();
         (secret, codes)
+    }
+
+    /// A new user with 2FA enabled at `start`, the clock then moved ten steps on (so the enabling
+    /// code is out of the drift window): the session, the secret and the clock's time.
+    pub async fn two_factor_user(&self, clock: &Clock, start: DateTime<Utc>) -> (Session, String, DateTime<Utc>) {
+        let session = self.signup().await;
+        let (secret, _) = self.enable_two_factor(&session, start).await;
+        let now = start + STEP * 10;
+        clock.set(now);
+        (session, secret, now)
     }
 
     // --- admin ----------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ api_test!(
         let me = json_body(app.me(&session.access).await, StatusCode::OK).await;
         assert_eq!(me["user"]["twoFactor"], false);
 
-        let wrong = if code_at(&secret, now) == "000000" { "111111" } else { "000000" };
+        let wrong = wrong_code(&secret, now);
         let response = app.two_factor_enable(&session.access, wrong).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert_eq!(message(response).await, "Invalid two-factor code");
@@ -111,10 +111,7 @@ api_test!(
     async fn one_step_of_drift_either_way_is_accepted_and_two_are_refused(backend) {
         let (clock, start) = step_clock();
         let app = TestApp::builder(backend).clock(&clock).spawn().await;
-        let session = app.signup().await;
-        let (secret, _) = app.enable_two_factor(&session, start).await;
-        let now = start + STEP * 10;
-        clock.set(now);
+        let (session, secret, now) = app.two_factor_user(&clock, start).await;
 
         let challenge = app.challenge(&session.email).await;
         for (drift, status) in [(-2, StatusCode::BAD_REQUEST), (-1, StatusCode::OK)] {
@@ -140,10 +137,7 @@ api_test!(
             .database(first.database.clone())
             .spawn()
             .await;
-        let session = first.signup().await;
-        let (secret, _) = first.enable_two_factor(&session, start).await;
-        let now = start + STEP * 10;
-        clock.set(now);
+        let (session, secret, now) = first.two_factor_user(&clock, start).await;
         let code = code_at(&secret, now);
 
         let challenge = first.challenge(&session.email).await;
@@ -195,10 +189,7 @@ api_test!(
     async fn the_challenge_expires_after_five_minutes(backend) {
         let (clock, start) = step_clock();
         let app = TestApp::builder(backend).clock(&clock).spawn().await;
-        let session = app.signup().await;
-        let (secret, _) = app.enable_two_factor(&session, start).await;
-        let now = start + STEP * 10;
-        clock.set(now);
+        let (session, secret, now) = app.two_factor_user(&clock, start).await;
         let challenge = app.challenge(&session.email).await;
         let later = now + chrono::TimeDelta::seconds(5 * 60 + 1);
         clock.set(later);
@@ -219,10 +210,7 @@ api_test!(
             .database(first.database.clone())
             .spawn()
             .await;
-        let session = first.signup().await;
-        let (secret, _) = first.enable_two_factor(&session, start).await;
-        let now = start + STEP * 10;
-        clock.set(now);
+        let (session, secret, now) = first.two_factor_user(&clock, start).await;
         let challenge = first.challenge(&session.email).await;
         let response = first
             .login_2fa(&json!({ "challengeToken": challenge, "code": code_at(&secret, now) }))
@@ -245,12 +233,9 @@ api_test!(
             .env("LOGIN_MAX_FAILURES", "3")
             .spawn()
             .await;
-        let session = app.signup().await;
-        let (secret, _) = app.enable_two_factor(&session, start).await;
-        let now = start + STEP * 10;
-        clock.set(now);
+        let (session, secret, now) = app.two_factor_user(&clock, start).await;
         let right = code_at(&secret, now);
-        let wrong = if right == "000000" { "111111" } else { "000000" };
+        let wrong = wrong_code(&secret, now);
         let challenge = app.challenge(&session.email).await;
         for _ in 0..3 {
             let response = app.login_2fa(&json!({ "challengeToken": challenge, "code": wrong })).await;
@@ -272,11 +257,8 @@ api_test!(
             .env("LOGIN_MAX_FAILURES", "3")
             .spawn()
             .await;
-        let session = app.signup().await;
-        let (secret, _) = app.enable_two_factor(&session, start).await;
-        let now = start + STEP * 10;
-        clock.set(now);
-        let wrong = if code_at(&secret, now) == "000000" { "111111" } else { "000000" };
+        let (session, secret, now) = app.two_factor_user(&clock, start).await;
+        let wrong = wrong_code(&secret, now);
         for _ in 0..3 {
             let challenge = app.challenge(&session.email).await;
             let response = app.login_2fa(&json!({ "challengeToken": challenge, "code": wrong })).await;
@@ -291,12 +273,9 @@ api_test!(
     async fn step_up_guards_password_change_deletion_and_disabling(backend) {
         let (clock, start) = step_clock();
         let app = TestApp::builder(backend).clock(&clock).spawn().await;
-        let session = app.signup().await;
-        let (secret, _) = app.enable_two_factor(&session, start).await;
-        let mut now = start + STEP * 10;
-        clock.set(now);
+        let (session, secret, mut now) = app.two_factor_user(&clock, start).await;
         let new_password = "Another-secret-2";
-        let wrong = if code_at(&secret, now) == "000000" { "111111" } else { "000000" };
+        let wrong = wrong_code(&secret, now);
 
         let change = json!({ "currentPassword": PASSWORD, "newPassword": new_password });
         let response = app.change_password_with(&session.access, &change).await;
