@@ -106,8 +106,7 @@ impl Accounts {
         self.confirm_password(&account, &deletion.password, client, AuthError::PasswordIncorrect)
             .await?;
         self.step_up(&account, second, client).await?;
-        self.refuse_removing_last_admin(account.id).await?;
-        if !self.store.delete_user(caller.id).await? {
+        if !super::admin::delete_unless_last_admin(self.store.as_ref(), caller.id).await? {
             return Err(AuthError::InvalidToken);
         }
         self.throttle.forget(&account.email).await;

@@ -18,13 +18,79 @@ pub const INVITE_MAX_USES: u32 = 1000;
 pub const INVITE_MAX_DAYS: u32 = 365;
 pub const INVITE_DEFAULT_DAYS: u32 = 7;
 
-/// Refuses a change that would leave no active administrator: `user` is one and the only one.
-async fn refuse_if_last_admin(store: &dyn Storage, user: UserId) -> AuthResult<()> {
-    let flags = store.account_flags(user).await?.unwrap_or_default();
-    if flags.active_admin() && store.active_admins().await? <= 1 {
-        return Err(AuthError::LastAdmin);
+/// How an administrator stops being an active one: both are undone by setting the flag back, so a
+/// removal that turns out to leave no administrator can be taken back.
+#[derive(Clone, Copy)]
+enum StepDown {
+    /// Role back to user (`admin revoke`, and before a deletion).
+    Demote,
+    Disable,
+}
+
+impl StepDown {
+    async fn set(self, store: &dyn Storage, user: UserId, down: bool) -> AuthResult<()> {
+        match self {
+            Self::Demote => {
+                store
+                    .set_role(user, if down { Role::User } else { Role::Admin })
+                    .await?
+            }
+            Self::Disable => store.set_disabled(user, down).await?,
+        };
+        Ok(())
     }
-    Ok(())
+}
+
+/// Takes `user`'s standing as an active administrator away by `step`, unless no active one would
+/// be left: then it is given back and the change refused. Returns whether the user was one (a
+/// deletion that then fails gives the role back with [`restore`]).
+///
+/// The step comes before the count. A count taken first lets two administrators who remove each
+/// other (or themselves) at the same moment both see two and both go, leaving none; stepping down
+/// first, each sees the other gone and at least one is refused. Until a refused step is undone the
+/// user's own requests are refused as a plain or disabled user's.
+async fn step_down_unless_last(store: &dyn Storage, user: UserId, step: StepDown) -> AuthResult<bool> {
+    let was_admin = store
+        .account_flags(user)
+        .await?
+        .is_some_and(|flags| flags.active_admin());
+    if !was_admin {
+        return Ok(false);
+    }
+    step.set(store, user, true).await?;
+    match store.active_admins().await {
+        Ok(0) => {
+            step.set(store, user, false).await?;
+            Err(AuthError::LastAdmin)
+        }
+        Ok(_) => Ok(true),
+        Err(e) => {
+            restore(store, user, step).await;
+            Err(e.into())
+        }
+    }
+}
+
+/// Gives an administrator stepped down for a change that then failed their standing back.
+async fn restore(store: &dyn Storage, user: UserId, step: StepDown) {
+    if let Err(e) = step.set(store, user, false).await {
+        tracing::error!(user_id = %user, error = %e, "an administrator stepped down for a failed change could not be restored");
+    }
+}
+
+/// Deletes `user` with everything of theirs, unless they are the last active administrator.
+/// `Ok(false)`: no such user.
+pub(super) async fn delete_unless_last_admin(store: &dyn Storage, user: UserId) -> AuthResult<bool> {
+    let demoted = step_down_unless_last(store, user, StepDown::Demote).await?;
+    match store.delete_user(user).await {
+        Ok(deleted) => Ok(deleted),
+        Err(e) => {
+            if demoted {
+                restore(store, user, StepDown::Demote).await;
+            }
+            Err(e.into())
+        }
+    }
 }
 
 /// `healthtracker admin grant EMAIL`: makes the user an administrator.
@@ -38,8 +104,9 @@ pub async fn grant(store: &dyn Storage, email: &Email) -> AuthResult<User> {
 /// `healthtracker admin revoke EMAIL`: makes an administrator a plain user again — not the last one.
 pub async fn revoke(store: &dyn Storage, email: &Email) -> AuthResult<User> {
     let user = store.user_by_email(email).await?.ok_or(AuthError::UnknownUser)?;
-    refuse_if_last_admin(store, user.id).await?;
-    store.set_role(user.id, Role::User).await?;
+    if !step_down_unless_last(store, user.id, StepDown::Demote).await? {
+        store.set_role(user.id, Role::User).await?;
+    }
     tracing::info!(target_id = %user.id, action = "revoke", by = "operator", "admin action");
     Ok(user)
 }
@@ -87,11 +154,6 @@ impl Accounts {
         }
     }
 
-    /// `refuse_if_last_admin` for the account rules (deletion).
-    pub(super) async fn refuse_removing_last_admin(&self, user: UserId) -> AuthResult<()> {
-        refuse_if_last_admin(self.store.as_ref(), user).await
-    }
-
     /// A page of users (1-based), with how many there are.
     pub async fn admin_users(&self, _admin: &Admin<'_>, page: u32, limit: u32) -> AuthResult<(Vec<AdminUserRow>, u64)> {
         let skip = u64::from(page.saturating_sub(1)) * u64::from(limit);
@@ -102,8 +164,8 @@ impl Accounts {
     /// lookup every request makes; their logins and personal tokens ended, so enabling them again
     /// revives none), their login answered 403.
     pub async fn admin_disable(&self, admin: &Admin<'_>, target: UserId) -> AuthResult<()> {
-        refuse_if_last_admin(self.store.as_ref(), target).await?;
-        if !self.store.set_disabled(target, true).await? {
+        let stepped_down = step_down_unless_last(self.store.as_ref(), target, StepDown::Disable).await?;
+        if !stepped_down && !self.store.set_disabled(target, true).await? {
             return Err(AuthError::UnknownUser);
         }
         self.store.end_every_login(target, Utc::now()).await?;
@@ -124,8 +186,7 @@ impl Accounts {
     /// parts keep.
     pub async fn admin_delete(&self, admin: &Admin<'_>, target: UserId) -> AuthResult<User> {
         let user = self.store.user_by_id(target).await?.ok_or(AuthError::UnknownUser)?;
-        refuse_if_last_admin(self.store.as_ref(), target).await?;
-        if !self.store.delete_user(target).await? {
+        if !delete_unless_last_admin(self.store.as_ref(), target).await? {
             return Err(AuthError::UnknownUser);
         }
         self.throttle.forget(&user.email).await;

@@ -2,6 +2,7 @@
 //! every session at once on every instance and refuses the login with 403; the last administrator
 //! cannot disable, demote or delete themself.
 
+use healthtracker::domain::ids::UserId;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -228,5 +229,54 @@ api_test!(
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         let list: Value = json_body(app.invites(&admin.access).await, StatusCode::OK).await;
         assert_eq!(list["count"], 0);
+    }
+);
+
+api_test!(
+    async fn two_administrators_removing_each_other_at_once_leave_one(backend) {
+        // Each trial: exactly two active administrators, each disabling (or deleting) the other at
+        // the same moment. Either may win, or both be refused; never both gone.
+        let app = TestApp::spawn(backend).await;
+        let mut survivors: Vec<Session> = Vec::new();
+        for trial in 0..16 {
+            let (a, b) = (app.admin().await, app.admin().await);
+            for old in survivors.drain(..) {
+                let response = app.admin_disable(&a.access, &old.user_id).await;
+                assert_eq!(response.status(), StatusCode::OK);
+            }
+            assert_eq!(app.store.active_admins().await.expect("count"), 2);
+            let (first, second) = if trial % 2 == 0 {
+                tokio::join!(app.admin_disable(&a.access, &b.user_id), app.admin_disable(&b.access, &a.user_id))
+            } else {
+                tokio::join!(
+                    app.admin_delete_user(&a.access, &b.user_id),
+                    app.admin_delete_user(&b.access, &a.user_id)
+                )
+            };
+            for response in [first, second] {
+                let status = response.status();
+                // A loser is refused at the gate once their own standing went first (401 disabled
+                // or deleted, 403 demoted on the way to deletion), or finds the other deleted (404).
+                let expected = [
+                    StatusCode::OK,
+                    StatusCode::CONFLICT,
+                    StatusCode::UNAUTHORIZED,
+                    StatusCode::FORBIDDEN,
+                    StatusCode::NOT_FOUND,
+                ];
+                assert!(expected.contains(&status),
+                    "trial {trial}: {status}"
+                );
+            }
+            let left = app.store.active_admins().await.expect("count");
+            assert!(left >= 1, "trial {trial}: no administrator left");
+            for session in [a, b] {
+                let id = UserId::parse(&session.user_id).expect("id");
+                let flags = app.store.account_flags(id).await.expect("flags");
+                if flags.is_some_and(|f| f.active_admin()) {
+                    survivors.push(session);
+                }
+            }
+        }
     }
 );
