@@ -5,7 +5,7 @@
 //! at INFO with the administrator's id, the action and the target's id (ids only: no e-mail, no
 //! code, no secret).
 
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Accounts, AuthError, AuthResult, Caller};
 use crate::domain::ids::UserId;
@@ -117,8 +117,8 @@ pub async fn create_invite(
     uses: u32,
     days: u32,
     created_by: Option<UserId>,
+    now: DateTime<Utc>,
 ) -> AuthResult<Invite> {
-    let now = Utc::now();
     let invite = Invite {
         code: hex::encode(rand::random::<[u8; 10]>()),
         uses_left: uses.clamp(1, INVITE_MAX_USES),
@@ -195,14 +195,14 @@ impl Accounts {
     }
 
     pub async fn admin_create_invite(&self, admin: &Admin<'_>, uses: u32, days: u32) -> AuthResult<Invite> {
-        let invite = create_invite(self.store.as_ref(), uses, days, Some(admin.0.id)).await?;
+        let invite = create_invite(self.store.as_ref(), uses, days, Some(admin.0.id), self.clock.now()).await?;
         // The code is a credential of sorts: not logged.
         admin.log_action("create_invite", "-");
         Ok(invite)
     }
 
     pub async fn admin_invites(&self, _admin: &Admin<'_>) -> AuthResult<Vec<Invite>> {
-        Ok(self.store.list_invites(Utc::now()).await?)
+        Ok(self.store.list_invites(self.clock.now()).await?)
     }
 
     pub async fn admin_delete_invite(&self, admin: &Admin<'_>, code: &str) -> AuthResult<()> {

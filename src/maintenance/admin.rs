@@ -36,7 +36,7 @@ pub async fn admin_command(command: AdminCommand) -> ExitCode {
             .await
             .map(|user| println!("{} is no longer an administrator", user.email.as_str())),
         AdminCommand::Invite { uses, expires_days } => {
-            create_invite(store.as_ref(), uses, expires_days, None)
+            create_invite(store.as_ref(), uses, expires_days, None, chrono::Utc::now())
                 .await
                 .map(|invite| {
                     // The code alone on stdout (for scripts); what it allows on stderr.

@@ -73,7 +73,7 @@ api_test!(
             .clock(&clock)
             .spawn()
             .await;
-        let admin = app.signup_invited_admin().await;
+        let admin = app.signup_invited_admin(now).await;
         let code = app.invite_code(&admin.access, &json!({ "expiresInDays": 1 })).await;
         clock.set(now + chrono::TimeDelta::days(1) + chrono::TimeDelta::minutes(1));
         let response = app.register(&registration(Some(&code))).await;
@@ -82,9 +82,38 @@ api_test!(
 );
 
 api_test!(
+    async fn an_invites_lifetime_runs_on_the_servers_clock(backend) {
+        // A clock far from the machine's: an invite made on it must live its days on it (it was
+        // stamped with the machine's time and so born expired, while redeemed on the clock).
+        let now = chrono::Utc::now() + chrono::TimeDelta::days(400);
+        let clock = healthtracker::domain::clock::Clock::fixed(now);
+        let app = TestApp::builder(backend)
+            .env("REGISTRATION", "invite")
+            .clock(&clock)
+            .spawn()
+            .await;
+        let admin = app.signup_invited_admin(now).await;
+        let body = json_body(
+            app.create_invite(&admin.access, &json!({ "expiresInDays": 2 })).await,
+            StatusCode::CREATED,
+        )
+        .await;
+        let expires: chrono::DateTime<chrono::Utc> =
+            body["data"]["expiresAt"].as_str().expect("expiresAt").parse().expect("a timestamp");
+        assert!((expires - (now + chrono::TimeDelta::days(2))).num_seconds().abs() <= 1, "{expires}");
+        let list = json_body(app.invites(&admin.access).await, StatusCode::OK).await;
+        assert_eq!(list["count"], 1);
+        let code = body["code"].as_str().expect("code");
+        clock.set(now + chrono::TimeDelta::days(1));
+        let response = app.register(&registration(Some(code))).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+);
+
+api_test!(
     async fn one_use_admits_exactly_one_of_two_concurrent_registrations(backend) {
         let app = TestApp::builder(backend).env("REGISTRATION", "invite").spawn().await;
-        let admin = app.signup_invited_admin().await;
+        let admin = app.signup_invited_admin(chrono::Utc::now()).await;
         for _ in 0..3 {
             let code = app.invite_code(&admin.access, &json!({ "uses": 1 })).await;
             let (a, b) = (registration(Some(&code)), registration(Some(&code)));
@@ -98,8 +127,9 @@ api_test!(
 
 impl TestApp {
     /// An administrator on an app that registers by invitation: created with an operator's invite.
-    async fn signup_invited_admin(&self) -> Session {
-        let invite = healthtracker::auth::admin::create_invite(self.store.as_ref(), 1, 1, None)
+    /// `now` is the server's clock, as the operator's command reads it.
+    async fn signup_invited_admin(&self, now: chrono::DateTime<chrono::Utc>) -> Session {
+        let invite = healthtracker::auth::admin::create_invite(self.store.as_ref(), 1, 1, None, now)
             .await
             .expect("invite");
         let email = format!("admin-{}@example.com", hex_id());
