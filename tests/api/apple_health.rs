@@ -31,15 +31,8 @@ fn zipped(name: &str, content: &[u8]) -> Vec<u8> {
     out.into_inner()
 }
 
-/// A user in California (the fixtures of both device routes are written at -0700).
-pub(crate) async fn californian(app: &TestApp) -> Session {
-    let session = app.signup().await;
-    let response = app
-        .update_me(&session.access, &json!({"timezone": "America/Los_Angeles"}))
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    session
-}
+/// The fixtures of both device routes are written at -0700: their days are California's.
+pub(crate) const CALIFORNIA: &str = "America/Los_Angeles";
 
 pub(crate) async fn entries(app: &TestApp, access: &str) -> Vec<Value> {
     let response = app.list_entries(access, "?limit=366").await;
@@ -57,7 +50,7 @@ pub(crate) fn on<'a>(entries: &'a [Value], day: &str) -> &'a Value {
 api_test! {
     async fn the_export_xml_fills_each_day_by_the_mapping(backend) {
         let app = TestApp::spawn(backend).await;
-        let session = californian(&app).await;
+        let session = app.signup_in(CALIFORNIA).await;
         let response = app.import_apple_health(&session.access, "", XML, fixture("export.xml")).await;
         let body = json_body(response, StatusCode::OK).await;
         assert_eq!(body["status"], "success");
@@ -90,7 +83,7 @@ api_test! {
 api_test! {
     async fn the_export_zip_imports_like_its_xml_and_a_second_import_changes_nothing(backend) {
         let app = TestApp::spawn(backend).await;
-        let session = californian(&app).await;
+        let session = app.signup_in(CALIFORNIA).await;
         let zip = zipped("apple_health_export/export.xml", &fixture("export.xml"));
         let first = json_body(app.import_apple_health(&session.access, "", ZIP, zip.clone()).await, StatusCode::OK).await;
         assert_eq!(first["created"], 2);
@@ -106,7 +99,7 @@ api_test! {
 api_test! {
     async fn fill_keeps_what_the_person_typed_and_replace_overwrites(backend) {
         let app = TestApp::spawn(backend).await;
-        let session = californian(&app).await;
+        let session = app.signup_in(CALIFORNIA).await;
         app.created_entry(&session.access, &json!({"date": "2024-06-01", "steps": 4000, "notes": "typed", "mood": "good"})).await;
         let body = json_body(app.import_apple_health(&session.access, "?onConflict=fill", XML, fixture("export.xml")).await, StatusCode::OK).await;
         assert_eq!((body["created"].as_u64(), body["updated"].as_u64()), (Some(1), Some(1)));
@@ -131,9 +124,7 @@ api_test! {
 api_test! {
     async fn the_users_time_zone_decides_the_day(backend) {
         let app = TestApp::spawn(backend).await;
-        let session = app.signup().await;
-        let response = app.update_me(&session.access, &json!({"timezone": "Europe/Paris"})).await;
-        assert_eq!(response.status(), StatusCode::OK);
+        let session = app.signup_in("Europe/Paris").await;
         let body = json_body(app.import_apple_health(&session.access, "", XML, fixture("export.xml")).await, StatusCode::OK).await;
         // 2024-06-02 23:30 -0700 is 08:30 on the 3rd in Paris.
         assert_eq!(body["to"], "2024-06-03");
@@ -146,7 +137,7 @@ api_test! {
 api_test! {
     async fn hostile_files_are_refused_and_nothing_is_written(backend) {
         let app = TestApp::spawn(backend).await;
-        let session = californian(&app).await;
+        let session = app.signup_in(CALIFORNIA).await;
         app.created_entry(&session.access, &json!({"date": "2024-06-01", "steps": 4000})).await;
         let before = entries(&app, &session.access).await;
         let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
@@ -239,7 +230,7 @@ async fn post_endlessly(app: &TestApp, head: String, chunked: bool) -> (String, 
 api_test! {
     async fn a_2_gb_body_past_the_limit_is_413_without_being_read(backend) {
         let app = TestApp::builder(backend).env("DEVICE_IMPORT_LIMIT", "1mb").spawn().await;
-        let session = californian(&app).await;
+        let session = app.signup_in(CALIFORNIA).await;
         let head = |framing: &str| {
             format!(
                 "POST /api/import/apple-health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nContent-Type: application/zip\r\n{framing}\r\n",

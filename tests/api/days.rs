@@ -10,17 +10,6 @@ use serde_json::{Value, json};
 use crate::api_test;
 use crate::helpers::*;
 
-/// A new user living in `zone`.
-async fn user_in(app: &TestApp, zone: &str) -> Session {
-    let session = app.signup().await;
-    json_body(
-        app.update_me(&session.access, &json!({"timezone": zone})).await,
-        StatusCode::OK,
-    )
-    .await;
-    session
-}
-
 /// Why a day is refused (the answer's `message`: the first failing rule, in words).
 const DATE_RULE: &str = "Date must be a valid date (YYYY-MM-DD or ISO 8601) from 0001-01-01 to 9999-12-31";
 
@@ -40,7 +29,7 @@ api_test!(
     async fn a_day_outside_years_1_to_9999_is_refused_wherever_a_day_enters(backend) {
         let app = TestApp::spawn(backend).await;
         let utc = app.signup().await;
-        let kiritimati = user_in(&app, "Pacific/Kiritimati").await;
+        let kiritimati = app.signup_in("Pacific/Kiritimati").await;
         for (session, date) in [
             // 23:30 UTC on 31 December of year 0, and 00:30 UTC on 1 January 10000.
             (&utc, "0000-01-01T00:30:00+01:00"),
@@ -263,7 +252,7 @@ api_test!(
 api_test!(
     async fn only_utc_midnight_in_z_or_plus_zero_is_the_apis_own_form_of_a_day(backend) {
         let app = TestApp::spawn(backend).await;
-        let new_york = user_in(&app, "America/New_York").await;
+        let new_york = app.signup_in("America/New_York").await;
         for (sent, stored) in [
             // 19:00 in New York is midnight UTC: still the 15th there.
             ("2026-01-15T19:00:00-05:00", "2026-01-15"),
@@ -302,8 +291,8 @@ api_test!(
             ("America/New_York", "2026-08-01T00:00:00.000Z", "2026-08-01"),
             ("Pacific/Kiritimati", "2026-08-01T00:00:00.000Z", "2026-08-01"),
         ] {
-            let posted = app.created_entry(&user_in(&app, zone).await.access, &json!({"date": sent})).await;
-            let importer = user_in(&app, zone).await;
+            let posted = app.created_entry(&app.signup_in(zone).await.access, &json!({"date": sent})).await;
+            let importer = app.signup_in(zone).await;
             let body = json_body(
                 app.import(&importer.access, "", &import_document(json!([{"date": sent}]))).await,
                 StatusCode::OK,
@@ -316,7 +305,7 @@ api_test!(
         }
         // The old backend's `{"$date": …}` values keep the nearest-midnight rule: it stored the
         // server's local midnight.
-        let importer = user_in(&app, "America/New_York").await;
+        let importer = app.signup_in("America/New_York").await;
         let body = json_body(
             app.import(
                 &importer.access,

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::api_test;
-use crate::apple_health::{californian, entries, on};
+use crate::apple_health::{CALIFORNIA, entries, on};
 use crate::helpers::*;
 
 const JSON: &str = "application/json";
@@ -37,7 +37,7 @@ async fn push(app: &TestApp, access: &str, query: &str, body: Vec<u8>) -> Value 
 api_test! {
     async fn the_daily_push_fills_each_day_by_the_mapping(backend) {
         let app = TestApp::spawn(backend).await;
-        let session = californian(&app).await;
+        let session = app.signup_in(CALIFORNIA).await;
         let body = push(&app, &session.access, "", fixture("daily.json")).await;
         assert_eq!(body["status"], "success");
         assert_eq!(counts(&body), (Some(2), Some(0), Some(0)));
@@ -71,7 +71,7 @@ api_test! {
 api_test! {
     async fn the_finer_push_gives_the_busier_device_merged_sleep_and_fluid_ounces(backend) {
         let app = TestApp::spawn(backend).await;
-        let session = californian(&app).await;
+        let session = app.signup_in(CALIFORNIA).await;
         let body = push(&app, &session.access, "", fixture("finer.json")).await;
         assert_eq!(counts(&body), (Some(2), Some(0), Some(0)));
         assert_eq!((body["from"].as_str(), body["to"].as_str()), (Some("2024-06-02"), Some("2024-06-03")));
@@ -94,7 +94,7 @@ api_test! {
 api_test! {
     async fn a_repeated_or_overlapping_push_changes_nothing(backend) {
         let app = TestApp::spawn(backend).await;
-        let session = californian(&app).await;
+        let session = app.signup_in(CALIFORNIA).await;
         push(&app, &session.access, "", fixture("daily.json")).await;
         let before = entries(&app, &session.access).await;
         for query in ["", "?onConflict=fill", "?onConflict=replace"] {
@@ -119,7 +119,7 @@ api_test! {
 api_test! {
     async fn fill_keeps_what_the_person_typed_and_replace_overwrites(backend) {
         let app = TestApp::spawn(backend).await;
-        let session = californian(&app).await;
+        let session = app.signup_in(CALIFORNIA).await;
         app.created_entry(&session.access, &json!({"date": "2024-06-01", "steps": 4000, "weight": 80, "notes": "typed"})).await;
         let body = push(&app, &session.access, "?onConflict=fill", fixture("daily.json")).await;
         assert_eq!(counts(&body), (Some(1), Some(1), Some(0)));
@@ -168,7 +168,7 @@ api_test! {
 api_test! {
     async fn other_metrics_are_counted_in_skipped_types(backend) {
         let app = TestApp::spawn(backend).await;
-        let session = californian(&app).await;
+        let session = app.signup_in(CALIFORNIA).await;
         let payload = json!({"data": {"metrics": [
             {"name": "flights_climbed", "units": "count", "data": [
                 {"date": "2024-06-01 00:00:00 -0700", "qty": 12, "source": "iPhone"},
@@ -186,7 +186,7 @@ api_test! {
 api_test! {
     async fn a_bad_payload_is_400_and_writes_nothing(backend) {
         let app = TestApp::spawn(backend).await;
-        let session = californian(&app).await;
+        let session = app.signup_in(CALIFORNIA).await;
         let mut truncated = fixture("daily.json");
         truncated.truncate(truncated.len() / 2);
         for (what, body) in [
@@ -216,7 +216,7 @@ api_test! {
 api_test! {
     async fn a_push_over_the_body_limit_is_413_and_writes_nothing(backend) {
         let app = TestApp::spawn(backend).await;
-        let session = californian(&app).await;
+        let session = app.signup_in(CALIFORNIA).await;
         let point = r#"{"date": "2024-06-01 08:00:00 -0700", "qty": 1, "source": "iPhone"},"#;
         let mut body = String::from(r#"{"data": {"metrics": [{"name": "step_count", "units": "count", "data": ["#);
         while body.len() <= 10 * 1024 * 1024 {

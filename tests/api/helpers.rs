@@ -449,6 +449,18 @@ impl TestApp {
         }
     }
 
+    /// A new user living in `zone` (an IANA name): their days are that zone's.
+    pub async fn signup_in(&self, zone: &str) -> Session {
+        let session = self.signup().await;
+        let body = json_body(
+            self.update_me(&session.access, &json!({ "timezone": zone })).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(body["user"]["timezone"], zone);
+        session
+    }
+
     // --- MCP --------------------------------------------------------------------------------
 
     /// One raw JSON-RPC message to `POST {path}` (`/mcp` or `/api/mcp`), as the transport sends it.

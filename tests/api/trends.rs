@@ -24,18 +24,6 @@ async fn app_at(backend: Backend, instant: &str) -> (TestApp, Clock) {
     (TestApp::builder(backend).clock(&clock).spawn().await, clock)
 }
 
-/// A new user living in `zone`.
-async fn user_in(app: &TestApp, zone: &str) -> Session {
-    let session = app.signup().await;
-    let body = json_body(
-        app.update_me(&session.access, &json!({"timezone": zone})).await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(body["user"]["timezone"], zone);
-    session
-}
-
 async fn dashboard_day(app: &TestApp, session: &Session) -> (String, i64) {
     let body = json_body(app.dashboard(&session.access, "").await, StatusCode::OK).await;
     (
@@ -76,7 +64,7 @@ api_test!(
             ("Pacific/Kiritimati", "2026-12-01"),
             ("Pacific/Pago_Pago", "2026-11-30"),
         ] {
-            let session = user_in(&app, zone).await;
+            let session = app.signup_in(zone).await;
             app.created_entry(&session.access, &json!({"date": "2026-11-30", "calories": 1130})).await;
             app.created_entry(&session.access, &json!({"date": "2026-12-01", "calories": 1201})).await;
             let expected = if today == "2026-12-01" { 1201 } else { 1130 };
@@ -92,7 +80,7 @@ api_test!(
     async fn the_day_turns_at_the_zones_midnight_across_daylight_saving_changes(backend) {
         // New York: summer time starts on Sunday 8 March 2026 and ends on Sunday 1 November.
         let (app, clock) = app_at(backend, "2026-03-08T04:59:59Z").await;
-        let session = user_in(&app, "America/New_York").await;
+        let session = app.signup_in("America/New_York").await;
         for day in ["2026-03-07", "2026-03-08", "2026-03-09", "2026-10-31", "2026-11-01", "2026-11-02"] {
             let calories: i64 = day[5..].replace('-', "").parse().expect("digits");
             app.created_entry(&session.access, &json!({"date": day, "calories": calories})).await;
@@ -125,7 +113,7 @@ api_test!(
 api_test!(
     async fn a_timestamp_sent_as_date_lands_on_the_users_day(backend) {
         let (app, _clock) = app_at(backend, "2026-12-01T12:00:00Z").await;
-        let new_york = user_in(&app, "America/New_York").await;
+        let new_york = app.signup_in("America/New_York").await;
         let utc = app.signup().await;
         // 23:30 on 30 November in New York is 04:30 on 1 December in UTC.
         let evening = "2026-11-30T23:30:00-05:00";
@@ -134,13 +122,13 @@ api_test!(
         let entry = app.created_entry(&utc.access, &json!({"date": evening, "calories": 1})).await;
         assert_eq!(entry["date"], "2026-12-01T00:00:00.000Z");
         // Kiritimati (UTC+14): 15:00 UTC on 1 December is 05:00 on the 2nd there.
-        let kiribati = user_in(&app, "Pacific/Kiritimati").await;
+        let kiribati = app.signup_in("Pacific/Kiritimati").await;
         let entry = app.created_entry(&kiribati.access, &json!({"date": "2026-12-01T15:00:00Z"})).await;
         assert_eq!(entry["date"], "2026-12-02T00:00:00.000Z");
         // A day's own wire form (what the API returns) is that day in every zone: sending back
         // the date it was given never moves an entry.
         let id = entry["_id"].as_str().unwrap_or_default().to_owned();
-        let pago = user_in(&app, "Pacific/Pago_Pago").await;
+        let pago = app.signup_in("Pacific/Pago_Pago").await;
         let entry = app.created_entry(&pago.access, &json!({"date": "2026-11-28T00:00:00.000Z"})).await;
         assert_eq!(entry["date"], "2026-11-28T00:00:00.000Z");
         let moved = json_body(
@@ -169,7 +157,7 @@ async fn the_weekly_report_covers_the_users_last_seven_days() {
         let clock = Clock::fixed(at("2026-11-30T20:00:00Z"));
         let app = TestApp::builder(backend).ai(&provider).clock(&clock).spawn().await;
         // In India it is 1 December: the week is 25 November to 1 December.
-        let session = user_in(&app, "Asia/Kolkata").await;
+        let session = app.signup_in("Asia/Kolkata").await;
         for (day, calories) in [("2026-11-24", 9000), ("2026-11-25", 2000), ("2026-12-01", 1000)] {
             app.created_entry(&session.access, &json!({"date": day, "calories": calories}))
                 .await;
@@ -316,7 +304,7 @@ api_test!(
     async fn stats_defaults_follow_the_users_today(backend) {
         // 20:00 UTC on 30 November is 1 December in India: the default range ends there.
         let (app, _clock) = app_at(backend, "2026-11-30T20:00:00Z").await;
-        let session = user_in(&app, "Asia/Kolkata").await;
+        let session = app.signup_in("Asia/Kolkata").await;
         app.created_entry(&session.access, &json!({"date": "2026-12-01", "calories": 1000})).await;
         let body = json_body(app.stats(&session.access, "").await, StatusCode::OK).await;
         assert_eq!((body["from"].as_str(), body["to"].as_str()), (Some("2026-11-04"), Some("2026-12-01")));
