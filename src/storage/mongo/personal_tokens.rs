@@ -109,11 +109,17 @@ impl MongoStore {
         let pipeline = vec![
             doc! {"$match": {"tokenHash": token_hash}},
             doc! {"$limit": 1},
-            // Only the two fields a request needs come back (not the password hash, nor an old
-            // account's list of legacy refresh tokens).
+            // Only the fields a request needs come back (not the password hash, nor an old
+            // account's list of legacy refresh tokens). The `let` + `$expr` form, not
+            // localField/foreignField beside a pipeline, which needs MongoDB 5.0: an old backend's
+            // server may be older (an `$eq` in `$expr` uses the `_id` index since 3.6).
             doc! {"$lookup": {
-                "from": USERS, "localField": "user", "foreignField": "_id", "as": "owner",
-                "pipeline": [{"$project": {"_id": 0, "timezone": 1, "entriesVersion": 1, "disabled": 1}}],
+                "from": USERS, "let": {"owner": "$user"}, "as": "owner",
+                "pipeline": [
+                    {"$match": {"$expr": {"$eq": ["$_id", "$$owner"]}}},
+                    {"$limit": 1},
+                    {"$project": {"_id": 0, "timezone": 1, "entriesVersion": 1, "disabled": 1}},
+                ],
             }},
         ];
         let found: Vec<Document> = self
