@@ -271,6 +271,10 @@ pub struct DeviceImportSettings {
     pub limit: u64,
     /// `DEVICE_IMPORT_MAX_UNZIPPED` (default 4 GiB): the most an uploaded zip may unpack to.
     pub max_unzipped: u64,
+    /// `DEVICE_IMPORT_TIMEOUT_SECS` (default 900): the upload and its import, in place of
+    /// `REQUEST_TIMEOUT_SECS` — a phone's export over a slow link takes minutes (1 GiB in 15
+    /// minutes is 1.2 MB/s).
+    pub timeout: Duration,
 }
 
 /// Why start-up stopped: one line per bad variable.

@@ -158,16 +158,20 @@ pub(super) fn body_limit(env: &mut Reader<'_>) -> usize {
     )
 }
 
-/// `DEVICE_IMPORT_LIMIT` (1 GiB) and `DEVICE_IMPORT_MAX_UNZIPPED` (4 GiB).
+/// `DEVICE_IMPORT_LIMIT` (1 GiB), `DEVICE_IMPORT_MAX_UNZIPPED` (4 GiB), `DEVICE_IMPORT_TIMEOUT_SECS` (900).
 pub(super) fn device_import(env: &mut Reader<'_>) -> DeviceImportSettings {
     let mut size = |name: &str, default: u64| {
         env.parse(name, default, "a size such as 1gb, 512mb or a byte count", |s| {
             parse_byte_size(s).map(|n| n as u64).filter(|n| *n > 0)
         })
     };
+    let limit = size("DEVICE_IMPORT_LIMIT", 1 << 30);
+    let max_unzipped = size("DEVICE_IMPORT_MAX_UNZIPPED", 4 << 30);
+    let timeout = Duration::from_secs(env.positive("DEVICE_IMPORT_TIMEOUT_SECS", 900, "a positive number of seconds"));
     DeviceImportSettings {
-        limit: size("DEVICE_IMPORT_LIMIT", 1 << 30),
-        max_unzipped: size("DEVICE_IMPORT_MAX_UNZIPPED", 4 << 30),
+        limit,
+        max_unzipped,
+        timeout,
     }
 }
 

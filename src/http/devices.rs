@@ -25,6 +25,10 @@ use crate::devices::{DayAggregator, DeviceConflict, DeviceDays, WriteCounts, wri
 use crate::domain::validation::FieldError;
 use crate::state::AppState;
 
+/// The upload's path under either mount: it has its own deadline (`DEVICE_IMPORT_TIMEOUT_SECS`,
+/// kept by the request observer) and body limit.
+pub const APPLE_HEALTH_PATH: &str = "/import/apple-health";
+
 pub fn routes() -> OpenApiRouter<AppState> {
     // The upload is read as a stream under its own limit, never buffered: the global body limit
     // (`BODY_LIMIT`) is not this route's.
@@ -124,7 +128,10 @@ const ACCEPTED: [&str; 5] = [
 /// outside its field's rule is dropped. Importing the same file again changes nothing. Refused
 /// with 400, writing nothing: a zip without `export.xml`, one unpacking beyond
 /// `DEVICE_IMPORT_MAX_UNZIPPED` (4 GiB) or at over 200:1, XML entity declarations (never
-/// expanded or fetched), a truncated or malformed file.
+/// expanded or fetched), a truncated or malformed file. The upload and its import have
+/// `DEVICE_IMPORT_TIMEOUT_SECS` (15 minutes by default) in place of `REQUEST_TIMEOUT_SECS`: a slow
+/// link's upload is not cut off after a minute; one still arriving at the deadline gets 503 and
+/// writes nothing.
 #[utoipa::path(
     post, path = "/import/apple-health", tag = "data",
     params(DeviceImportQuery),
@@ -141,6 +148,8 @@ const ACCEPTED: [&str; 5] = [
             example = json!({"status": "error", "message": "Request body too large"})),
         (status = 415, description = "Neither a zip nor XML", body = ErrorBody,
             example = json!({"status": "error", "message": "Content-Type must be application/zip or application/xml"})),
+        (status = 503, description = "Not answered within `DEVICE_IMPORT_TIMEOUT_SECS`", body = ErrorBody,
+            example = json!({"status": "error", "message": "Request timed out", "errorId": "4e86bb14dcff737a"})),
     )
 )]
 async fn apple_health(

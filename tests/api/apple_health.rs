@@ -295,3 +295,51 @@ async fn the_route_is_documented_with_both_request_content_types() {
     }
     assert!(operation["parameters"].to_string().contains("onConflict"));
 }
+
+/// `POST /api/import/apple-health` whose body arrives in ten pieces `pause` apart, as over a slow
+/// phone link.
+async fn import_slowly(app: &TestApp, access: &str, file: Vec<u8>, pause: Duration) -> reqwest::Response {
+    use futures_util::StreamExt as _;
+    let pieces: Vec<Vec<u8>> = file.chunks(file.len().div_ceil(10)).map(<[u8]>::to_vec).collect();
+    let stream = futures_util::stream::iter(pieces).then(move |piece| async move {
+        tokio::time::sleep(pause).await;
+        Ok::<_, std::io::Error>(piece)
+    });
+    app.post("/api/import/apple-health")
+        .bearer_auth(access)
+        .header(reqwest::header::CONTENT_TYPE, XML)
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .expect("apple health import request")
+}
+
+api_test! {
+    async fn a_slow_upload_has_its_own_deadline_not_the_request_timeout(backend) {
+        // A phone's export takes minutes to arrive over a slow link: REQUEST_TIMEOUT_SECS (1 s
+        // here) would cut it off; the route's own DEVICE_IMPORT_TIMEOUT_SECS does not.
+        let app = TestApp::builder(backend)
+            .env("REQUEST_TIMEOUT_SECS", "1")
+            .env("DEVICE_IMPORT_TIMEOUT_SECS", "30")
+            .spawn()
+            .await;
+        let session = app.signup_in(CALIFORNIA).await;
+        let response = import_slowly(&app, &session.access, fixture("export.xml"), Duration::from_millis(250)).await;
+        let body = json_body(response, StatusCode::OK).await;
+        assert_eq!(body["created"], 2, "{body}");
+        assert_eq!(entries(&app, &session.access).await.len(), 2);
+    }
+}
+
+api_test! {
+    async fn an_upload_past_its_deadline_is_503_and_writes_nothing(backend) {
+        let app = TestApp::builder(backend)
+            .env("DEVICE_IMPORT_TIMEOUT_SECS", "1")
+            .spawn()
+            .await;
+        let session = app.signup_in(CALIFORNIA).await;
+        let response = import_slowly(&app, &session.access, fixture("export.xml"), Duration::from_millis(250)).await;
+        assert_error(response, StatusCode::SERVICE_UNAVAILABLE, "Request timed out").await;
+        assert!(entries(&app, &session.access).await.is_empty());
+    }
+}

@@ -134,9 +134,12 @@ where
         let route = state.templates.label(request.uri().path());
         let body_length = declared_body_length(&request);
         let large_body = body_length > CHEAP_TO_DISCARD;
+        // The Apple Health upload streams to a file (memory does not grow with it) and may take
+        // minutes over a phone's link: its own deadline, and no large-body permit held meanwhile.
+        let device_upload = split_mount(request.uri().path()).1 == super::devices::APPLE_HEALTH_PATH;
         // Bodies a parse would turn into many times their size wait for a permit, their bytes still
         // unread (in the kernel's buffers): over LARGE_BODY_BYTES, or of unknown length (BENCHMARKS.md).
-        let memory_bound = body_length > crate::config::LARGE_BODY_BYTES;
+        let memory_bound = body_length > crate::config::LARGE_BODY_BYTES && !device_upload;
         let encoding = super::compression::preferred_encoding(request.headers());
         let path = loggable_path(request.uri().path());
         normalize_path(&mut request);
@@ -145,7 +148,11 @@ where
         let answering = span.in_scope(|| self.inner.call(request));
         // Not tower-http's `TimeoutLayer`: it answers with an empty body, and the contract wants
         // the JSON envelope (`"Request timed out"`, with an error id) that `ApiError` gives.
-        let limit = state.app.settings.timeouts.request;
+        let limit = if device_upload {
+            state.app.settings.device_import.timeout
+        } else {
+            state.app.settings.timeouts.request
+        };
         Box::pin(async move {
             let metrics = &state.app.metrics;
             let _in_flight = InFlight(&metrics.http_in_flight);
