@@ -49,6 +49,9 @@ pub struct AppContext {
     /// `MAX_LARGE_BODIES`: a permit per request with a large body being handled (parsed, such a
     /// body costs many times its size; see `http::observe`).
     pub large_bodies: tokio::sync::Semaphore,
+    /// `DEVICE_IMPORT_MAX_UPLOADS`: a permit per Apple Health upload being spooled and read (not
+    /// memory but disk: each may spool `DEVICE_IMPORT_LIMIT`).
+    pub device_uploads: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -136,6 +139,9 @@ impl AppState {
             trends: TrendsCache::new(settings.trends_cache_bytes, TRENDS_MAX_AGE),
             large_bodies: tokio::sync::Semaphore::new(
                 settings.max_large_bodies.min(tokio::sync::Semaphore::MAX_PERMITS),
+            ),
+            device_uploads: tokio::sync::Semaphore::new(
+                settings.device_import.uploads.min(tokio::sync::Semaphore::MAX_PERMITS),
             ),
             settings,
             openapi: std::sync::OnceLock::new(),

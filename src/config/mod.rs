@@ -275,6 +275,9 @@ pub struct DeviceImportSettings {
     /// `REQUEST_TIMEOUT_SECS` — a phone's export over a slow link takes minutes (1 GiB in 15
     /// minutes is 1.2 MB/s).
     pub timeout: Duration,
+    /// `DEVICE_IMPORT_MAX_UPLOADS` (default 2): uploads spooled at once (each up to `limit` on
+    /// disk); more wait, unread, within `timeout`.
+    pub uploads: usize,
 }
 
 /// Why start-up stopped: one line per bad variable.

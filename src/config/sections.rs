@@ -158,7 +158,8 @@ pub(super) fn body_limit(env: &mut Reader<'_>) -> usize {
     )
 }
 
-/// `DEVICE_IMPORT_LIMIT` (1 GiB), `DEVICE_IMPORT_MAX_UNZIPPED` (4 GiB), `DEVICE_IMPORT_TIMEOUT_SECS` (900).
+/// `DEVICE_IMPORT_LIMIT` (1 GiB), `DEVICE_IMPORT_MAX_UNZIPPED` (4 GiB), `DEVICE_IMPORT_TIMEOUT_SECS`
+/// (900), `DEVICE_IMPORT_MAX_UPLOADS` (2).
 pub(super) fn device_import(env: &mut Reader<'_>) -> DeviceImportSettings {
     let mut size = |name: &str, default: u64| {
         env.parse(name, default, "a size such as 1gb, 512mb or a byte count", |s| {
@@ -168,10 +169,12 @@ pub(super) fn device_import(env: &mut Reader<'_>) -> DeviceImportSettings {
     let limit = size("DEVICE_IMPORT_LIMIT", 1 << 30);
     let max_unzipped = size("DEVICE_IMPORT_MAX_UNZIPPED", 4 << 30);
     let timeout = Duration::from_secs(env.positive("DEVICE_IMPORT_TIMEOUT_SECS", 900, "a positive number of seconds"));
+    let uploads = env.positive("DEVICE_IMPORT_MAX_UPLOADS", 2, "a positive number of uploads");
     DeviceImportSettings {
         limit,
         max_unzipped,
         timeout,
+        uploads,
     }
 }
 

@@ -131,7 +131,7 @@ const ACCEPTED: [&str; 5] = [
 /// expanded or fetched), a truncated or malformed file. The upload and its import have
 /// `DEVICE_IMPORT_TIMEOUT_SECS` (15 minutes by default) in place of `REQUEST_TIMEOUT_SECS`: a slow
 /// link's upload is not cut off after a minute; one still arriving at the deadline gets 503 and
-/// writes nothing.
+/// writes nothing. At most `DEVICE_IMPORT_MAX_UPLOADS` (2) uploads are read at once; more wait.
 #[utoipa::path(
     post, path = "/import/apple-health", tag = "data",
     params(DeviceImportQuery),

@@ -343,3 +343,50 @@ api_test! {
         assert!(entries(&app, &session.access).await.is_empty());
     }
 }
+
+api_test! {
+    async fn uploads_past_device_import_max_uploads_wait_for_one_to_end(backend) {
+        use futures_util::StreamExt as _;
+        // Each upload may spool DEVICE_IMPORT_LIMIT to disk: one at a time here. The first sends
+        // half its file and stalls; the second waits, unread, until the first is done.
+        let app = TestApp::builder(backend)
+            .env("DEVICE_IMPORT_MAX_UPLOADS", "1")
+            .env("DEVICE_IMPORT_TIMEOUT_SECS", "30")
+            .spawn()
+            .await;
+        let (first, second) = (app.signup_in(CALIFORNIA).await, app.signup_in(CALIFORNIA).await);
+        let file = fixture("export.xml");
+        let (go_on, resume) = tokio::sync::oneshot::channel::<()>();
+        let (head, rest) = file.split_at(file.len() / 2);
+        let (head, rest) = (head.to_vec(), rest.to_vec());
+        let stalled = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(
+            futures_util::stream::once(async move {
+                let _ = resume.await;
+                Ok(rest)
+            }),
+        );
+        let request = app
+            .post("/api/import/apple-health")
+            .bearer_auth(&first.access)
+            .header(reqwest::header::CONTENT_TYPE, XML)
+            .body(reqwest::Body::wrap_stream(stalled));
+        let first_upload = tokio::spawn(async move { request.send().await.expect("first upload") });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        let request = app
+            .post("/api/import/apple-health")
+            .bearer_auth(&second.access)
+            .header(reqwest::header::CONTENT_TYPE, XML)
+            .body(reqwest::Body::wrap_stream(futures_util::stream::iter([Ok::<_, std::io::Error>(file.clone())])));
+        let second_upload = tokio::spawn(async move { request.send().await.expect("second upload") });
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert!(!second_upload.is_finished(), "the second upload was answered while the first held the only permit");
+
+        let _ = go_on.send(());
+        for upload in [first_upload, second_upload] {
+            let response = upload.await.expect("upload task");
+            json_body(response, StatusCode::OK).await;
+        }
+        assert_eq!(entries(&app, &second.access).await.len(), 2);
+    }
+}

@@ -135,11 +135,12 @@ where
         let body_length = declared_body_length(&request);
         let large_body = body_length > CHEAP_TO_DISCARD;
         // The Apple Health upload streams to a file (memory does not grow with it) and may take
-        // minutes over a phone's link: its own deadline, and no large-body permit held meanwhile.
+        // minutes over a phone's link: its own deadline, and its own permits (bounding the disk its
+        // spools take), so a slow one holds up no JSON import.
         let device_upload = split_mount(request.uri().path()).1 == super::devices::APPLE_HEALTH_PATH;
         // Bodies a parse would turn into many times their size wait for a permit, their bytes still
         // unread (in the kernel's buffers): over LARGE_BODY_BYTES, or of unknown length (BENCHMARKS.md).
-        let memory_bound = body_length > crate::config::LARGE_BODY_BYTES && !device_upload;
+        let large = body_length > crate::config::LARGE_BODY_BYTES;
         let encoding = super::compression::preferred_encoding(request.headers());
         let path = loggable_path(request.uri().path());
         normalize_path(&mut request);
@@ -157,11 +158,15 @@ where
             let metrics = &state.app.metrics;
             let _in_flight = InFlight(&metrics.http_in_flight);
             let bounded = async {
-                let _permit = if memory_bound {
-                    // The semaphore is never closed; without a permit the request still runs.
-                    state.app.large_bodies.acquire().await.ok()
-                } else {
-                    None
+                let permits = match (large, device_upload) {
+                    (false, _) => None,
+                    (true, false) => Some(&state.app.large_bodies),
+                    (true, true) => Some(&state.app.device_uploads),
+                };
+                // A semaphore is never closed; without a permit the request still runs.
+                let _permit = match permits {
+                    Some(permits) => permits.acquire().await.ok(),
+                    None => None,
                 };
                 answering.await
             };
