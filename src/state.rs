@@ -52,6 +52,8 @@ pub struct AppContext {
     /// `DEVICE_IMPORT_MAX_UPLOADS`: a permit per Apple Health upload being spooled and read (not
     /// memory but disk: each may spool `DEVICE_IMPORT_LIMIT`).
     pub device_uploads: tokio::sync::Semaphore,
+    /// The accounts with an Apple Health upload under way on this instance (one each).
+    pub device_uploaders: std::sync::Mutex<std::collections::HashSet<crate::domain::ids::UserId>>,
 }
 
 impl AppState {
@@ -143,6 +145,7 @@ impl AppState {
             device_uploads: tokio::sync::Semaphore::new(
                 settings.device_import.uploads.min(tokio::sync::Semaphore::MAX_PERMITS),
             ),
+            device_uploaders: std::sync::Mutex::default(),
             settings,
             openapi: std::sync::OnceLock::new(),
             started_at: Instant::now(),

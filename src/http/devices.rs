@@ -22,6 +22,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiQuery, AuthUser, media_type};
 use crate::devices::apple::{self, Refusal};
 use crate::devices::{DayAggregator, DeviceConflict, DeviceDays, WriteCounts, write_days};
+use crate::domain::ids::UserId;
 use crate::domain::validation::FieldError;
 use crate::state::AppState;
 
@@ -132,6 +133,7 @@ const ACCEPTED: [&str; 5] = [
 /// `DEVICE_IMPORT_TIMEOUT_SECS` (15 minutes by default) in place of `REQUEST_TIMEOUT_SECS`: a slow
 /// link's upload is not cut off after a minute; one still arriving at the deadline gets 503 and
 /// writes nothing. At most `DEVICE_IMPORT_MAX_UPLOADS` (2) uploads are read at once; more wait.
+/// One account uploads one file at a time (409 for a second while one is under way).
 #[utoipa::path(
     post, path = "/import/apple-health", tag = "data",
     params(DeviceImportQuery),
@@ -148,6 +150,8 @@ const ACCEPTED: [&str; 5] = [
             example = json!({"status": "error", "message": "Request body too large"})),
         (status = 415, description = "Neither a zip nor XML", body = ErrorBody,
             example = json!({"status": "error", "message": "Content-Type must be application/zip or application/xml"})),
+        (status = 409, description = "An upload of this account is already under way", body = ErrorBody,
+            example = json!({"status": "error", "message": "An Apple Health import of this account is under way: wait for it to finish"})),
         (status = 503, description = "Not answered within `DEVICE_IMPORT_TIMEOUT_SECS`", body = ErrorBody,
             example = json!({"status": "error", "message": "Request timed out", "errorId": "4e86bb14dcff737a"})),
     )
@@ -165,6 +169,9 @@ async fn apple_health(
             "Content-Type must be application/zip or application/xml",
         ));
     }
+    let _uploading = OneUpload::claim(&state, caller.id).ok_or(ApiError::Conflict(
+        "An Apple Health import of this account is under way: wait for it to finish",
+    ))?;
     let limits = state.settings.device_import;
     let file = spool(&headers, body, limits.limit).await?;
     let zone = caller.timezone;
@@ -181,6 +188,38 @@ async fn apple_health(
     let counts = write_days(state.store.as_ref(), caller.id, &days.days, mode, Utc::now()).await?;
     crate::memory::release_freed_memory();
     Ok(Json(DeviceImportResponse::new(days, counts)))
+}
+
+/// An account's one upload under way on this instance: a second is refused with 409, so stalled
+/// uploads of one account cannot hold every `DEVICE_IMPORT_MAX_UPLOADS` permit. Released on drop
+/// (the answer, an error, or the request timing out).
+struct OneUpload<'a> {
+    state: &'a AppState,
+    user: UserId,
+}
+
+impl<'a> OneUpload<'a> {
+    fn claim(state: &'a AppState, user: UserId) -> Option<Self> {
+        let claimed = state
+            .device_uploaders
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(user);
+        // Built only when claimed, and with the lock released: a value built for a refused claim
+        // would, dropped, free the first upload's claim (and take the lock it was built under).
+        claimed.then(|| Self { state, user })
+    }
+}
+
+impl Drop for OneUpload<'_> {
+    fn drop(&mut self) {
+        let mut uploaders = self
+            .state
+            .device_uploaders
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        uploaders.remove(&self.user);
+    }
 }
 
 fn refused(refusal: Refusal) -> ApiError {

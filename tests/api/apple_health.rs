@@ -390,3 +390,49 @@ api_test! {
         assert_eq!(entries(&app, &second.access).await.len(), 2);
     }
 }
+
+api_test! {
+    async fn one_account_uploads_one_file_at_a_time(backend) {
+        // So one account cannot hold every DEVICE_IMPORT_MAX_UPLOADS permit with stalled uploads.
+        use futures_util::StreamExt as _;
+        let app = TestApp::builder(backend)
+            .env("DEVICE_IMPORT_TIMEOUT_SECS", "30")
+            .spawn()
+            .await;
+        let session = app.signup_in(CALIFORNIA).await;
+        let file = fixture("export.xml");
+        let (go_on, resume) = tokio::sync::oneshot::channel::<()>();
+        let (head, rest) = file.split_at(file.len() / 2);
+        let (head, rest) = (head.to_vec(), rest.to_vec());
+        let stalled = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(
+            futures_util::stream::once(async move {
+                let _ = resume.await;
+                Ok(rest)
+            }),
+        );
+        let request = app
+            .post("/api/import/apple-health")
+            .bearer_auth(&session.access)
+            .header(reqwest::header::CONTENT_TYPE, XML)
+            .body(reqwest::Body::wrap_stream(stalled));
+        let first_upload = tokio::spawn(async move { request.send().await.expect("first upload") });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+
+        let response = app.import_apple_health(&session.access, "", XML, file.clone()).await;
+        assert_error(
+            response,
+            StatusCode::CONFLICT,
+            "An Apple Health import of this account is under way: wait for it to finish",
+        )
+        .await;
+        // Another account is not held up.
+        let other = app.signup_in(CALIFORNIA).await;
+        json_body(app.import_apple_health(&other.access, "", XML, file.clone()).await, StatusCode::OK).await;
+
+        let _ = go_on.send(());
+        let first = json_body(first_upload.await.expect("upload task"), StatusCode::OK).await;
+        assert_eq!(first["created"], 2);
+        let again = json_body(app.import_apple_health(&session.access, "", XML, file).await, StatusCode::OK).await;
+        assert_eq!(again["unchanged"], 2);
+    }
+}

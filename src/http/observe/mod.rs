@@ -133,11 +133,13 @@ where
         let method = request.method().clone();
         let route = state.templates.label(request.uri().path());
         let body_length = declared_body_length(&request);
-        let large_body = body_length > CHEAP_TO_DISCARD;
         // The Apple Health upload streams to a file (memory does not grow with it) and may take
         // minutes over a phone's link: its own deadline, and its own permits (bounding the disk its
         // spools take), so a slow one holds up no JSON import.
         let device_upload = split_mount(request.uri().path()).1 == super::devices::APPLE_HEALTH_PATH;
+        // An upload refused before it is read (a 409 for a second upload of the account, a 415) is
+        // never cheap to discard, whatever its size: its refusal closes the connection too.
+        let large_body = body_length > CHEAP_TO_DISCARD || (device_upload && body_length > 0);
         // Bodies a parse would turn into many times their size wait for a permit, their bytes still
         // unread (in the kernel's buffers): over LARGE_BODY_BYTES, or of unknown length (BENCHMARKS.md).
         let large = body_length > crate::config::LARGE_BODY_BYTES;
