@@ -297,3 +297,35 @@ async fn connections_over_max_connections_wait_until_one_closes() {
     let answer = read_response(&mut third).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+/// A request refused before its body is read (a 401 on a POST) leaves a connection the client may
+/// reuse only if the server drained the body; otherwise the answer must say `Connection: close`,
+/// or a keep-alive client's next request meets a closed socket.
+#[tokio::test]
+async fn a_refusal_of_an_unread_body_keeps_the_connection_or_says_close() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for size in [100usize, 4_000, 9_000, 16_000, 60_000] {
+        let body = format!(r#"{{"date":"2026-01-01","notes":"{}"}}"#, "x".repeat(size));
+        let request = format!(
+            "POST /api/entries HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer nope\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let mut stream = connect(&app).await;
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let answer = read_response(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 401"), "{size}: {answer}");
+        if answer.to_ascii_lowercase().contains("\r\nconnection: close\r\n") {
+            continue;
+        }
+        // Kept open: the next request on it must be answered.
+        let next = "GET /api/health/live HTTP/1.1\r\nHost: localhost\r\n\r\n";
+        let written = stream.write_all(next.as_bytes()).await;
+        let mut buffer = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await;
+        assert!(
+            written.is_ok() && matches!(read, Ok(Ok(n)) if n > 0),
+            "{size} bytes: the connection was closed after a 401 that did not say so"
+        );
+    }
+}

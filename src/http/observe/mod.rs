@@ -53,8 +53,11 @@ pub struct ObserveState {
     pub templates: Arc<RouteTemplates>,
 }
 
-/// A body this big is not discarded cheaply if left unread (the answer then closes the connection).
-const CHEAP_TO_DISCARD: u64 = 64 * 1024;
+/// A body this big, left unread by a refusal, closes the connection (and the answer says so). hyper
+/// drains an unread body with one read into its 8 KiB buffer, head included, and closes the
+/// connection silently when that does not finish it: 64 KiB here let a 401 to a 9 KB POST close a
+/// connection its client then reused (tests/api/connections.rs).
+const CHEAP_TO_DISCARD: u64 = 2 * 1024;
 
 /// The body length the request declares, read once: `u64::MAX` when it is unknown (chunked), 0
 /// without a body.
