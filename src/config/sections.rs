@@ -168,7 +168,7 @@ pub(super) fn device_import(env: &mut Reader<'_>) -> DeviceImportSettings {
     };
     let limit = size("DEVICE_IMPORT_LIMIT", 1 << 30);
     let max_unzipped = size("DEVICE_IMPORT_MAX_UNZIPPED", 4 << 30);
-    let timeout = Duration::from_secs(env.positive("DEVICE_IMPORT_TIMEOUT_SECS", 900, "a positive number of seconds"));
+    let timeout = secs(env, "DEVICE_IMPORT_TIMEOUT_SECS", 900);
     let uploads = env.positive("DEVICE_IMPORT_MAX_UPLOADS", 2, "a positive number of uploads");
     DeviceImportSettings {
         limit,
@@ -180,15 +180,16 @@ pub(super) fn device_import(env: &mut Reader<'_>) -> DeviceImportSettings {
 
 /// `HEADER_READ_TIMEOUT_SECS`, `KEEP_ALIVE_TIMEOUT_SECS`, `WRITE_TIMEOUT_SECS`, `REQUEST_TIMEOUT_SECS`.
 pub(super) fn timeouts(env: &mut Reader<'_>) -> TimeoutSettings {
-    let secs = |env: &mut Reader<'_>, name: &str, default: u64| {
-        Duration::from_secs(env.positive(name, default, "a positive number of seconds"))
-    };
     TimeoutSettings {
         header_read: secs(env, "HEADER_READ_TIMEOUT_SECS", 10),
         keep_alive: secs(env, "KEEP_ALIVE_TIMEOUT_SECS", 75),
         write: secs(env, "WRITE_TIMEOUT_SECS", 30),
         request: secs(env, "REQUEST_TIMEOUT_SECS", 60),
     }
+}
+
+fn secs(env: &mut Reader<'_>, name: &str, default: u64) -> Duration {
+    Duration::from_secs(env.positive(name, default, "a positive number of seconds"))
 }
 
 /// `LOG_LEVEL` and `LOG_FORMAT` (JSON in production by default).
@@ -254,11 +255,7 @@ pub(super) fn rate_limits(env: &mut Reader<'_>) -> RateLimitSettings {
             "a positive whole number",
         ),
         token_max_requests: env.positive("TOKEN_RATE_LIMIT_MAX", 600u32, "a positive whole number"),
-        token_window: Duration::from_secs(env.positive(
-            "TOKEN_RATE_LIMIT_WINDOW_SECS",
-            60u64,
-            "a positive number of seconds",
-        )),
+        token_window: secs(env, "TOKEN_RATE_LIMIT_WINDOW_SECS", 60),
     }
 }
 
@@ -273,7 +270,7 @@ pub(super) fn ai(env: &mut Reader<'_>) -> AiSettings {
             |s| (s.starts_with("http://") || s.starts_with("https://")).then(|| s.trim_end_matches('/').to_owned()),
         ),
         model: env.get("AI_MODEL").unwrap_or_else(|| "llama-3.1-8b-instant".to_owned()),
-        timeout: Duration::from_secs(env.positive("AI_TIMEOUT_SECS", 30u64, "a positive number of seconds")),
+        timeout: secs(env, "AI_TIMEOUT_SECS", 30),
         max_retries: env.parse("AI_MAX_RETRIES", 2, "a whole number 0-10", |s| {
             s.parse::<u32>().ok().filter(|n| *n <= 10)
         }),
