@@ -145,7 +145,7 @@ where
         let large_body = body_length > CHEAP_TO_DISCARD || (device_upload && body_length > 0);
         // Bodies a parse would turn into many times their size wait for a permit, their bytes still
         // unread (in the kernel's buffers): over LARGE_BODY_BYTES, or of unknown length (BENCHMARKS.md).
-        let large = body_length > crate::config::LARGE_BODY_BYTES;
+        let needs_permit = body_length > crate::config::LARGE_BODY_BYTES;
         let encoding = super::compression::preferred_encoding(request.headers());
         let path = loggable_path(request.uri().path());
         normalize_path(&mut request);
@@ -163,15 +163,16 @@ where
             let metrics = &state.app.metrics;
             let _in_flight = InFlight(&metrics.http_in_flight);
             let bounded = async {
-                let permits = match (large, device_upload) {
-                    (false, _) => None,
-                    (true, false) => Some(&state.app.large_bodies),
-                    (true, true) => Some(&state.app.device_uploads),
+                let permits = if device_upload {
+                    &state.app.device_uploads
+                } else {
+                    &state.app.large_bodies
                 };
                 // A semaphore is never closed; without a permit the request still runs.
-                let _permit = match permits {
-                    Some(permits) => permits.acquire().await.ok(),
-                    None => None,
+                let _permit = if needs_permit {
+                    permits.acquire().await.ok()
+                } else {
+                    None
                 };
                 answering.await
             };
