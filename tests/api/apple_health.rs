@@ -296,8 +296,15 @@ async fn the_route_is_documented_with_both_request_content_types() {
     assert!(operation["parameters"].to_string().contains("onConflict"));
 }
 
-/// `POST /api/import/apple-health` whose body arrives in ten pieces `pause` apart, as over a slow
-/// phone link.
+/// `POST /api/import/apple-health` with `body` streamed (chunked, as a phone's upload arrives).
+fn upload(app: &TestApp, access: &str, body: reqwest::Body) -> reqwest::RequestBuilder {
+    app.post("/api/import/apple-health")
+        .bearer_auth(access)
+        .header(reqwest::header::CONTENT_TYPE, XML)
+        .body(body)
+}
+
+/// The upload of `file` whose body arrives in ten pieces `pause` apart, as over a slow phone link.
 async fn import_slowly(app: &TestApp, access: &str, file: Vec<u8>, pause: Duration) -> reqwest::Response {
     use futures_util::StreamExt as _;
     let pieces: Vec<Vec<u8>> = file.chunks(file.len().div_ceil(10)).map(<[u8]>::to_vec).collect();
@@ -305,13 +312,36 @@ async fn import_slowly(app: &TestApp, access: &str, file: Vec<u8>, pause: Durati
         tokio::time::sleep(pause).await;
         Ok::<_, std::io::Error>(piece)
     });
-    app.post("/api/import/apple-health")
-        .bearer_auth(access)
-        .header(reqwest::header::CONTENT_TYPE, XML)
-        .body(reqwest::Body::wrap_stream(stream))
+    upload(app, access, reqwest::Body::wrap_stream(stream))
         .send()
         .await
         .expect("apple health import request")
+}
+
+/// An upload of `file`, in its own task, that sends the first half and stalls until the returned
+/// sender fires (or is dropped); then half a second for the server to take it up.
+async fn stalled_upload(
+    app: &TestApp,
+    access: &str,
+    file: &[u8],
+) -> (
+    tokio::task::JoinHandle<reqwest::Response>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    use futures_util::StreamExt as _;
+    let (go_on, resume) = tokio::sync::oneshot::channel::<()>();
+    let (head, rest) = file.split_at(file.len() / 2);
+    let (head, rest) = (head.to_vec(), rest.to_vec());
+    let stalled = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(
+        futures_util::stream::once(async move {
+            let _ = resume.await;
+            Ok(rest)
+        }),
+    );
+    let request = upload(app, access, reqwest::Body::wrap_stream(stalled));
+    let task = tokio::spawn(async move { request.send().await.expect("stalled upload") });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    (task, go_on)
 }
 
 api_test! {
@@ -346,7 +376,6 @@ api_test! {
 
 api_test! {
     async fn uploads_past_device_import_max_uploads_wait_for_one_to_end(backend) {
-        use futures_util::StreamExt as _;
         // Each upload may spool DEVICE_IMPORT_LIMIT to disk: one at a time here. The first sends
         // half its file and stalls; the second waits, unread, until the first is done.
         let app = TestApp::builder(backend)
@@ -356,35 +385,17 @@ api_test! {
             .await;
         let (first, second) = (app.signup_in(CALIFORNIA).await, app.signup_in(CALIFORNIA).await);
         let file = fixture("export.xml");
-        let (go_on, resume) = tokio::sync::oneshot::channel::<()>();
-        let (head, rest) = file.split_at(file.len() / 2);
-        let (head, rest) = (head.to_vec(), rest.to_vec());
-        let stalled = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(
-            futures_util::stream::once(async move {
-                let _ = resume.await;
-                Ok(rest)
-            }),
-        );
-        let request = app
-            .post("/api/import/apple-health")
-            .bearer_auth(&first.access)
-            .header(reqwest::header::CONTENT_TYPE, XML)
-            .body(reqwest::Body::wrap_stream(stalled));
-        let first_upload = tokio::spawn(async move { request.send().await.expect("first upload") });
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (first_upload, go_on) = stalled_upload(&app, &first.access, &file).await;
 
-        let request = app
-            .post("/api/import/apple-health")
-            .bearer_auth(&second.access)
-            .header(reqwest::header::CONTENT_TYPE, XML)
-            .body(reqwest::Body::wrap_stream(futures_util::stream::iter([Ok::<_, std::io::Error>(file.clone())])));
+        let whole = futures_util::stream::iter([Ok::<_, std::io::Error>(file.clone())]);
+        let request = upload(&app, &second.access, reqwest::Body::wrap_stream(whole));
         let second_upload = tokio::spawn(async move { request.send().await.expect("second upload") });
         tokio::time::sleep(Duration::from_millis(1500)).await;
         assert!(!second_upload.is_finished(), "the second upload was answered while the first held the only permit");
 
         let _ = go_on.send(());
-        for upload in [first_upload, second_upload] {
-            let response = upload.await.expect("upload task");
+        for task in [first_upload, second_upload] {
+            let response = task.await.expect("upload task");
             json_body(response, StatusCode::OK).await;
         }
         assert_eq!(entries(&app, &second.access).await.len(), 2);
@@ -394,29 +405,13 @@ api_test! {
 api_test! {
     async fn one_account_uploads_one_file_at_a_time(backend) {
         // So one account cannot hold every DEVICE_IMPORT_MAX_UPLOADS permit with stalled uploads.
-        use futures_util::StreamExt as _;
         let app = TestApp::builder(backend)
             .env("DEVICE_IMPORT_TIMEOUT_SECS", "30")
             .spawn()
             .await;
         let session = app.signup_in(CALIFORNIA).await;
         let file = fixture("export.xml");
-        let (go_on, resume) = tokio::sync::oneshot::channel::<()>();
-        let (head, rest) = file.split_at(file.len() / 2);
-        let (head, rest) = (head.to_vec(), rest.to_vec());
-        let stalled = futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }).chain(
-            futures_util::stream::once(async move {
-                let _ = resume.await;
-                Ok(rest)
-            }),
-        );
-        let request = app
-            .post("/api/import/apple-health")
-            .bearer_auth(&session.access)
-            .header(reqwest::header::CONTENT_TYPE, XML)
-            .body(reqwest::Body::wrap_stream(stalled));
-        let first_upload = tokio::spawn(async move { request.send().await.expect("first upload") });
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (first_upload, go_on) = stalled_upload(&app, &session.access, &file).await;
 
         let response = app.import_apple_health(&session.access, "", XML, file.clone()).await;
         assert_error(

@@ -1,5 +1,6 @@
 //! `REGISTRATION=open|invite|closed`, and invite codes with uses and an expiry.
 
+use healthtracker::domain::clock::Clock;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -68,12 +69,7 @@ api_test!(
 api_test!(
     async fn an_expired_invite_is_refused(backend) {
         let (clock, now) = step_clock();
-        let app = TestApp::builder(backend)
-            .env("REGISTRATION", "invite")
-            .clock(&clock)
-            .spawn()
-            .await;
-        let admin = app.signup_invited_admin(now).await;
+        let (app, admin) = invite_app(backend, &clock, now).await;
         let code = app.invite_code(&admin.access, &json!({ "expiresInDays": 1 })).await;
         clock.set(now + chrono::TimeDelta::days(1) + chrono::TimeDelta::minutes(1));
         let response = app.register(&registration(Some(&code))).await;
@@ -86,13 +82,8 @@ api_test!(
         // A clock far from the machine's: an invite made on it must live its days on it (it was
         // stamped with the machine's time and so born expired, while redeemed on the clock).
         let now = chrono::Utc::now() + chrono::TimeDelta::days(400);
-        let clock = healthtracker::domain::clock::Clock::fixed(now);
-        let app = TestApp::builder(backend)
-            .env("REGISTRATION", "invite")
-            .clock(&clock)
-            .spawn()
-            .await;
-        let admin = app.signup_invited_admin(now).await;
+        let clock = Clock::fixed(now);
+        let (app, admin) = invite_app(backend, &clock, now).await;
         let body = json_body(
             app.create_invite(&admin.access, &json!({ "expiresInDays": 2 })).await,
             StatusCode::CREATED,
@@ -124,6 +115,17 @@ api_test!(
         }
     }
 );
+
+/// An app that registers by invitation on `clock` (now `now`), and its administrator.
+async fn invite_app(backend: Backend, clock: &Clock, now: chrono::DateTime<chrono::Utc>) -> (TestApp, Session) {
+    let app = TestApp::builder(backend)
+        .env("REGISTRATION", "invite")
+        .clock(clock)
+        .spawn()
+        .await;
+    let admin = app.signup_invited_admin(now).await;
+    (app, admin)
+}
 
 impl TestApp {
     /// An administrator on an app that registers by invitation: created with an operator's invite.
